@@ -1,0 +1,158 @@
+"""Shared fixtures: real SQLite files, a real MariaDB, and a real server on loopback.
+
+MariaDB tests need the server at 127.0.0.1:3306 (root, no password; VICIDID_TEST_MYSQL
+overrides the URL). When it cannot be reached they are skipped with the reason, unless
+VICIDID_REQUIRE_MARIADB=1 (set by .ci/run), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from vicidid import demo
+from vicidid.app import create_app
+from vicidid.call import POLICIES
+from vicidid.pipeline import Pipeline
+from vicidid.settings import Settings
+from vicidid.store.db import make_engine
+from vicidid.store.schema import init_db
+
+MYSQL_ROOT = os.environ.get("VICIDID_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/")
+BACKENDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
+
+
+def mariadb_reason() -> str | None:
+    """Why MariaDB cannot be used, or None when it can."""
+    try:
+        engine = sa.create_engine(MYSQL_ROOT, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as error:  # any failure to connect is a reason to skip
+        return f"MariaDB at {MYSQL_ROOT} unreachable ({type(error).__name__}: {error})"
+
+
+_REASON: list[str | None] = []
+
+
+def need_mariadb() -> None:
+    if not _REASON:
+        _REASON.append(mariadb_reason())
+    if _REASON[0]:
+        if os.environ.get("VICIDID_REQUIRE_MARIADB") == "1":
+            pytest.fail(_REASON[0] + " and VICIDID_REQUIRE_MARIADB=1")
+        pytest.skip(_REASON[0])
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A fresh, empty MariaDB database, dropped afterwards."""
+    need_mariadb()
+    name = f"vicidid_test_{uuid.uuid4().hex[:12]}"
+    root = sa.create_engine(MYSQL_ROOT)
+    with root.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+    try:
+        yield f"{MYSQL_ROOT.rstrip('/')}/{name}?charset=utf8mb4"
+    finally:
+        with root.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        root.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'vicidid.db'}"
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path) -> str:
+    """An empty database of each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'vicidid.db'}"
+    return request.getfixturevalue("mariadb_url")
+
+
+@pytest.fixture
+def demo_engine(db_url):
+    engine = make_engine(db_url)
+    init_db(engine)
+    demo.load(engine)
+    yield engine
+    engine.dispose()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    engine: sa.engine.Engine
+    client: httpx.Client
+
+    def get(self, query: str, **kw) -> httpx.Response:
+        return self.client.get(f"{self.url}/vicidial/non_agent_api.php?{query}", **kw)
+
+    def post(self, data, **kw) -> httpx.Response:
+        return self.client.post(f"{self.url}/vicidial/non_agent_api.php", data=data, **kw)
+
+    def did(self, pattern: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    sa.text("SELECT * FROM vicidial_inbound_dids WHERE did_pattern = :p"),
+                    {"p": pattern},
+                )
+                .mappings()
+                .first()
+            )
+        return dict(row) if row else None
+
+    def count(self, table: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+
+
+@contextlib.contextmanager
+def serve(engine: sa.engine.Engine, dialect: str = "simple", **settings) -> Iterator[LiveServer]:
+    """The real app under a real uvicorn, on a free port of 127.0.0.1, in a thread."""
+    app = create_app(
+        Settings(db_url="sqlite://", dialect=dialect, **settings),
+        Pipeline(engine, POLICIES[dialect]),
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    try:
+        with httpx.Client(timeout=30) as client:
+            yield LiveServer(f"http://127.0.0.1:{port}", engine, client)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def live(demo_engine) -> Iterator[LiveServer]:
+    """The demo data behind a real server, simple dialect."""
+    with serve(demo_engine) as server:
+        yield server

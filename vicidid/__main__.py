@@ -1,0 +1,3 @@
+from vicidid.cli import main
+
+main()

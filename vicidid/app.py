@@ -1,0 +1,157 @@
+"""The HTTP edge: read the request, hand it to the pipeline, write the dialect's answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from vicidid.call import POLICIES
+from vicidid.dialects import json as json_dialect
+from vicidid.dialects import simple, vicidial
+from vicidid.outcomes import Kind, Outcome
+from vicidid.pipeline import Incoming, Pipeline, Reply
+from vicidid.settings import Settings
+from vicidid.store.db import make_engine
+
+API_PATH = "/vicidial/non_agent_api.php"
+TEXT = "text/plain; charset=utf-8"
+access_log = logging.getLogger("vicidid.access")
+TEXT_DIALECTS = {"simple": simple.render, "vicidial": vicidial.render}
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # let request.form() parse what was already read
+    return body
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+
+
+async def read_form(request: Request, limit: int) -> list[tuple[str, str]]:
+    body = await read_body(request, limit)
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not body:
+        return []
+    if ctype == "multipart/form-data":
+        form = await request.form(max_files=0, max_fields=2000, max_part_size=limit)
+        return [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    if ctype in ("application/x-www-form-urlencoded", ""):
+        return _pairs(body.decode("latin-1"))
+    return []
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic" or not token:
+        return None
+    try:
+        user, _, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return ("", "")  # a broken header is a failed login, not a crash
+    return user, password
+
+
+def client_ip(request: Request, trusted: tuple[str, ...]) -> str:
+    peer = request.client.host if request.client else ""
+    if peer not in trusted:
+        return peer
+    # Walk X-Forwarded-For from the nearest hop; the first untrusted address is the client.
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop
+    return peer
+
+
+def wants_json(query: list[tuple[str, str]], form: list[tuple[str, str]]) -> bool:
+    value = dict(query).get("format", dict(form).get("format", ""))
+    return value.lower() == "json"
+
+
+def respond(reply: Reply, dialect: str, as_json: bool) -> Response:
+    if as_json:
+        status, text = json_dialect.render(reply.outcomes, reply.function, reply.dids)
+        return Response(text, status_code=status, media_type="application/json")
+    final = reply.outcomes[-1].kind
+    status = {Kind.DATABASE_DOWN: 503, Kind.INTERNAL_ERROR: 503, Kind.TOO_LARGE: 413}.get(
+        final, 200
+    )
+    return PlainTextResponse(
+        TEXT_DIALECTS[dialect](reply.outcomes), status_code=status, media_type=TEXT
+    )
+
+
+def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlette:
+    if pipeline is None:
+        engine = make_engine(settings.db_url, pool_size=settings.pool_size)
+        pipeline = Pipeline(engine, POLICIES[settings.dialect])
+
+    async def api(request: Request) -> Response:
+        started = time.perf_counter()
+        query = _pairs(request.scope.get("query_string", b"").decode("latin-1"))
+        try:
+            form = await read_form(request, settings.max_body) if request.method == "POST" else []
+        except TooLarge:
+            reply = Reply([Outcome(Kind.TOO_LARGE)], "", None)  # type: ignore[arg-type]
+            return respond(reply, settings.dialect, wants_json(query, []))
+        incoming = Incoming(
+            query,
+            form,
+            client_ip(request, settings.trusted_proxies),
+            basic_credentials(request),
+            request.url.path,
+        )
+        reply = await run_in_threadpool(pipeline.handle, incoming)
+        response = respond(reply, settings.dialect, wants_json(query, form))
+        access_log.info(
+            "ip=%s method=%s function=%s user=%s status=%s result=%s ms=%.1f",
+            incoming.ip,
+            request.method,
+            reply.function or "-",
+            reply.outcomes[-1].user or "-",
+            response.status_code,
+            reply.outcomes[-1].kind.value,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    async def healthz(request: Request) -> Response:
+        ok = await run_in_threadpool(pipeline.healthy)
+        return PlainTextResponse(
+            "OK\n" if ok else "DATABASE UNAVAILABLE\n", status_code=200 if ok else 503
+        )
+
+    app = Starlette(
+        routes=[
+            Route(API_PATH, api, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+    app.state.pipeline = pipeline
+    app.state.settings = settings
+    return app

@@ -1,0 +1,42 @@
+"""vicidial_admin_log rows as VICIdial writes them, plus vicidid's `changed:` line."""
+
+from __future__ import annotations
+
+from vicidid.call import Call
+from vicidid.store import queries
+
+
+def quote(value: object) -> str:
+    if value is None:
+        return "NULL"
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def set_clause(values: dict[str, object]) -> str:
+    return ",".join(f"{col}={quote(v)}" for col, v in values.items())
+
+
+def changed_line(before: dict, after: dict[str, object]) -> str:
+    """`changed: col: old -> new; …`, the line `vicidid did history` shows."""
+    parts = [
+        f"{col}: {before.get(col)} -> {new}"
+        for col, new in after.items()
+        if str(before.get(col)) != str(new)
+    ]
+    return "changed: " + ("; ".join(parts) if parts else "nothing")
+
+
+def write(call: Call, event_type: str, code: str, record_id: object, sql: str, notes: str) -> None:
+    queries.admin_log(
+        call.conn,
+        event_date=call.now,
+        user=call.user,
+        ip_address=call.ip,
+        event_section="DIDS",
+        event_type=event_type,
+        record_id=str(record_id),
+        event_code=code,
+        event_sql=sql,
+        event_notes=notes,
+        user_group=call.caller.get("user_group") or "",
+    )

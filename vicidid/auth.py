@@ -1,0 +1,178 @@
+"""Who may do what (SPEC §4): login, lockout, IP lists, function and DID permissions.
+
+Every function here decides from plain values (a user row, the system settings, a
+time); reading and writing those rows is the caller's job.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from vicidid import passhash
+
+LOCK_AFTER = 10
+LOCK_FOR = timedelta(minutes=15)
+READ_FUNCTIONS = {"did_info", "did_list"}
+
+
+class Login(enum.Enum):
+    OK = "ok"
+    BAD = "bad"  # counts as a failed login
+    UNKNOWN = "unknown"  # no such user: nothing to count
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The system_settings values that matter for logging in."""
+
+    pass_hash_enabled: bool = False
+    pass_key: str = ""
+    pass_cost: int = 2
+    allow_ip_lists: int = 0
+    system_ip_blacklist: str = ""
+
+    @classmethod
+    def from_row(cls, row: dict) -> Settings:
+        return cls(
+            pass_hash_enabled=_int(row.get("pass_hash_enabled")) > 0,
+            pass_key=row.get("pass_key") or "",
+            pass_cost=_int(row.get("pass_cost"), 2),
+            allow_ip_lists=_int(row.get("allow_ip_lists")),
+            system_ip_blacklist=row.get("system_ip_blacklist") or "",
+        )
+
+
+def _int(value, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class VerifiedLogins:
+    """Remembers passwords already verified against a stored bcrypt hash, per process.
+
+    The key holds the user, the stored hash and a keyed digest of the password, never the
+    password: a changed password changes the stored hash and misses the cache, and
+    everything else about the user is read fresh on every request anyway.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._secret = secrets.token_bytes(32)
+        self._seen: OrderedDict[tuple[str, str, bytes], None] = OrderedDict()
+        self._size = size
+
+    def _key(self, user: str, stored: str, password: str) -> tuple[str, str, bytes]:
+        digest = hmac.new(self._secret, password.encode(), hashlib.sha256).digest()
+        return (user, stored, digest)
+
+    def verify(self, user: str, password: str, stored: str, settings: Settings) -> bool:
+        key = self._key(user, stored, password)
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return True
+        ok = passhash.verify_password(password, stored, settings.pass_key, settings.pass_cost)
+        if ok:
+            self._seen[key] = None
+            if len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+        return ok
+
+
+def is_locked(row: dict, now: datetime) -> bool:
+    """VICIdial's lockout: ten failures, then refused until the last login is 15 minutes old."""
+    if _int(row.get("failed_login_count")) < LOCK_AFTER:
+        return False
+    last = row.get("last_login_date")
+    return last is not None and last > now - LOCK_FOR
+
+
+def check_login(
+    row: dict | None,
+    password: str,
+    settings: Settings,
+    now: datetime,
+    min_level: int,
+    verified: VerifiedLogins,
+) -> Login:
+    if row is None:
+        return Login.UNKNOWN
+    if is_locked(row, now):
+        return Login.LOCKED
+    if not password:
+        return Login.BAD
+    if settings.pass_hash_enabled:
+        stored = row.get("pass_hash") or ""
+        good = bool(stored) and verified.verify(row["user"], password, stored, settings)
+    else:
+        good = hmac.compare_digest((row.get("pass") or "").encode(), password.encode())
+    if not good or row.get("active") != "Y" or _int(row.get("user_level")) < min_level:
+        return Login.BAD
+    return Login.OK
+
+
+def ip_matches(ip: str, entries: list[str]) -> bool:
+    """An entry matches the address itself, or a class-C block when it ends in `.x`."""
+    for entry in entries:
+        entry = entry.strip()
+        if entry.endswith(".x"):
+            if ip.startswith(entry[:-1]):
+                return True
+        elif entry == ip:
+            return True
+    return False
+
+
+def ip_lists_to_check(row: dict, settings: Settings) -> tuple[str, str]:
+    """(blacklist id, allow-list id) that apply to this user; '' where none applies."""
+    if settings.allow_ip_lists not in (1, 2):
+        return "", ""
+    allow = (row.get("api_ip_list") or "").strip()
+    if str(row.get("ignore_ip_list") or "0") == "1":
+        allow = ""
+    return settings.system_ip_blacklist.strip(), allow
+
+
+def ip_allowed(ip: str, blacklist: list[str] | None, allow: list[str] | None) -> bool:
+    if blacklist and ip_matches(ip, blacklist):
+        return False
+    return allow is None or ip_matches(ip, allow)
+
+
+def function_allowed(row: dict, function: str) -> bool:
+    allowed = f" {row.get('api_allowed_functions') or ''} "
+    return " ALL_FUNCTIONS " in allowed or f" {function} " in allowed
+
+
+def may_use(row: dict, function: str) -> bool:
+    """Step 6: API access and level 8, plus the modify flag for anything that changes DIDs."""
+    if str(row.get("vdc_agent_api_access")) != "1" or _int(row.get("user_level")) < 8:
+        return False
+    if row.get("active") != "Y":
+        return False
+    return function in READ_FUNCTIONS or str(row.get("modify_inbound_dids")) == "1"
+
+
+def may_delete(row: dict) -> bool:
+    return str(row.get("delete_inbound_dids")) == "1"
+
+
+def viewable_groups(row: dict) -> set[str] | None:
+    """The user groups whose DIDs this caller sees; None means all of them."""
+    text = row.get("admin_viewable_groups") or ""
+    if "--ALL--" in text.upper():
+        return None
+    groups = text.split()
+    return {g for g in groups if g != "-"} | {"---ALL---"}
+
+
+def sees(row: dict, did_user_group: str | None) -> bool:
+    groups = viewable_groups(row)
+    return groups is None or did_user_group in groups

@@ -1,0 +1,57 @@
+"""One authenticated call: everything a function needs, and the dialect's policies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from vicidid.outcomes import Kind, Outcome
+from vicidid.params import Params
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Where the dialects differ in policy, not only in words (SPEC §2c)."""
+
+    name: str
+    filtering: bool  # remove characters outside a field's set instead of refusing them
+    min_login_level: int
+    max_new_dids: int  # items in one copy; vicidial is bounded by new_dids' 2,000 chars
+    empty_items_invalid: bool  # `a,,b`: vicidial reports the empty item, simple skips it
+
+
+POLICIES = {
+    "simple": Policy(
+        "simple", filtering=False, min_login_level=1, max_new_dids=10_000, empty_items_invalid=False
+    ),
+    "vicidial": Policy(
+        "vicidial", filtering=True, min_login_level=7, max_new_dids=10_000, empty_items_invalid=True
+    ),
+}
+
+
+@dataclass
+class Call:
+    conn: Connection
+    params: Params
+    policy: Policy
+    caller: dict  # the vicidial_users row, with its group's viewing and IP columns
+    function: str
+    source: str
+    ip: str
+    now: datetime
+    dids: sa.TableClause  # vicidial_inbound_dids with the columns the database really has
+    changes: list[str] = field(default_factory=list)  # DIDs touched, for JSON and metrics
+
+    @property
+    def user(self) -> str:
+        return self.caller["user"]
+
+    def outcome(self, kind: Kind, **kw) -> Outcome:
+        return Outcome(kind, function=self.function, user=self.user, **kw)
+
+    def fail(self, kind: Kind, **kw) -> list[Outcome]:
+        return [self.outcome(kind, **kw)]

@@ -1,0 +1,356 @@
+"""The parameter registry: every request parameter vicidid knows, declared once.
+
+Parsing, validation, the OpenAPI document and the tests all read this table, so a
+parameter exists exactly when it is listed here. Character sets are VICIdial's own
+input filters (the `vicidial` dialect silently removes anything outside them; the
+`simple` dialect rejects it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALNUM = "0-9a-zA-Z"
+WORD = "\\-_0-9a-zA-Z"  # VICIdial's "- _ 0-9 a-z A-Z"
+DID_CHARS = ":+*#._0-9a-zA-Z"
+TEXT_CHARS = "\\- .,_0-9a-zA-Z"
+
+ROUTES = ("EXTEN", "VOICEMAIL", "AGENT", "PHONE", "IN_GROUP", "CALLMENU", "VMAIL_NO_INST")
+RECORD_CALL = ("Y", "N", "Y_QUEUESTOP")
+RECORDING_WORDS = {"ALLCALLS": "Y", "NEVER": "N"}
+SEARCH_METHODS = ("LO", "LB", "SO")
+
+# Human names of VICIdial's character classes, for the simple dialect's error lines.
+CHARSET_WORDS = {
+    ALNUM: "letters and digits",
+    WORD: "letters, digits, - and _",
+    DID_CHARS: "letters, digits and : + * # . _",
+    DID_CHARS + ",": "letters, digits, commas and : + * # . _",
+    TEXT_CHARS: "letters, digits, spaces and - . , _",
+    "A-Z": "capital letters",
+    "0-9": "digits",
+    "*#._0-9a-zA-Z": "letters, digits and * # . _",
+    "\\-|_0-9a-zA-Z": "letters, digits and - | _",
+    "\\-.:_0-9a-zA-Z": "letters, digits and - . : _",
+    "_0-9a-zA-Z": "letters, digits and _",
+}
+
+# A raw `+` in a URL decodes to a space: say so wherever a DID is refused.
+CHARSET_HINTS = {DID_CHARS: " (send + as %2B)", DID_CHARS + ",": " (send + as %2B)"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One request parameter: its names, its column, and what it may hold."""
+
+    key: str
+    names: tuple[str, ...]  # accepted names; the first is the one error lines use
+    charset: str
+    min_len: int = 0
+    max_len: int = 255
+    column: str | None = None  # vicidial_inbound_dids column it sets, if any
+    choices: tuple[str, ...] = ()
+    synonyms: tuple[tuple[str, str], ...] = ()  # word -> stored value (ALLCALLS -> Y)
+    digits: bool = False
+    ref: str | None = None  # kind of row that must exist: server, ingroup, menu, user
+    reason: str = ""  # VICIdial's reason text when the value is refused
+    copy_reason: str = ""  # copy_did words it differently
+    help: str = ""
+    native: bool = True  # False for parameters VICIdial itself does not have
+    itemised: bool = False  # a comma-separated list whose items are checked one by one
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+    def normalise(self, value: str, name: str) -> str:
+        """Synonyms belong to the first name only (recording=ALLCALLS, not record_call)."""
+        if name != self.names[0]:
+            return value
+        return dict(self.synonyms).get(value, value)
+
+    def rule(self) -> str:
+        """What is allowed, in words, for `ERROR: INVALID {field} | {rule}`."""
+        if self.choices:
+            words = [w for w, _ in self.synonyms] + list(self.choices)
+            if len(words) == 2:
+                return f"must be {words[0]} or {words[1]}"
+            return "must be one of " + ", ".join(words)
+        kind = "digits" if self.digits else "characters"
+        if self.min_len == self.max_len:
+            return f"must be {self.min_len} {kind}"
+        return f"must be {self.min_len} to {self.max_len} {kind}"
+
+
+def _opt(key, names, charset, lo, hi, column, reason, **kw) -> Field:
+    return Field(key, names, charset, lo, hi, column, reason=reason, **kw)
+
+
+# DID fields in VICIdial's checking order: the first refused one is reported.
+DID_FIELDS: tuple[Field, ...] = (
+    _opt(
+        "did_description",
+        ("did_description",),
+        TEXT_CHARS,
+        6,
+        50,
+        "did_description",
+        "DID DESCRIPTION MUST BE FROM 6 TO 50 CHARACTERS",
+        copy_reason="DID DESCRIPTION MUST BE EITHER BLANK OR FROM 6 TO 50 CHARACTERS",
+        help="Description of the DID",
+    ),
+    _opt(
+        "active",
+        ("did_active", "active"),
+        "A-Z",
+        1,
+        1,
+        "did_active",
+        "ACTIVE MUST BE Y OR N",
+        choices=("Y", "N"),
+        help="Y to enable the DID, N to disable it",
+    ),
+    _opt(
+        "did_route",
+        ("did_route",),
+        WORD,
+        1,
+        20,
+        "did_route",
+        "DID ROUTE IS NOT VALID",
+        choices=ROUTES,
+        help="Where calls to the DID go",
+    ),
+    _opt(
+        "record_call",
+        ("recording", "record_call"),
+        WORD,
+        1,
+        20,
+        "record_call",
+        "RECORD CALL MUST BE Y OR N",
+        choices=RECORD_CALL,
+        synonyms=tuple(RECORDING_WORDS.items()),
+        help="Call recording",
+    ),
+    _opt(
+        "extension",
+        ("extension",),
+        WORD,
+        1,
+        50,
+        "extension",
+        "EXTENSION MUST BE FROM 1 TO 50 CHARACTERS",
+        help="Extension for the EXTEN route",
+    ),
+    _opt(
+        "exten_context",
+        ("exten_context",),
+        WORD,
+        1,
+        50,
+        "exten_context",
+        "EXTENSION CONTEXT MUST BE FROM 1 TO 50 CHARACTERS",
+        help="Dialplan context",
+    ),
+    _opt(
+        "voicemail_ext",
+        ("voicemail_ext",),
+        "*#._0-9a-zA-Z",
+        1,
+        10,
+        "voicemail_ext",
+        "VOICEMAIL EXTENSION MUST BE FROM 1 TO 10 CHARACTERS",
+        help="Voicemail box",
+    ),
+    _opt(
+        "phone_extension",
+        ("phone_extension",),
+        WORD,
+        1,
+        100,
+        "phone",
+        "PHONE EXTENSION MUST BE FROM 1 TO 100 CHARACTERS",
+        help="Phone for the PHONE route",
+    ),
+    _opt(
+        "server_ip",
+        ("server_ip",),
+        "\\-.:_0-9a-zA-Z",
+        1,
+        15,
+        "server_ip",
+        "SERVER IP MUST BE A VALID SERVER IN THE SYSTEM",
+        ref="server",
+        help="Server of the phone",
+    ),
+    _opt(
+        "group",
+        ("group_id", "group"),
+        "\\-|_0-9a-zA-Z",
+        1,
+        20,
+        "group_id",
+        "GROUP ID MUST BE A VALID INBOUND GROUP IN THE SYSTEM",
+        ref="ingroup",
+        help="In-group for the IN_GROUP route",
+    ),
+    _opt(
+        "menu_id",
+        ("menu_id",),
+        WORD,
+        1,
+        50,
+        "menu_id",
+        "MENU ID MUST BE A VALID CALL MENU IN THE SYSTEM",
+        ref="menu",
+        help="Call menu for the CALLMENU route",
+    ),
+    _opt(
+        "filter_clean_cid_number",
+        ("filter_clean_cid_number",),
+        TEXT_CHARS,
+        1,
+        20,
+        "filter_clean_cid_number",
+        "CLEAN CID NUMBER MUST BE FROM 1 TO 20 CHARACTERS",
+        help="Caller ID cleaning rule",
+    ),
+    _opt(
+        "call_handle_method",
+        ("call_handle_method",),
+        "_0-9a-zA-Z",
+        3,
+        20,
+        "call_handle_method",
+        "CALL HANDLE METHOD MUST BE FROM 3 TO 20 CHARACTERS",
+        help="In-group call handle method",
+    ),
+    _opt(
+        "agent_search_method",
+        ("agent_search_method",),
+        "_0-9a-zA-Z",
+        2,
+        2,
+        "agent_search_method",
+        "AGENT SEARCH METHOD MUST BE 2 CHARACTERS",
+        choices=SEARCH_METHODS,
+        help="LO, LB or SO",
+    ),
+    _opt(
+        "list_id",
+        ("list_id",),
+        WORD,
+        3,
+        14,
+        "list_id",
+        "LIST ID MUST BE FROM 3 TO 14 DIGITS",
+        digits=True,
+        help="List for new leads",
+    ),
+    _opt(
+        "entry_list_id",
+        ("entry_list_id",),
+        "0-9",
+        1,
+        14,
+        "entry_list_id",
+        "ENTRY LIST ID MUST BE FROM 1 TO 14 DIGITS",
+        digits=True,
+        help="Entry list",
+    ),
+    _opt(
+        "campaign_id",
+        ("campaign_id",),
+        WORD,
+        1,
+        8,
+        "campaign_id",
+        "CAMPAIGN MUST BE FROM 1 TO 8 CHARACTERS",
+        help="Campaign",
+    ),
+    _opt(
+        "phone_code",
+        ("phone_code",),
+        "0-9",
+        1,
+        10,
+        "phone_code",
+        "PHONE CODE MUST BE FROM 1 TO 10 CHARACTERS",
+        digits=True,
+        help="Country code",
+    ),
+    _opt(
+        "user_id",
+        ("user_id",),
+        WORD,
+        1,
+        20,
+        "user",
+        "USER ID MUST BE A VALID USER IN THE SYSTEM",
+        ref="user",
+        native=False,
+        help="Agent for the AGENT route",
+    ),
+)
+
+COPY_FIELDS: tuple[Field, ...] = tuple(
+    f for f in DID_FIELDS if f.key in ("did_description", "active")
+)
+
+# Request-level parameters.
+FUNCTION = Field("function", ("function",), WORD, 1, 40, help="The operation")
+USER = Field("user", ("user",), WORD, 1, 20, help="API user")
+PASS = Field("pass", ("pass",), WORD, 1, 100, help="Password (or use HTTP Basic auth)")
+SOURCE = Field("source", ("source",), ALNUM, 2, 20, help="Who is calling, for the logs")
+DID_PATTERN = Field("did_pattern", ("did_pattern",), DID_CHARS, 2, 50, help="The DID")
+SOURCE_DID = Field(
+    "source_did_pattern",
+    ("did_pattern", "source_did_pattern"),
+    DID_CHARS,
+    2,
+    50,
+    help="The DID to copy from",
+)
+NEW_DIDS = Field(
+    "new_dids",
+    ("new_did_pattern", "new_dids"),
+    DID_CHARS + ",",
+    2,
+    2000,
+    itemised=True,
+    help="New DID, or a comma-separated list of new DIDs",
+)
+DELETE_DID = Field("delete_did", ("delete_did",), ALNUM, 1, 1, help="Y deletes the DID")
+FORMAT = Field(
+    "format", ("format",), ALNUM, 4, 4, choices=("text", "json"), help="text (default) or json"
+)
+IDEMPOTENCY_KEY = Field(
+    "idempotency_key",
+    ("idempotency_key",),
+    WORD,
+    1,
+    100,
+    help="Replays the first answer instead of acting twice",
+)
+
+# did_list filters and paging.
+LIST_FILTERS: tuple[Field, ...] = (
+    Field("route", ("route",), WORD, 1, 20, choices=ROUTES, help="Only DIDs with this route"),
+    Field(
+        "did_active",
+        ("did_active", "active"),
+        "A-Z",
+        1,
+        1,
+        choices=("Y", "N"),
+        help="Only active (Y) or inactive (N) DIDs",
+    ),
+    Field("group", ("group_id", "group"), "\\-|_0-9a-zA-Z", 1, 20, help="Only this in-group"),
+    Field("prefix", ("prefix",), DID_CHARS, 1, 50, help="Only DIDs starting with this"),
+    Field("user_group", ("user_group",), WORD, 1, 20, help="Only DIDs of this user group"),
+    Field("limit", ("limit",), "0-9", 1, 5, digits=True, help="At most this many rows (1-1000)"),
+    Field("offset", ("offset",), "0-9", 1, 9, digits=True, help="Skip this many rows"),
+)
+
+MAX_NEW_DIDS = 10_000

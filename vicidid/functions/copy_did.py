@@ -1,0 +1,96 @@
+"""copy_did: clone one DID's routing onto one new DID or a comma-separated list of them."""
+
+from __future__ import annotations
+
+import re
+
+from vicidid import audit, auth
+from vicidid.call import Call
+from vicidid.fields import COPY_FIELDS, DID_CHARS, NEW_DIDS, SOURCE_DID
+from vicidid.outcomes import CopyCounts, Kind, Outcome
+from vicidid.store import queries
+from vicidid.validate import check_fields, read_required
+
+PARAMETERS = (SOURCE_DID, NEW_DIDS, *COPY_FIELDS)
+VALID_ITEM = re.compile(f"[{DID_CHARS}]{{2,50}}")
+
+
+def split_items(value: str, empty_items_invalid: bool) -> list[str]:
+    items = value.split(",")
+    return items if empty_items_invalid else [i for i in items if i]
+
+
+def run(call: Call) -> list[Outcome]:
+    if not auth.may_use(call.caller, call.function):
+        return call.fail(Kind.NO_PERMISSION)
+    data = f"{call.params.shown(SOURCE_DID)}|{call.params.shown(NEW_DIDS)}"
+    source, error = read_required(call, SOURCE_DID, data)
+    if error:
+        return [error]
+    new_dids, error = read_required(call, NEW_DIDS, data)
+    if error:
+        return [error]
+    if call.policy.filtering and len(new_dids) > NEW_DIDS.max_len:
+        return call.fail(
+            Kind.INVALID_FIELD,
+            field=NEW_DIDS,
+            name="new_dids",
+            value=new_dids,
+            extra={"required": True, "data": data},
+        )
+    items = split_items(new_dids, call.policy.empty_items_invalid)
+    if not items:
+        return call.fail(Kind.MISSING_FIELD, field=NEW_DIDS, extra={"required": True, "data": data})
+    if len(items) > call.policy.max_new_dids:
+        return call.fail(Kind.TOO_MANY_DIDS, did=source, extra={"count": len(items)})
+    row = queries.did_by_pattern(call.conn, call.dids, source)
+    if row is None or not auth.sees(call.caller, row.get("user_group")):
+        return call.fail(Kind.DID_NOT_FOUND, did=source)
+    changes, error = check_fields(call, COPY_FIELDS)
+    if error:
+        return [error]
+    return _copy(call, row, items, changes)
+
+
+def _copy(call: Call, row: dict, items: list[str], changes: dict[str, str]) -> list[Outcome]:
+    source = row["did_pattern"]
+    template = {k: v for k, v in row.items() if k not in ("did_id", "did_pattern")}
+    template.update(changes)
+    single = len(items) == 1
+    outcomes: list[Outcome] = []
+    log: list[str] = []
+    added = existed = invalid = 0
+    last_id = None
+    for item in items:
+        if not VALID_ITEM.fullmatch(item):
+            invalid += 1
+            outcomes.append(call.outcome(Kind.COPY_INVALID, did=source, value=item, single=single))
+            log.append(f"{item} INVALID")
+            continue
+        did_id = queries.insert_did(call.conn, call.dids, {**template, "did_pattern": item})
+        if did_id is None:
+            existed += 1
+            outcomes.append(call.outcome(Kind.COPY_EXISTS, did=source, value=item, single=single))
+            log.append(f"{item} ALREADY EXISTS")
+            continue
+        added += 1
+        last_id = did_id
+        call.changes.append(item)
+        outcomes.append(
+            call.outcome(Kind.COPIED, did=source, value=item, did_id=did_id, single=single)
+        )
+        log.append(f"{item} ADDED, did_id: {did_id}")
+    counts = CopyCounts(added, existed, invalid)
+    outcomes.append(call.outcome(Kind.COPY_SUMMARY, did=source, counts=counts, single=single))
+    if added:
+        cols = ",".join(template)
+        sql = (
+            f"INSERT INTO vicidial_inbound_dids (did_pattern,{cols}) SELECT NEW,{cols} "
+            f"from vicidial_inbound_dids where did_id={audit.quote(row['did_id'])};"
+        )
+        notes = (
+            f"DID Source: {source} Inserts: {added} Insert Errors: {existed + invalid} "
+            "Copy Log:\n" + "".join(line + "\n" for line in log)
+        )
+        audit.write(call, "COPY", "ADMIN API COPY DIDS", last_id, sql, notes)
+    return outcomes

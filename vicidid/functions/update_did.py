@@ -1,0 +1,65 @@
+"""update_did: change a DID's routing and settings, or delete it with delete_did=Y."""
+
+from __future__ import annotations
+
+from vicidid import audit, auth
+from vicidid.call import Call
+from vicidid.fields import DELETE_DID, DID_FIELDS, DID_PATTERN
+from vicidid.outcomes import Kind, Outcome
+from vicidid.params import Given
+from vicidid.store import queries
+from vicidid.validate import check_fields, read_required
+
+PARAMETERS = (DID_PATTERN, *DID_FIELDS, DELETE_DID)
+
+
+def run(call: Call) -> list[Outcome]:
+    if not auth.may_use(call.caller, call.function):
+        return call.fail(Kind.NO_PERMISSION)
+    pattern, error = read_required(call, DID_PATTERN, data=call.params.shown(DID_PATTERN))
+    if error:
+        return [error]
+    row = queries.did_by_pattern(call.conn, call.dids, pattern)
+    if row is None or not auth.sees(call.caller, row.get("user_group")):
+        return call.fail(Kind.DID_NOT_FOUND, did=pattern)
+
+    delete = call.params.read(DELETE_DID)
+    if isinstance(delete, Given) and delete.value == "Y":
+        return _delete(call, row)
+
+    changes, error = check_fields(call, DID_FIELDS)
+    if error:
+        return [error]
+    if not changes:
+        return call.fail(Kind.NO_UPDATES, did=pattern)
+    queries.update_did(call.conn, row["did_id"], changes)
+    sql = (
+        f"UPDATE vicidial_inbound_dids set {audit.set_clause(changes)} "
+        f"where did_id={quote_id(row)};"
+    )
+    notes = f"did: {pattern} did_id: {row['did_id']}\n{audit.changed_line(row, changes)}"
+    audit.write(call, "MODIFY", "ADMIN API UPDATE DID", row["did_id"], sql, notes)
+    call.changes.append(pattern)
+    return call.fail(Kind.UPDATED, did=pattern, did_id=row["did_id"])
+
+
+def _delete(call: Call, row: dict) -> list[Outcome]:
+    if not auth.may_delete(call.caller):
+        return call.fail(Kind.NO_DELETE_PERMISSION, did=row["did_pattern"])
+    queries.delete_did(call.conn, row["did_id"])
+    pattern = row["did_pattern"]
+    sql = f"DELETE from vicidial_inbound_dids where did_id={quote_id(row)} limit 1;"
+    audit.write(
+        call,
+        "DELETE",
+        "ADMIN API DELETE DID",
+        row["did_id"],
+        sql,
+        f"did: {pattern} did_id: {row['did_id']}",
+    )
+    call.changes.append(pattern)
+    return call.fail(Kind.DELETED, did=pattern, did_id=row["did_id"])
+
+
+def quote_id(row: dict) -> str:
+    return audit.quote(row["did_id"])

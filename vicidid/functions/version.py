@@ -1,0 +1,28 @@
+"""version: VICIdial's version line, answered without a login."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from vicidid import __version__
+
+VICIDIAL_VERSION = "2.14-194"
+
+
+def offset_text(hours: float) -> str:
+    return f"{hours:.2f}"
+
+
+def version_line(now: datetime, local_gmt: str | None) -> str:
+    """TZ is the server's standard offset (servers.local_gmt when set), TZNOW adds DST."""
+    dst = 1 if time.localtime(now.timestamp()).tm_isdst > 0 else 0
+    try:
+        tz = float(local_gmt) if local_gmt not in (None, "") else -time.timezone / 3600
+    except ValueError:
+        tz = -time.timezone / 3600
+    return (
+        f"VERSION: {VICIDIAL_VERSION}|BUILD: vicidid-{__version__}|"
+        f"DATE: {now:%Y-%m-%d %H:%M:%S}|EPOCH: {int(now.timestamp())}|DST: {dst}|"
+        f"TZ: {offset_text(tz)}|TZNOW: {offset_text(tz + dst)}|"
+    )

@@ -1,0 +1,225 @@
+"""One request, start to finish, in VICIdial's order of checks (SPEC §2).
+
+request → parameters → caller → function → store → outcomes. Everything a request
+changes, its api_log rows included, commits in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine
+
+from vicidid import auth
+from vicidid.call import Call, Policy
+from vicidid.dialects.vicidial import log_rows
+from vicidid.fields import FUNCTION, PASS, SOURCE, USER
+from vicidid.functions import FUNCTIONS
+from vicidid.functions.version import version_line
+from vicidid.outcomes import Kind, Outcome
+from vicidid.params import Given, Params, merge
+from vicidid.store import queries
+from vicidid.store import tables as t
+
+log = logging.getLogger("vicidid")
+FRESH_LOGIN = timedelta(seconds=60)
+SECRET_PARAMS = {"pass"}
+
+
+@dataclass
+class Incoming:
+    """A request as the HTTP edge (or a test) hands it over."""
+
+    query: list[tuple[str, str]] = field(default_factory=list)
+    form: list[tuple[str, str]] = field(default_factory=list)
+    ip: str = "127.0.0.1"
+    basic: tuple[str, str] | None = None  # HTTP Basic credentials
+    path: str = "/vicidial/non_agent_api.php"
+
+
+@dataclass
+class Reply:
+    outcomes: list[Outcome]
+    function: str
+    params: Params
+    dids: list[str] = field(default_factory=list)
+
+    @property
+    def kinds(self) -> list[Kind]:
+        return [o.kind for o in self.outcomes]
+
+
+class Pipeline:
+    def __init__(self, engine: Engine, policy: Policy) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.verified = auth.VerifiedLogins()
+        self._dids: sa.TableClause | None = None
+
+    def did_table(self) -> sa.TableClause:
+        """The DID table with the columns the database really has, read once."""
+        if self._dids is None:
+            columns = [c["name"] for c in sa.inspect(self.engine).get_columns(t.inbound_dids.name)]
+            self._dids = queries.did_table(columns)
+        return self._dids
+
+    def healthy(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return True
+        except sa_exc.SQLAlchemyError:
+            return False
+
+    def handle(self, incoming: Incoming) -> Reply:
+        started = time.perf_counter()
+        params = Params(merge(incoming.query, incoming.form), filtering=self.policy.filtering)
+        function = params.text(FUNCTION)
+        user = params.shown(USER)[:20]
+        now = datetime.now().replace(microsecond=0)
+        call_changes: list[str] = []
+        try:
+            dids = self.did_table()
+            with self.engine.begin() as conn:
+                outcomes, user = self._run(
+                    conn, params, function, incoming, now, dids, call_changes
+                )
+                rows = log_rows(outcomes)
+                if rows:
+                    self._write_log(conn, rows, params, function, user, incoming, now, started)
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as error:
+            log.error("database unavailable: %s", type(error).__name__)
+            outcomes = [Outcome(Kind.DATABASE_DOWN, function=function, user=user)]
+            call_changes = []
+        except Exception:
+            log.exception("request failed, rolled back (function=%s user=%s)", function, user)
+            outcomes = [Outcome(Kind.INTERNAL_ERROR, function=function, user=user)]
+            call_changes = []
+        return Reply(outcomes, function, params, call_changes)
+
+    def _run(
+        self,
+        conn: Connection,
+        params: Params,
+        function: str,
+        incoming: Incoming,
+        now: datetime,
+        dids: sa.TableClause,
+        changes: list[str],
+    ) -> tuple[list[Outcome], str]:
+        if function == "version":
+            line = version_line(now, self._local_gmt(conn))
+            user = params.shown(USER)[:20]
+            return [
+                Outcome(Kind.VERSION, function="version", user=user, extra={"line": line})
+            ], user
+
+        user, password, conflict = self._credentials(params, incoming.basic)
+        if conflict:
+            return [Outcome(Kind.CREDENTIALS_CONFLICT, user=user)], user
+        row = queries.caller(conn, user) if user else None
+        settings = auth.Settings.from_row(queries.system_settings(conn))
+        login = auth.check_login(
+            row, password, settings, now, self.policy.min_login_level, self.verified
+        )
+        if login is auth.Login.LOCKED:
+            queries.login_locked(conn, user, incoming.ip)
+            return [Outcome(Kind.LOCKED, function=function, user=user)], user
+        if login is not auth.Login.OK:
+            if login is auth.Login.BAD:
+                queries.login_failed(conn, user, incoming.ip)
+            return [Outcome(Kind.BAD_LOGIN, function=function, user=user)], user
+        assert row is not None
+        user = row["user"]
+        if not self._ip_allowed(conn, row, settings, incoming.ip):
+            return [Outcome(Kind.IP_REFUSED, function=function, user=user, value=incoming.ip)], user
+        self._record_login(conn, row, incoming.ip, now)
+
+        if not function:
+            return [Outcome(Kind.NO_FUNCTION, user=user)], user
+        if function not in FUNCTIONS:
+            return [
+                Outcome(Kind.UNKNOWN_FUNCTION, function=function, user=user, value=function)
+            ], user
+        source = params.read(SOURCE)
+        if not (isinstance(source, Given) and 2 <= len(source.value) <= SOURCE.max_len):
+            return [
+                Outcome(
+                    Kind.INVALID_SOURCE, function=function, user=user, value=params.shown(SOURCE)
+                )
+            ], user
+        if not auth.function_allowed(row, function):
+            return [Outcome(Kind.FUNCTION_NOT_ALLOWED, function=function, user=user)], user
+        call = Call(
+            conn, params, self.policy, row, function, source.value, incoming.ip, now, dids, changes
+        )
+        return FUNCTIONS[function].run(call), user
+
+    def _credentials(self, params: Params, basic: tuple[str, str] | None) -> tuple[str, str, bool]:
+        if self.policy.filtering:
+            user, password = params.shown(USER), params.shown(PASS)
+        else:
+            user, password = params.raw.get("user", ""), params.raw.get("pass", "")
+        if basic is not None:
+            if (user and user != basic[0]) or (password and password != basic[1]):
+                return user or basic[0], "", True
+            user, password = basic
+        return user, password, False
+
+    def _ip_allowed(self, conn: Connection, row: dict, settings: auth.Settings, ip: str) -> bool:
+        black, allow = auth.ip_lists_to_check(row, settings)
+        if not black and not allow:
+            return True
+        blacklist = queries.ip_list(conn, black) if black else None
+        allow_list = queries.ip_list(conn, allow) if allow else None
+        return auth.ip_allowed(ip, blacklist, allow_list)
+
+    def _record_login(self, conn: Connection, row: dict, ip: str, now: datetime) -> None:
+        last = row.get("last_login_date")
+        if (
+            row.get("last_ip") == ip
+            and not row.get("failed_login_count")
+            and last is not None
+            and now - last < FRESH_LOGIN
+        ):
+            return  # only a timestamp under a minute old would change (README)
+        queries.login_succeeded(conn, row["user"], ip, now)
+
+    def _local_gmt(self, conn: Connection) -> str | None:
+        s = t.servers
+        row = conn.execute(sa.select(s.c.local_gmt).where(s.c.active == "Y").limit(1)).first()
+        return row[0] if row else None
+
+    def _write_log(self, conn, rows, params, function, user, incoming, now, started) -> None:
+        run_time = f"{time.perf_counter() - started:.6f}"
+        source = params.shown(SOURCE)[:20]
+        fn = "" if not function else function[:20]
+        entries = [
+            {
+                "user": user[:20],
+                "api_date": now,
+                "api_script": "non-agent",
+                "function": fn,
+                "agent_user": "",
+                "value": "",
+                "result": r.result,
+                "result_reason": r.reason[:255],
+                "source": source,
+                "data": r.data,
+                "run_time": run_time,
+            }
+            for r in rows
+        ]
+        queries.api_log(conn, entries, logged_url(incoming.path, params), incoming.ip)
+
+
+def logged_url(path: str, params: Params) -> str:
+    """The request as a URL for vicidial_api_urls, with the password left out."""
+    kept = [(k, v) for k, v in params.raw.items() if k not in SECRET_PARAMS]
+    return f"{path}?{urlencode(kept)}" if kept else path

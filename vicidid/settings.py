@@ -1,0 +1,44 @@
+"""Server settings, built once and passed in (a flag wins over its environment variable)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from vicidid.call import POLICIES
+from vicidid.store.db import DEFAULT_URL, safe_url
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str = DEFAULT_URL
+    dialect: str = "simple"
+    trusted_proxies: tuple[str, ...] = ()
+    max_body: int = 1024 * 1024
+    pool_size: int = 8
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.dialect not in POLICIES:
+            raise ValueError(f"unknown dialect {self.dialect!r}: use simple or vicidial")
+        for proxy in self.trusted_proxies:
+            ipaddress.ip_address(proxy)  # refuses a typo now rather than trusting nobody later
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
+        env = os.environ if env is None else env
+        values: dict = {
+            "db_url": env.get("VICIDID_DB") or DEFAULT_URL,
+            "dialect": env.get("VICIDID_DIALECT") or "simple",
+            "trusted_proxies": tuple(env.get("VICIDID_TRUSTED_PROXY", "").split()),
+        }
+        values.update({k: v for k, v in overrides.items() if v not in (None, ())})
+        return cls(**values)
+
+    def __repr__(self) -> str:  # the URL may hold the database password
+        return (
+            f"Settings(db_url={safe_url(self.db_url)!r}, dialect={self.dialect!r}, "
+            f"trusted_proxies={self.trusted_proxies!r})"
+        )

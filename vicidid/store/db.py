@@ -1,0 +1,79 @@
+"""Connecting: one engine per process, tuned for SQLite files and for MariaDB/MySQL."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+DEFAULT_URL = "sqlite:///vicidid.db"
+
+
+class DriverMissing(RuntimeError):
+    """The database URL needs a driver that is not installed."""
+
+
+def make_engine(url: str, *, pool_size: int = 8) -> Engine:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    if u.get_backend_name() in ("mysql", "mariadb"):
+        return _mysql_engine(u, pool_size)
+    raise ValueError(
+        f"unsupported database URL {u.render_as_string(hide_password=True)}: "
+        "use sqlite:///FILE or mysql+pymysql://USER:PASS@HOST/DB"
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")  # several workers read while one writes
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Take the write lock up front: a reader that later writes would otherwise be
+        # refused (SQLITE_BUSY) instead of waiting its turn.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _mysql_engine(u, pool_size: int) -> Engine:
+    try:
+        import pymysql  # noqa: F401
+    except ImportError as exc:
+        raise DriverMissing(
+            "MariaDB/MySQL needs the PyMySQL driver: pip install 'vicidid[mysql]'"
+        ) from exc
+    if u.drivername in ("mysql", "mariadb"):
+        u = u.set(drivername="mysql+pymysql")
+    if "charset" not in u.query:
+        u = u.update_query_dict({"charset": "utf8mb4"})
+    return sa.create_engine(
+        u,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=True,  # a restarted server costs one failed ping, not a failed request
+        pool_recycle=3600,
+        isolation_level="READ COMMITTED",
+    )
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid database URL>"

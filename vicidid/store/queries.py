@@ -1,0 +1,184 @@
+"""Every statement vicidid runs, as small functions over a connection.
+
+Callers own the transaction: a request opens one, and everything it changes (the DID,
+its admin_log row, its api_log rows, the login bookkeeping) commits together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from vicidid.store import tables as t
+
+REF_COLUMNS = {
+    "server": t.servers.c.server_ip,
+    "ingroup": t.inbound_groups.c.group_id,
+    "menu": t.call_menus.c.menu_id,
+    "user": t.users.c.user,
+}
+
+
+def did_table(columns: Iterable[str]) -> sa.TableClause:
+    """vicidial_inbound_dids as it really is: the columns read from the database."""
+    return sa.table("vicidial_inbound_dids", *(sa.column(c) for c in columns))
+
+
+def system_settings(conn: Connection) -> dict:
+    row = conn.execute(sa.select(t.system_settings).limit(1)).mappings().first()
+    return dict(row) if row else {}
+
+
+def caller(conn: Connection, user: str) -> dict | None:
+    u, g = t.users, t.user_groups
+    stmt = (
+        sa.select(u, g.c.admin_viewable_groups, g.c.api_ip_list)
+        .select_from(u.outerjoin(g, g.c.user_group == u.c.user_group))
+        .where(u.c.user == user)
+    )
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else None
+
+
+def login_succeeded(conn: Connection, user: str, ip: str, now: datetime) -> None:
+    u = t.users
+    conn.execute(
+        u.update()
+        .where(u.c.user == user)
+        .values(last_login_date=now, last_ip=ip, failed_login_count=0)
+    )
+
+
+def login_failed(conn: Connection, user: str, ip: str) -> None:
+    u = t.users
+    conn.execute(
+        u.update()
+        .where(u.c.user == user)
+        .values(
+            failed_login_count=u.c.failed_login_count + 1,
+            failed_login_attempts_today=u.c.failed_login_attempts_today + 1,
+            failed_login_count_today=u.c.failed_login_count_today + 1,
+            failed_last_ip_today=ip,
+            failed_last_type_today="aBAD",
+        )
+    )
+
+
+def login_locked(conn: Connection, user: str, ip: str) -> None:
+    u = t.users
+    conn.execute(
+        u.update()
+        .where(u.c.user == user)
+        .values(
+            failed_login_attempts_today=u.c.failed_login_attempts_today + 1,
+            failed_last_ip_today=ip,
+            failed_last_type_today="aLOCK",
+        )
+    )
+
+
+def ip_list(conn: Connection, list_id: str) -> list[str] | None:
+    """The addresses of an active IP list, or None when no such active list exists."""
+    lists, entries = t.ip_lists, t.ip_list_entries
+    active = conn.execute(
+        sa.select(lists.c.ip_list_id).where(lists.c.ip_list_id == list_id, lists.c.active == "Y")
+    ).first()
+    if active is None:
+        return None
+    rows = conn.execute(sa.select(entries.c.ip_address).where(entries.c.ip_list_id == list_id))
+    return [r[0] for r in rows]
+
+
+def ref_exists(conn: Connection, kind: str, value: str) -> bool:
+    col = REF_COLUMNS[kind]
+    stmt = sa.select(sa.literal(1)).select_from(col.table).where(col == value)
+    return conn.execute(stmt.limit(1)).first() is not None
+
+
+def did_by_pattern(conn: Connection, dids: sa.TableClause, pattern: str) -> dict | None:
+    row = conn.execute(sa.select(dids).where(dids.c.did_pattern == pattern)).mappings().first()
+    return dict(row) if row else None
+
+
+def existing_patterns(conn: Connection, patterns: list[str]) -> set[str]:
+    c = t.inbound_dids.c.did_pattern
+    found: set[str] = set()
+    for i in range(0, len(patterns), 500):
+        chunk = patterns[i : i + 500]
+        found.update(r[0] for r in conn.execute(sa.select(c).where(c.in_(chunk))))
+    return found
+
+
+def update_did(conn: Connection, did_id: int, changes: dict[str, str]) -> None:
+    d = t.inbound_dids
+    conn.execute(d.update().where(d.c.did_id == did_id).values(**changes))
+
+
+def delete_did(conn: Connection, did_id: int) -> None:
+    d = t.inbound_dids
+    conn.execute(d.delete().where(d.c.did_id == did_id))
+
+
+def insert_did(conn: Connection, dids: sa.TableClause, values: dict) -> int | None:
+    """Insert one DID unless its pattern exists; the new did_id, or None if it existed.
+
+    The unique key decides, not an earlier SELECT, so two clients racing for the same
+    new DID get one insert and one "already exists", never an error.
+    """
+    stmt = (
+        sa.insert(dids)
+        .values(**values)
+        .prefix_with("OR IGNORE", dialect="sqlite")
+        .prefix_with("IGNORE", dialect="mysql")
+        .prefix_with("IGNORE", dialect="mariadb")
+    )
+    result = conn.execute(stmt)
+    if result.rowcount != 1:
+        return None
+    return int(result.lastrowid)
+
+
+def admin_log(conn: Connection, **values) -> None:
+    conn.execute(t.admin_log.insert().values(**values))
+
+
+def api_log(conn: Connection, rows: list[dict], url: str | None, remote_ip: str) -> None:
+    """The api_log rows of a request, each with its vicidial_api_urls row (no password)."""
+    for row in rows:
+        result = conn.execute(t.api_log.insert().values(**row))
+        if url is not None:
+            conn.execute(
+                t.api_urls.insert().values(
+                    api_id=result.lastrowid,
+                    api_date=row["api_date"],
+                    remote_ip=remote_ip,
+                    url=url,
+                )
+            )
+
+
+def did_page(conn: Connection, dids: sa.TableClause, where: list, limit: int, offset: int):
+    stmt = sa.select(dids).where(*where).order_by(dids.c.did_pattern).limit(limit).offset(offset)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def admin_history(conn: Connection, pattern: str) -> list[dict]:
+    a = t.admin_log
+    p = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    notes = a.c.event_notes
+    stmt = (
+        sa.select(a)
+        .where(a.c.event_section == "DIDS")
+        .where(
+            sa.or_(
+                notes.like(f"did: {p} %", escape="\\"),
+                notes.like(f"DID Source: {p} %", escape="\\"),
+                notes.like(f"%\n{p} ADDED%", escape="\\"),
+            )
+        )
+        .order_by(a.c.admin_log_id)
+    )
+    return [dict(r) for r in conn.execute(stmt).mappings()]

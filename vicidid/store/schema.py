@@ -1,0 +1,121 @@
+"""Creating a database, and checking one vicidid did not create (it is never altered)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from vicidid import passhash
+from vicidid.store import tables as t
+
+MARKER = sa.Table(
+    "vicidid_meta",
+    t.metadata,
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)
+NEW_DB_COST = 10
+
+
+class ForeignDatabase(Exception):
+    """The database holds VICIdial tables that vicidid did not create."""
+
+
+@dataclass
+class Report:
+    missing: list[str] = field(default_factory=list)  # "table" or "table.column"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+def _own_tables() -> list[sa.Table]:
+    return [tbl for tbl in t.metadata.sorted_tables if tbl.name.startswith("vicidid_")]
+
+
+def created_by_vicidid(engine: Engine) -> bool:
+    names = set(sa.inspect(engine).get_table_names())
+    if MARKER.name not in names:
+        return False
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(MARKER.c.value).where(MARKER.c.name == "created_by")).first()
+    return row is not None
+
+
+def holds_vicidial(engine: Engine) -> bool:
+    names = set(sa.inspect(engine).get_table_names())
+    return any(tbl.name in names for tbl in t.VICIDIAL_TABLES)
+
+
+def init_db(engine: Engine, *, add_missing: bool = False) -> str:
+    """Create vicidid's tables; returns what was done, in words."""
+    if holds_vicidial(engine) and not created_by_vicidid(engine):
+        if not add_missing:
+            raise ForeignDatabase(
+                "this database already holds VICIdial tables that vicidid did not create; "
+                "vicidid never alters them. Use `vicidid check-db` to see whether it can serve "
+                "it as it is, or `init-db --add-missing` to add only vicidid's own tables."
+            )
+        t.metadata.create_all(engine, tables=_own_tables())
+        return "added vicidid's own tables; VICIdial's tables were not touched"
+    t.metadata.create_all(engine)
+    with engine.begin() as conn:
+        if conn.execute(sa.select(MARKER.c.name)).first() is None:
+            conn.execute(MARKER.insert().values(name="created_by", value="vicidid"))
+        if conn.execute(sa.select(t.system_settings.c.pass_key)).first() is None:
+            conn.execute(
+                t.system_settings.insert().values(
+                    pass_hash_enabled=1,
+                    pass_key=passhash.random_pass_key(),
+                    pass_cost=NEW_DB_COST,
+                    allow_ip_lists=0,
+                    system_ip_blacklist="",
+                )
+            )
+    return "database ready"
+
+
+def check_db(engine: Engine) -> Report:
+    """What vicidid needs and does not find, and what it cannot guarantee here."""
+    report = Report()
+    inspector = sa.inspect(engine)
+    names = set(inspector.get_table_names())
+    for table in t.VICIDIAL_TABLES:
+        if table.name not in names:
+            report.missing.append(table.name)
+            continue
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        report.missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in have]
+    for table in _own_tables():
+        if table.name not in names and table.name != MARKER.name:
+            report.warnings.append(
+                f"{table.name} is missing: Idempotency-Key is off until "
+                "`vicidid init-db --add-missing` adds it"
+            )
+    if engine.dialect.name in ("mysql", "mariadb") and not report.missing:
+        report.warnings += _myisam_warnings(engine)
+    return report
+
+
+def _myisam_warnings(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT table_name, engine FROM information_schema.tables "
+                "WHERE table_schema = DATABASE()"
+            )
+        ).all()
+    wanted = {tbl.name for tbl in t.VICIDIAL_TABLES}
+    myisam = sorted(
+        name for name, eng in rows if name in wanted and (eng or "").upper() == "MYISAM"
+    )
+    if not myisam:
+        return []
+    return [
+        f"{', '.join(myisam)} use MyISAM: a change and its audit row are written one after "
+        "the other, not in one transaction (a crash between them loses the audit row)"
+    ]
