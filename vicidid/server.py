@@ -42,4 +42,7 @@ def run(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         server_header=False,
+        # X-Forwarded-For is believed only from --trusted-proxy, which the app checks itself;
+        # uvicorn's own handling would trust any local peer.
+        proxy_headers=False,
     )

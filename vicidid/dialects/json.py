@@ -76,15 +76,17 @@ def _plain(value: object) -> object:
 
 def body(outcomes: list[Outcome], function: str, changed: list[str]) -> dict:
     final = outcomes[-1]
-    reason_row = vicidial.log_rows([final])
+    # A copy of one DID is described by its one item, as the simple dialect's line is.
+    lead = outcomes[0] if final.kind is Kind.COPY_SUMMARY and final.single else final
+    reason_row = vicidial.log_rows([lead])
     obj: dict = {
         "result": result_word(final),
         "function": final.function or function,
-        "kind": final.kind.value,
+        "kind": lead.kind.value,
         "message": simple.render(outcomes).rstrip("\n")
         if final.kind not in (Kind.DID_INFO, Kind.DID_LIST)
         else "",
-        "reason": reason_row[0].reason if reason_row else simple.line(final),
+        "reason": reason_row[0].reason if reason_row else simple.line(lead),
         "dids": changed,
     }
     if final.did:
@@ -110,8 +112,8 @@ def body(outcomes: list[Outcome], function: str, changed: list[str]) -> dict:
         obj["rows"] = [{k: _plain(v) for k, v in r.items()} for r in final.rows]
         obj["limit"] = final.extra.get("limit")
         obj["offset"] = final.extra.get("offset")
-    if final.field is not None:
-        obj["field"] = final.name or final.field.name
+    if lead.field is not None:
+        obj["field"] = lead.name or lead.field.name
     return obj
 
 
