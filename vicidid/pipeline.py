@@ -30,6 +30,15 @@ from vicidid.store import tables as t
 log = logging.getLogger("vicidid")
 FRESH_LOGIN = timedelta(seconds=60)
 SECRET_PARAMS = {"pass"}
+RETRIES = 3
+# MySQL/MariaDB deadlock and lock wait timeout: the whole transaction may simply run again.
+TRANSIENT_MYSQL = {1205, 1213}
+
+
+def is_transient(error: sa_exc.OperationalError) -> bool:
+    orig = error.orig
+    code = orig.args[0] if orig is not None and orig.args else None
+    return code in TRANSIENT_MYSQL or "database is locked" in str(orig)
 
 
 @dataclass
@@ -86,13 +95,23 @@ class Pipeline:
         call_changes: list[str] = []
         try:
             dids = self.did_table()
-            with self.engine.begin() as conn:
-                outcomes, user = self._run(
-                    conn, params, function, incoming, now, dids, call_changes
-                )
-                rows = log_rows(outcomes)
-                if rows:
-                    self._write_log(conn, rows, params, function, user, incoming, now, started)
+            for attempt in range(RETRIES):
+                call_changes.clear()
+                try:
+                    with self.engine.begin() as conn:
+                        outcomes, user = self._run(
+                            conn, params, function, incoming, now, dids, call_changes
+                        )
+                        rows = log_rows(outcomes)
+                        if rows:
+                            self._write_log(
+                                conn, rows, params, function, user, incoming, now, started
+                            )
+                    break
+                except sa_exc.OperationalError as error:
+                    if attempt + 1 == RETRIES or not is_transient(error):
+                        raise
+                    log.warning("retrying the transaction after %s", error.orig)
         except (sa_exc.OperationalError, sa_exc.InterfaceError) as error:
             log.error("database unavailable: %s", type(error).__name__)
             outcomes = [Outcome(Kind.DATABASE_DOWN, function=function, user=user)]
