@@ -162,14 +162,8 @@ def serve(
     report = check_db(obj.engine)
     if not report.ok:
         raise click.ClickException(
-            "the database lacks "
-            + ", ".join(report.missing)
-            + (
-                "; run `vicidid init-db` (or `serve --demo`)"
-                if not report.missing[:1]
-                or report.missing[0] in [tb.name for tb in t.VICIDIAL_TABLES]
-                else ""
-            )
+            "the database lacks " + ", ".join(report.missing) + ". For a new database run "
+            "`vicidid init-db`; an existing VICIdial database is never altered (see README)."
         )
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)

@@ -1,0 +1,141 @@
+"""The `vicidid` command through click's CliRunner, on real SQLite files."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from vicidid.cli import main
+
+
+def run(url: str, *args: str):
+    return CliRunner().invoke(main, ["--db", url, *args])
+
+
+def test_init_db_demo_then_again_adds_nothing(sqlite_url):
+    first = run(sqlite_url, "init-db", "--demo")
+    assert first.exit_code == 0, first.output
+    assert "user admin" in first.output and "DID 18001234567" in first.output
+    again = run(sqlite_url, "init-db", "--demo")
+    assert again.exit_code == 0
+    assert "demo data: already there" in again.output
+
+
+def test_demo_database_has_no_plain_passwords(sqlite_url):
+    run(sqlite_url, "init-db", "--demo")
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        settings = conn.execute(sa.text("SELECT * FROM system_settings")).mappings().one()
+        users = conn.execute(sa.text("SELECT user, pass, pass_hash FROM vicidial_users")).all()
+    assert settings["pass_hash_enabled"] == 1 and settings["pass_cost"] == 10
+    assert len(settings["pass_key"]) == 16
+    assert all(p == "" and len(h) == 31 for _, p, h in users)
+
+
+def test_env_var_and_flag_precedence(tmp_path, monkeypatch):
+    env_db = f"sqlite:///{tmp_path / 'env.db'}"
+    flag_db = f"sqlite:///{tmp_path / 'flag.db'}"
+    monkeypatch.setenv("VICIDID_DB", env_db)
+    assert CliRunner().invoke(main, ["init-db"]).exit_code == 0
+    assert (tmp_path / "env.db").exists()
+    assert CliRunner().invoke(main, ["--db", flag_db, "init-db"]).exit_code == 0
+    assert (tmp_path / "flag.db").exists()
+
+
+def test_user_add_and_set(sqlite_url):
+    run(sqlite_url, "init-db", "--demo")
+    r = run(sqlite_url, "user", "add", "api1", "--password", "pw1", "--functions", "update_did")
+    assert r.exit_code == 0, r.output
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        row = (
+            conn.execute(sa.text("SELECT * FROM vicidial_users WHERE user='api1'")).mappings().one()
+        )
+    assert (row["user_level"], row["user_group"], row["vdc_agent_api_access"]) == (9, "ADMIN", "1")
+    assert (row["modify_inbound_dids"], row["delete_inbound_dids"]) == ("1", "0")
+    assert row["api_allowed_functions"] == " update_did "
+    r = run(sqlite_url, "user", "set", "api1", "--no-api", "--functions", "ALL", "--level", "8")
+    assert r.exit_code == 0, r.output
+    with engine.connect() as conn:
+        row = (
+            conn.execute(sa.text("SELECT * FROM vicidial_users WHERE user='api1'")).mappings().one()
+        )
+    assert (row["vdc_agent_api_access"], row["user_level"]) == ("0", 8)
+    assert row["api_allowed_functions"] == " ALL_FUNCTIONS "
+
+
+def test_bad_input_exits_non_zero_with_one_message(sqlite_url):
+    run(sqlite_url, "init-db", "--demo")
+    cases = [
+        (("user", "add", "admin", "--password", "x"), "already exists"),
+        (("user", "add", "new1", "--password", "x", "--group", "NOPE"), "no user group named"),
+        (("user", "add", "bad name", "--password", "x"), "user names are"),
+        (("user", "add", "new2", "--password", "x", "--level", "12"), "--level must be"),
+        (("user", "set", "ghost", "--level", "9"), "no user named ghost"),
+        (("user", "set", "admin"), "nothing to change"),
+        (("group", "add", "ADMIN"), "already exists"),
+        (("ingroup", "add", "SALES_TEAM"), "already exists"),
+        (("server", "add", "10.0.0.5;DROP"), "not a valid server id"),
+        (("did", "show", "19990000000"), "no DID 19990000000"),
+    ]
+    for args, message in cases:
+        r = run(sqlite_url, *args)
+        assert r.exit_code != 0, args
+        assert message in r.output, (args, r.output)
+        assert "Traceback" not in r.output
+
+
+def test_reference_rows_and_did_commands(sqlite_url):
+    run(sqlite_url, "init-db", "--demo")
+    assert run(sqlite_url, "ingroup", "add", "SUPPORT").exit_code == 0
+    assert run(sqlite_url, "menu", "add", "NIGHT_MENU").exit_code == 0
+    assert run(sqlite_url, "server", "add", "10.0.0.7").exit_code == 0
+    assert run(sqlite_url, "group", "add", "SALES", "--viewable", "SALES").exit_code == 0
+    r = run(sqlite_url, "did", "list")
+    assert "18001234567" in r.output and "IN_GROUP" in r.output and "1 DID" in r.output
+    r = run(sqlite_url, "did", "show", "18001234567")
+    assert "Customer Support Line" in r.output and "user_group" in r.output
+    assert "no recorded changes" in run(sqlite_url, "did", "history", "18001234567").output
+
+
+def test_history_reads_the_admin_log(live):
+    live.get(
+        "function=update_did&user=admin&pass=1234&source=test&did_pattern=18001234567"
+        "&did_route=CALLMENU&menu_id=MAIN_MENU"
+    )
+    live.get(
+        "function=copy_did&user=admin&pass=1234&source=test&did_pattern=18001234567"
+        "&new_did_pattern=18002223333"
+    )
+    url = live.engine.url.render_as_string(hide_password=False)
+    r = run(url, "did", "history", "18001234567")
+    assert r.exit_code == 0, r.output
+    assert "MODIFY" in r.output and "did_route: IN_GROUP -> CALLMENU" in r.output
+    assert "COPY" in r.output
+    assert "ADDED" in run(url, "did", "history", "18002223333").output
+
+
+def test_check_db(sqlite_url, tmp_path):
+    run(sqlite_url, "init-db")
+    r = run(sqlite_url, "check-db")
+    assert r.exit_code == 0 and "ok: vicidid can serve" in r.output
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    r = run(empty, "check-db")
+    assert r.exit_code != 0
+    assert "missing: vicidial_inbound_dids" in r.output
+
+
+def test_reset_only_sqlite_and_only_ours(sqlite_url):
+    run(sqlite_url, "init-db", "--demo")
+    run(sqlite_url, "user", "add", "extra", "--password", "x")
+    r = run(sqlite_url, "init-db", "--reset", "--demo")
+    assert r.exit_code == 0, r.output
+    assert "user extra" not in run(sqlite_url, "did", "list").output
+    r = run("mysql+pymysql://nobody@127.0.0.1:1/x", "init-db", "--reset")
+    assert r.exit_code != 0 and "SQLite files only" in r.output
+
+
+def test_serve_refuses_a_database_without_tables(tmp_path):
+    r = run(f"sqlite:///{tmp_path / 'none.db'}", "serve", "--port", "1")
+    assert r.exit_code != 0
+    assert "vicidial_inbound_dids" in r.output
