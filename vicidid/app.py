@@ -93,17 +93,36 @@ def wants_json(query: list[tuple[str, str]], form: list[tuple[str, str]]) -> boo
     return value.lower() == "json"
 
 
-def respond(reply: Reply, dialect: str, as_json: bool) -> Response:
+TEXT_STATUS = {
+    Kind.DATABASE_DOWN: 503,
+    Kind.INTERNAL_ERROR: 503,
+    Kind.IDEMPOTENCY_UNAVAILABLE: 503,
+    Kind.TOO_LARGE: 413,
+}
+
+
+def render(
+    outcomes: list[Outcome], function: str, dids: list[str], dialect: str, as_json: bool
+) -> tuple[int, str, str]:
+    """(status, content type, body) of an answer."""
     if as_json:
-        status, text = json_dialect.render(reply.outcomes, reply.function, reply.dids)
-        return Response(text, status_code=status, media_type="application/json")
-    final = reply.outcomes[-1].kind
-    status = {Kind.DATABASE_DOWN: 503, Kind.INTERNAL_ERROR: 503, Kind.TOO_LARGE: 413}.get(
-        final, 200
-    )
-    return PlainTextResponse(
-        TEXT_DIALECTS[dialect](reply.outcomes), status_code=status, media_type=TEXT
-    )
+        status, text = json_dialect.render(outcomes, function, dids)
+        return status, "application/json", text
+    status = TEXT_STATUS.get(outcomes[-1].kind, 200)
+    return status, TEXT, TEXT_DIALECTS[dialect](outcomes)
+
+
+def respond(reply: Reply, dialect: str, as_json: bool) -> Response:
+    final = reply.outcomes[-1]
+    if final.kind is Kind.REPLAYED:
+        stored = final.extra["stored"]
+        return Response(
+            stored.body,
+            status_code=stored.status,
+            headers={"Idempotent-Replayed": "true", "content-type": stored.content_type},
+        )
+    status, media_type, body = render(reply.outcomes, reply.function, reply.dids, dialect, as_json)
+    return Response(body, status_code=status, headers={"content-type": media_type})
 
 
 def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlette:
@@ -119,15 +138,21 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         except TooLarge:
             reply = Reply([Outcome(Kind.TOO_LARGE)], "", None)  # type: ignore[arg-type]
             return respond(reply, settings.dialect, wants_json(query, []))
+        as_json = wants_json(query, form)
         incoming = Incoming(
             query,
             form,
             client_ip(request, settings.trusted_proxies),
             basic_credentials(request),
             request.url.path,
+            idempotency_key=request.headers.get("idempotency-key", "").strip(),
+            as_json=as_json,
+            render=lambda outcomes, function, dids: render(
+                outcomes, function, dids, settings.dialect, as_json
+            ),
         )
         reply = await run_in_threadpool(pipeline.handle, incoming)
-        response = respond(reply, settings.dialect, wants_json(query, form))
+        response = respond(reply, settings.dialect, as_json)
         access_log.info(
             "ip=%s method=%s function=%s user=%s status=%s result=%s ms=%.1f",
             incoming.ip,

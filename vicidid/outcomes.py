@@ -45,6 +45,9 @@ class Kind(enum.Enum):
     COPY_EXISTS = "copy_exists"
     COPY_INVALID = "copy_invalid"
     COPY_SUMMARY = "copy_summary"
+    REPLAYED = "replayed"  # the stored answer to an earlier request with the same key
+    IDEMPOTENCY_REUSED = "idempotency_reused"
+    IDEMPOTENCY_UNAVAILABLE = "idempotency_unavailable"
     DID_INFO = "did_info"
     DID_LIST = "did_list"
     # the server itself
@@ -63,6 +66,7 @@ GOOD = {
     Kind.COPIED,
     Kind.DID_INFO,
     Kind.DID_LIST,
+    Kind.REPLAYED,
 }
 # Outcomes of a failed login: VICIdial writes no api_log row for them.
 LOGIN_FAILURES = {Kind.BAD_LOGIN, Kind.LOCKED, Kind.CREDENTIALS_CONFLICT}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -16,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
-from vicidid import auth
+from vicidid import auth, idempotency
 from vicidid.call import Call, Policy
 from vicidid.dialects.vicidial import log_rows
-from vicidid.fields import FUNCTION, PASS, SOURCE, USER
+from vicidid.fields import FUNCTION, IDEMPOTENCY_KEY, PASS, SOURCE, USER
 from vicidid.functions import FUNCTIONS
 from vicidid.functions.version import version_line
 from vicidid.outcomes import Kind, Outcome
@@ -50,6 +51,11 @@ class Incoming:
     ip: str = "127.0.0.1"
     basic: tuple[str, str] | None = None  # HTTP Basic credentials
     path: str = "/vicidial/non_agent_api.php"
+    idempotency_key: str = ""  # the Idempotency-Key header
+    as_json: bool = False
+    # How the edge will answer: (outcomes, function, changed DIDs) -> (status, type, body).
+    # Needed to store the first answer for an Idempotency-Key.
+    render: Callable[[list[Outcome], str, list[str]], tuple[int, str, str]] | None = None
 
 
 @dataclass
@@ -70,6 +76,7 @@ class Pipeline:
         self.policy = policy
         self.verified = auth.VerifiedLogins()
         self._dids: sa.TableClause | None = None
+        self._has_idempotency: bool | None = None
 
     def did_table(self) -> sa.TableClause:
         """The DID table with the columns the database really has, read once."""
@@ -95,6 +102,7 @@ class Pipeline:
         call_changes: list[str] = []
         try:
             dids = self.did_table()
+            self.has_idempotency_table()  # read the schema now, outside the transaction
             for attempt in range(RETRIES):
                 call_changes.clear()
                 try:
@@ -108,6 +116,9 @@ class Pipeline:
                                 conn, rows, params, function, user, incoming, now, started
                             )
                     break
+                except idempotency.KeyTaken:
+                    if attempt + 1 == RETRIES:
+                        raise
                 except sa_exc.OperationalError as error:
                     if attempt + 1 == RETRIES or not is_transient(error):
                         raise
@@ -178,7 +189,39 @@ class Pipeline:
         call = Call(
             conn, params, self.policy, row, function, source.value, incoming.ip, now, dids, changes
         )
+        key = incoming.idempotency_key or params.text(IDEMPOTENCY_KEY)
+        if key and function in idempotency.FUNCTIONS:
+            return self._once(call, key, incoming), user
         return FUNCTIONS[function].run(call), user
+
+    def _once(self, call: Call, key: str, incoming: Incoming) -> list[Outcome]:
+        """Run an add or copy at most once per key, replaying the first answer."""
+        problem = _key_problem(key)
+        if problem or incoming.render is None or not self.has_idempotency_table():
+            kind = Kind.IDEMPOTENCY_UNAVAILABLE if not problem else Kind.INVALID_FIELD
+            return call.fail(
+                kind,
+                field=IDEMPOTENCY_KEY,
+                value=key[:100],
+                extra={"rule": problem} if problem else {},
+            )
+        fp = idempotency.fingerprint(call.params.raw, call.user, incoming.as_json)
+        stored = idempotency.lookup(call.conn, key, call.user, call.now)
+        if stored is not None:
+            if stored.fingerprint != fp:
+                return call.fail(Kind.IDEMPOTENCY_REUSED, value=key)
+            return call.fail(Kind.REPLAYED, value=key, extra={"stored": stored})
+        outcomes = FUNCTIONS[call.function].run(call)
+        status, content_type, body = incoming.render(outcomes, call.function, call.changes)
+        answer = idempotency.Stored(fp, status, content_type, body)
+        idempotency.save(call.conn, key, call.user, answer, call.now)
+        return outcomes
+
+    def has_idempotency_table(self) -> bool:
+        if self._has_idempotency is None:
+            names = sa.inspect(self.engine).get_table_names()
+            self._has_idempotency = t.idempotency.name in names
+        return self._has_idempotency
 
     def _credentials(self, params: Params, basic: tuple[str, str] | None) -> tuple[str, str, bool]:
         if self.policy.filtering:
@@ -236,6 +279,14 @@ class Pipeline:
             for r in rows
         ]
         queries.api_log(conn, entries, logged_url(incoming.path, params), incoming.ip)
+
+
+def _key_problem(key: str) -> str:
+    if len(key) > IDEMPOTENCY_KEY.max_len or not all(
+        c.isascii() and (c.isalnum() or c in "-_") for c in key
+    ):
+        return "must be 1 to 100 letters, digits, - or _"
+    return ""
 
 
 def logged_url(path: str, params: Params) -> str:

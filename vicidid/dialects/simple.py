@@ -42,6 +42,9 @@ CATALOGUE: dict[str, str] = {
     "locked": "ERROR: ACCOUNT LOCKED | too many failed logins, try again in 15 minutes",
     "ip_refused": "ERROR: IP ADDRESS NOT ALLOWED | {value}",
     "too_many_dids": "ERROR: TOO MANY DIDS | {count} given, at most 10000",
+    "idempotency_reused": "ERROR: IDEMPOTENCY KEY REUSED | {value} was used with other parameters",
+    "idempotency_unavailable": "ERROR: IDEMPOTENCY UNAVAILABLE | run `vicidid init-db "
+    "--add-missing` to add its table",
     "database_down": "ERROR: DATABASE UNAVAILABLE",
     "internal_error": "ERROR: INTERNAL ERROR | nothing was changed",
     "too_large": "ERROR: REQUEST TOO LARGE | at most 1 MiB",

@@ -175,6 +175,19 @@ CATALOGUE: dict[str, Entry] = {
     ),
     "did_info": Entry("", "SUCCESS", "did_info DID FOUND", "{did}"),
     "did_list": Entry("", "SUCCESS", "did_list DIDS LISTED", "{count}"),
+    "replayed": Entry("", "NOTICE", "{fn} IDEMPOTENT REPLAY", "{value}"),
+    "idempotency_reused": Entry(
+        "ERROR: {fn} IDEMPOTENCY KEY REUSED: |{user}|{value}",
+        "ERROR",
+        "{fn} IDEMPOTENCY KEY REUSED",
+        "{value}",
+    ),
+    "idempotency_unavailable": Entry(
+        "ERROR: {fn} IDEMPOTENCY UNAVAILABLE: |{user}|{value}",
+        "ERROR",
+        "{fn} IDEMPOTENCY UNAVAILABLE",
+        "{value}",
+    ),
     "database_down": Entry(
         "ERROR: {fn} DATABASE UNAVAILABLE: |{user}|", "ERROR", "{fn} DATABASE UNAVAILABLE", ""
     ),

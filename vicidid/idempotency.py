@@ -1,0 +1,70 @@
+"""Safe retries: an Idempotency-Key on add_did and copy_did replays the first answer.
+
+The key is claimed in the same transaction as the change it guards: two requests with
+one key cannot both act, because the second one's insert of the key waits for the first
+to commit, fails on the primary key, and the whole transaction runs again, this time
+finding the stored answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from vicidid.store import tables as t
+
+KEEP_FOR = timedelta(hours=24)
+FUNCTIONS = {"add_did", "copy_did"}
+NOT_COMPARED = {"pass", "idempotency_key"}
+
+
+class KeyTaken(Exception):
+    """Another request claimed the same key first; run the transaction again."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    fingerprint: str
+    status: int
+    content_type: str
+    body: str
+
+
+def fingerprint(raw: dict[str, str], user: str, as_json: bool) -> str:
+    """What makes two requests "the same": every parameter but the password and the key."""
+    kept = sorted((k, v) for k, v in raw.items() if k not in NOT_COMPARED)
+    blob = json.dumps([user, as_json, kept], ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def lookup(conn: Connection, key: str, user: str, now: datetime) -> Stored | None:
+    i = t.idempotency
+    conn.execute(
+        i.delete().where(i.c.idem_key == key, i.c.user == user, i.c.created < now - KEEP_FOR)
+    )
+    row = conn.execute(sa.select(i).where(i.c.idem_key == key, i.c.user == user)).mappings().first()
+    if row is None:
+        return None
+    return Stored(row["fingerprint"], row["status"], row["content_type"], row["body"])
+
+
+def save(conn: Connection, key: str, user: str, stored: Stored, now: datetime) -> None:
+    try:
+        conn.execute(
+            t.idempotency.insert().values(
+                idem_key=key,
+                user=user,
+                fingerprint=stored.fingerprint,
+                status=stored.status,
+                content_type=stored.content_type,
+                body=stored.body,
+                created=now,
+            )
+        )
+    except sa.exc.IntegrityError as error:
+        raise KeyTaken from error
