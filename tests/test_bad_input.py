@@ -198,3 +198,25 @@ def test_password_never_echoed_or_logged(live):
                 assert all(SECRET not in str(v) for v in row), table
         urls = [r[0] for r in conn.execute(sa.text("SELECT url FROM vicidial_api_urls"))]
     assert urls and all("pass=" not in u for u in urls)
+
+
+@pytest.mark.parametrize(
+    ("query", "line"),
+    [
+        (
+            "function=up%0Adate&user=admin&pass=1234&source=test",
+            "ERROR: UNKNOWN FUNCTION | up?date",
+        ),
+        (
+            "function=" + "f" * 300 + "&user=admin&pass=1234&source=test",
+            "ERROR: UNKNOWN FUNCTION | " + "f" * 97 + "...",
+        ),
+        (
+            "function=copy_did&user=admin&pass=1234&source=test&did_pattern=18001234567"
+            "&new_did_pattern=a%0Db%0Ac",
+            "ERROR: INVALID NEW DID | a?b?c",
+        ),
+    ],
+)
+def test_echoed_values_stay_on_one_line(live, query, line):
+    refused(live, live.get(query), line)

@@ -16,6 +16,15 @@ THINGS = {"server": "server", "ingroup": "in-group", "menu": "call menu", "user"
 ADDING = {"copy_did", "add_did"}
 
 
+SHOWN_MAX = 100
+
+
+def shown(text: str) -> str:
+    """A caller's value echoed in an answer: one line, printable, and not too long."""
+    clean = "".join(c if c.isprintable() else "?" for c in text)
+    return clean if len(clean) <= SHOWN_MAX else clean[: SHOWN_MAX - 3] + "..."
+
+
 def variant(o: Outcome) -> str:
     """The catalogue key of an outcome: its kind, refined where the words differ."""
     k = o.kind
@@ -44,10 +53,10 @@ def context(o: Outcome) -> dict[str, object]:
     if f is not None:
         reason = f.copy_reason if (o.function == "copy_did" and f.copy_reason) else f.reason
     return {
-        "fn": fn,
+        "fn": shown(fn),
         "user": o.user,
-        "did": o.did,
-        "value": o.value,
+        "did": shown(o.did),
+        "value": shown(o.value),
         "name": o.name or (f.name if f else ""),
         "other": o.extra.get("other", ""),
         "rule": o.extra.get("rule") or (f.rule() if f else ""),
