@@ -32,10 +32,26 @@ def system_settings(conn: Connection) -> dict:
     return dict(row) if row else {}
 
 
+SETTINGS_COLUMNS = (
+    "pass_hash_enabled",
+    "pass_key",
+    "pass_cost",
+    "allow_ip_lists",
+    "system_ip_blacklist",
+)
+
+
 def caller(conn: Connection, user: str) -> dict | None:
-    u, g = t.users, t.user_groups
+    """The user's row, its group's viewing and IP columns, and the login settings.
+
+    One query for all three: this runs on every request.
+    """
+    u, g, ss = t.users, t.user_groups, t.system_settings
+    settings = [
+        sa.select(ss.c[name]).limit(1).scalar_subquery().label(name) for name in SETTINGS_COLUMNS
+    ]
     stmt = (
-        sa.select(u, g.c.admin_viewable_groups, g.c.api_ip_list)
+        sa.select(u, g.c.admin_viewable_groups, g.c.api_ip_list, *settings)
         .select_from(u.outerjoin(g, g.c.user_group == u.c.user_group))
         .where(u.c.user == user)
     )
