@@ -154,7 +154,7 @@ class Pipeline:
         if conflict:
             return [Outcome(Kind.CREDENTIALS_CONFLICT, user=user)], user
         row = queries.caller(conn, user) if user else None
-        settings = auth.Settings.from_row(row or {})
+        settings = auth.Settings.from_row(queries.system_settings(conn) if row else {})
         login = auth.check_login(
             row, password, settings, now, self.policy.min_login_level, self.verified
         )

@@ -11,6 +11,8 @@ from vicidid.store import queries
 from vicidid.validate import check_fields, read_required
 
 PARAMETERS = (DID_PATTERN, *DID_FIELDS, DELETE_DID)
+# What an update reads of the row: enough to find it, check visibility and audit a change.
+READ = ("did_id", "did_pattern", "user_group", *(f.column for f in DID_FIELDS if f.column))
 
 
 def run(call: Call) -> list[Outcome]:
@@ -19,7 +21,7 @@ def run(call: Call) -> list[Outcome]:
     pattern, error = read_required(call, DID_PATTERN, data=call.params.shown(DID_PATTERN))
     if error:
         return [error]
-    row = queries.did_by_pattern(call.conn, call.dids, pattern)
+    row = queries.did_by_pattern(call.conn, call.dids, pattern, READ)
     if row is None or not auth.sees(call.caller, row.get("user_group")):
         return call.fail(Kind.DID_NOT_FOUND, did=pattern)
 

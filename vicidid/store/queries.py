@@ -27,12 +27,7 @@ def did_table(columns: Iterable[str]) -> sa.TableClause:
     return sa.table("vicidial_inbound_dids", *(sa.column(c) for c in columns))
 
 
-def system_settings(conn: Connection) -> dict:
-    row = conn.execute(sa.select(t.system_settings).limit(1)).mappings().first()
-    return dict(row) if row else {}
-
-
-SETTINGS_COLUMNS = (
+LOGIN_SETTINGS = (
     "pass_hash_enabled",
     "pass_key",
     "pass_cost",
@@ -41,17 +36,18 @@ SETTINGS_COLUMNS = (
 )
 
 
-def caller(conn: Connection, user: str) -> dict | None:
-    """The user's row, its group's viewing and IP columns, and the login settings.
+def system_settings(conn: Connection) -> dict:
+    """The system_settings values that logging in needs (VICIdial's table has hundreds)."""
+    ss = t.system_settings
+    row = conn.execute(sa.select(*(ss.c[c] for c in LOGIN_SETTINGS)).limit(1)).mappings().first()
+    return dict(row) if row else {}
 
-    One query for all three: this runs on every request.
-    """
-    u, g, ss = t.users, t.user_groups, t.system_settings
-    settings = [
-        sa.select(ss.c[name]).limit(1).scalar_subquery().label(name) for name in SETTINGS_COLUMNS
-    ]
+
+def caller(conn: Connection, user: str) -> dict | None:
+    """The user's row with its group's viewing and IP columns."""
+    u, g = t.users, t.user_groups
     stmt = (
-        sa.select(u, g.c.admin_viewable_groups, g.c.api_ip_list, *settings)
+        sa.select(u, g.c.admin_viewable_groups, g.c.api_ip_list)
         .select_from(u.outerjoin(g, g.c.user_group == u.c.user_group))
         .where(u.c.user == user)
     )
@@ -114,8 +110,12 @@ def ref_exists(conn: Connection, kind: str, value: str) -> bool:
     return conn.execute(stmt.limit(1)).first() is not None
 
 
-def did_by_pattern(conn: Connection, dids: sa.TableClause, pattern: str) -> dict | None:
-    row = conn.execute(sa.select(dids).where(dids.c.did_pattern == pattern)).mappings().first()
+def did_by_pattern(
+    conn: Connection, dids: sa.TableClause, pattern: str, columns: tuple[str, ...] = ()
+) -> dict | None:
+    """The DID's row: every column, or only `columns` (a narrow read is much cheaper)."""
+    wanted = [dids.c[c] for c in columns] if columns else [dids]
+    row = conn.execute(sa.select(*wanted).where(dids.c.did_pattern == pattern)).mappings().first()
     return dict(row) if row else None
 
 
@@ -158,21 +158,22 @@ def insert_did(conn: Connection, dids: sa.TableClause, values: dict) -> int | No
 
 
 def admin_log(conn: Connection, **values) -> None:
-    conn.execute(t.admin_log.insert().values(**values))
+    conn.execute(t.admin_log.insert(), values)
 
 
 def api_log(conn: Connection, rows: list[dict], url: str | None, remote_ip: str) -> None:
     """The api_log rows of a request, each with its vicidial_api_urls row (no password)."""
     for row in rows:
-        result = conn.execute(t.api_log.insert().values(**row))
+        result = conn.execute(t.api_log.insert(), row)
         if url is not None:
             conn.execute(
-                t.api_urls.insert().values(
-                    api_id=result.lastrowid,
-                    api_date=row["api_date"],
-                    remote_ip=remote_ip,
-                    url=url,
-                )
+                t.api_urls.insert(),
+                {
+                    "api_id": result.lastrowid,
+                    "api_date": row["api_date"],
+                    "remote_ip": remote_ip,
+                    "url": url,
+                },
             )
 
 
