@@ -185,3 +185,28 @@ def test_forwarded_for_only_from_trusted_proxies(demo_engine):
         assert behind_proxy.get(Q.format(pw="1234"), headers=header).text == (
             "ERROR: IP ADDRESS NOT ALLOWED | 203.0.113.9\n"
         )
+
+
+def test_hash_written_by_vicidial_at_its_default_cost_logs_in(vici):
+    """VICIdial's own hash of 1234 with pass_key 0123456789abcdef at cost 2."""
+    execute(
+        vici.engine,
+        "UPDATE system_settings SET pass_hash_enabled=1, pass_key='0123456789abcdef', pass_cost=2",
+    )
+    execute(
+        vici.engine,
+        "UPDATE vicidial_users SET pass='', "
+        "pass_hash='ZTpQ8cNrtrbzVhQroLyPsmOEb8xk4LO' WHERE user='6666'",
+    )
+    assert vici.get(Q.format(pw="1234")).text == (
+        "SUCCESS: update_did DID HAS BEEN UPDATED - 6666|18001234567\n"
+    )
+    assert vici.get(Q.format(pw="4321")).text == (
+        "ERROR: Login incorrect, please try again: |6666||BAD|\n"
+    )
+    # and a hash vicidid writes is the one VICIdial would write
+    from vicidid import admin
+
+    with vici.engine.begin() as conn:
+        admin.set_user(conn, "6666", "1234", admin.UserFlags())
+    assert user_row(vici.engine)["pass_hash"] == "ZTpQ8cNrtrbzVhQroLyPsmOEb8xk4LO"
