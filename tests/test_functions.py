@@ -247,3 +247,31 @@ def test_every_request_logs_its_run_time(engine):
     assert row["result"] == "ERROR" and row["api_script"] == "non-agent"
     assert 0 < float(row["run_time"]) < 5
     assert "pass" not in url and "did_pattern=19990000000" in url
+
+
+def test_large_copy_reports_each_did_with_its_id(engine):
+    """Bulk copies go in multi-row inserts: ids and outcomes must still match per DID."""
+    items = [f"1700{n:07d}" for n in range(450)]
+    call(engine, function="add_did", did_pattern=items[10])
+    reply = call(
+        engine,
+        function="copy_did",
+        did_pattern="18001234567",
+        new_did_pattern=",".join([*items, items[3]]),
+    )
+    copied = {o.value: o.did_id for o in reply.outcomes if o.kind is Kind.COPIED}
+    assert len(copied) == 449
+    assert [o.value for o in reply.outcomes if o.kind is Kind.COPY_EXISTS] == [items[10], items[3]]
+    for pattern in (items[0], items[200], items[449]):
+        assert did(engine, pattern)["did_id"] == copied[pattern]
+    with engine.connect() as conn:
+        logs = conn.execute(
+            sa.text(
+                "SELECT l.data, u.url FROM vicidial_api_log l JOIN vicidial_api_urls u "
+                "ON u.api_id = l.api_id WHERE l.function='copy_did' ORDER BY l.api_id"
+            )
+        ).all()
+    assert len(logs) == 451 + 1  # one per item, one summary
+    assert logs[0][0] == f"{items[0]}|18001234567|{copied[items[0]]}|1"
+    assert all(url.startswith("/vicidial/non_agent_api.php?") for _, url in logs)
+    assert len(logs[0][1]) <= 4000

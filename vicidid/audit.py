@@ -5,6 +5,18 @@ from __future__ import annotations
 from vicidid.call import Call
 from vicidid.store import queries
 
+TEXT_BYTES = 65_535  # VICIdial's event_sql and event_notes are TEXT columns
+
+
+def fit(text: str, limit: int = TEXT_BYTES) -> str:
+    """Cut a text to fit a TEXT column, saying how much was left out."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    kept = data[: limit - 40].decode(errors="ignore")
+    kept = kept[: kept.rfind("\n") + 1] or kept
+    return kept + f"... ({len(data) - len(kept.encode())} more bytes)\n"
+
 
 def quote(value: object) -> str:
     if value is None:
@@ -36,7 +48,7 @@ def write(call: Call, event_type: str, code: str, record_id: object, sql: str, n
         event_type=event_type,
         record_id=str(record_id),
         event_code=code,
-        event_sql=sql,
-        event_notes=notes,
+        event_sql=fit(sql),
+        event_notes=fit(notes),
         user_group=call.caller.get("user_group") or "",
     )

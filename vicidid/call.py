@@ -45,6 +45,7 @@ class Call:
     now: datetime
     dids: sa.TableClause  # vicidial_inbound_dids with the columns the database really has
     changes: list[str] = field(default_factory=list)  # DIDs touched, for JSON and metrics
+    bulk_ids: bool = False  # multi-row inserts get consecutive ids (store.queries)
 
     @property
     def user(self) -> str:

@@ -76,12 +76,15 @@ class Pipeline:
         self.policy = policy
         self.verified = auth.VerifiedLogins()
         self._dids: sa.TableClause | None = None
+        self.bulk_ids = False
         self._has_idempotency: bool | None = None
 
     def did_table(self) -> sa.TableClause:
         """The DID table with the columns the database really has, read once."""
         if self._dids is None:
             columns = [c["name"] for c in sa.inspect(self.engine).get_columns(t.inbound_dids.name)]
+            with self.engine.connect() as conn:
+                self.bulk_ids = queries.consecutive_ids(conn)
             self._dids = queries.did_table(columns)
         return self._dids
 
@@ -187,7 +190,17 @@ class Pipeline:
         if not auth.function_allowed(row, function):
             return [Outcome(Kind.FUNCTION_NOT_ALLOWED, function=function, user=user)], user
         call = Call(
-            conn, params, self.policy, row, function, source.value, incoming.ip, now, dids, changes
+            conn,
+            params,
+            self.policy,
+            row,
+            function,
+            source.value,
+            incoming.ip,
+            now,
+            dids,
+            changes,
+            self.bulk_ids,
         )
         key = incoming.idempotency_key or params.text(IDEMPOTENCY_KEY)
         if key and function in idempotency.FUNCTIONS:
@@ -278,7 +291,8 @@ class Pipeline:
             }
             for r in rows
         ]
-        queries.api_log(conn, entries, logged_url(incoming.path, params), incoming.ip)
+        url = logged_url(incoming.path, params)
+        queries.api_log(conn, entries, url, incoming.ip, bulk=self.bulk_ids)
 
 
 def _key_problem(key: str) -> str:
@@ -289,7 +303,15 @@ def _key_problem(key: str) -> str:
     return ""
 
 
+URL_MAX = 4_000
+
+
 def logged_url(path: str, params: Params) -> str:
-    """The request as a URL for vicidial_api_urls, with the password left out."""
+    """The request as a URL for vicidial_api_urls, with the password left out.
+
+    A bulk copy's URL can run to megabytes, and it is stored once per api_log row: it is
+    cut at URL_MAX characters (each DID's outcome is in its own api_log row anyway).
+    """
     kept = [(k, v) for k, v in params.raw.items() if k not in SECRET_PARAMS]
-    return f"{path}?{urlencode(kept)}" if kept else path
+    url = f"{path}?{urlencode(kept)}" if kept else path
+    return url if len(url) <= URL_MAX else url[: URL_MAX - 3] + "..."

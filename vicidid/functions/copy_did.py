@@ -56,6 +56,8 @@ def _copy(call: Call, row: dict, items: list[str], changes: dict[str, str]) -> l
     source = row["did_pattern"]
     template = {k: v for k, v in row.items() if k not in ("did_id", "did_pattern")}
     template.update(changes)
+    wanted = list(dict.fromkeys(i for i in items if VALID_ITEM.fullmatch(i)))
+    new_ids = insert_all(call, template, wanted)
     single = len(items) == 1
     outcomes: list[Outcome] = []
     log: list[str] = []
@@ -67,7 +69,7 @@ def _copy(call: Call, row: dict, items: list[str], changes: dict[str, str]) -> l
             outcomes.append(call.outcome(Kind.COPY_INVALID, did=source, value=item, single=single))
             log.append(f"{item} INVALID")
             continue
-        did_id = queries.insert_did(call.conn, call.dids, {**template, "did_pattern": item})
+        did_id = new_ids.pop(item, None)  # a repeat of an item finds it gone: it exists
         if did_id is None:
             existed += 1
             outcomes.append(call.outcome(Kind.COPY_EXISTS, did=source, value=item, single=single))
@@ -94,3 +96,32 @@ def _copy(call: Call, row: dict, items: list[str], changes: dict[str, str]) -> l
         )
         audit.write(call, "COPY", "ADMIN API COPY DIDS", last_id, sql, notes)
     return outcomes
+
+
+CHUNK = 200
+
+
+def insert_all(call: Call, template: dict, patterns: list[str]) -> dict[str, int]:
+    """Insert a copy of the template for each pattern that does not exist yet.
+
+    Returns the new did_id of each pattern this call inserted. Large copies go in chunks
+    of multi-row inserts (one round trip per chunk, not per DID) where the database hands
+    out consecutive ids; otherwise, and for any chunk a concurrent client raced into, one
+    insert per DID decides.
+    """
+    ids: dict[str, int] = {}
+    for start in range(0, len(patterns), CHUNK):
+        chunk = patterns[start : start + CHUNK]
+        if len(chunk) > 1:
+            existing = queries.existing_patterns(call.conn, chunk)
+            chunk = [p for p in chunk if p not in existing]
+            if call.bulk_ids:
+                got = queries.insert_dids(call.conn, call.dids, template, chunk)
+                if got is not None:
+                    ids.update(got)
+                    continue
+        for pattern in chunk:
+            did_id = queries.insert_did(call.conn, call.dids, {**template, "did_pattern": pattern})
+            if did_id is not None:
+                ids[pattern] = did_id
+    return ids

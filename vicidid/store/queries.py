@@ -157,12 +157,119 @@ def insert_did(conn: Connection, dids: sa.TableClause, values: dict) -> int | No
     return int(result.lastrowid)
 
 
+def _ignore(stmt):
+    return (
+        stmt.prefix_with("OR IGNORE", dialect="sqlite")
+        .prefix_with("IGNORE", dialect="mysql")
+        .prefix_with("IGNORE", dialect="mariadb")
+    )
+
+
+def multi_insert(conn: Connection, table: str, rows: list[dict], prefix: str = ""):
+    """One INSERT of many rows, built directly for the driver.
+
+    SQLAlchemy compiles a multi-row VALUES anew for every shape, which costs more than
+    the insert itself; this string is cheap, and values still travel as parameters.
+    """
+    columns = list(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    one = "(" + ",".join([mark] * len(columns)) + ")"
+    sql = (
+        f"INSERT {prefix} INTO {quote(table)} ({','.join(quote(c) for c in columns)}) "
+        f"VALUES {','.join([one] * len(rows))}"
+    )
+    params = tuple(_plain(conn, r[c]) for r in rows for c in columns)
+    return conn.exec_driver_sql(sql, params)
+
+
+def _plain(conn: Connection, value: object) -> object:
+    # SQLite gets datetimes as text, the way SQLAlchemy stores them (Python's own adapter
+    # is deprecated).
+    if isinstance(value, datetime) and conn.dialect.name == "sqlite":
+        return value.isoformat(sep=" ")
+    return value
+
+
+def _first_id(conn: Connection, result, count: int) -> int:
+    """The id of the first row of a multi-row insert: SQLite reports the last one."""
+    last = int(result.lastrowid)
+    return last - count + 1 if conn.dialect.name == "sqlite" else last
+
+
+def consecutive_ids(conn: Connection) -> bool:
+    """Whether multi-row inserts are safe here: consecutive ids, first to last, and undoable."""
+    if conn.dialect.name == "sqlite":
+        return True  # one writer at a time; new rowids follow the largest
+    if conn.dialect.name in ("mysql", "mariadb"):
+        mode = conn.execute(sa.text("SELECT @@innodb_autoinc_lock_mode")).scalar()
+        engines = (
+            conn.execute(
+                sa.text(
+                    "SELECT UPPER(engine) FROM information_schema.tables "
+                    "WHERE table_schema = DATABASE() "
+                    "AND table_name IN ('vicidial_inbound_dids', 'vicidial_api_log', "
+                    "'vicidial_api_urls')"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        # MyISAM cannot undo a multi-row insert that a concurrent client raced into.
+        return mode is not None and int(mode) <= 1 and set(engines) == {"INNODB"}
+    return False
+
+
+def insert_dids(
+    conn: Connection, dids: sa.TableClause, template: dict, patterns: list[str]
+) -> dict[str, int] | None:
+    """One multi-row insert of new DIDs; their ids, or None if any was raced in (undone)."""
+    if not patterns:
+        return {}
+    rows = [{"did_pattern": p, **template} for p in patterns]
+    ignore = "OR IGNORE" if conn.dialect.name == "sqlite" else "IGNORE"
+    savepoint = conn.begin_nested()
+    result = multi_insert(conn, "vicidial_inbound_dids", rows, ignore)
+    if result.rowcount != len(rows):
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    c = dids.c
+    found = conn.execute(sa.select(c.did_pattern, c.did_id).where(c.did_pattern.in_(patterns)))
+    return {pattern: did_id for pattern, did_id in found}
+
+
 def admin_log(conn: Connection, **values) -> None:
     conn.execute(t.admin_log.insert(), values)
 
 
-def api_log(conn: Connection, rows: list[dict], url: str | None, remote_ip: str) -> None:
-    """The api_log rows of a request, each with its vicidial_api_urls row (no password)."""
+def api_log(
+    conn: Connection, rows: list[dict], url: str | None, remote_ip: str, bulk: bool = False
+) -> None:
+    """The api_log rows of a request, each with its vicidial_api_urls row (no password).
+
+    With `bulk` (consecutive ids), many rows go in one statement per table.
+    """
+    if bulk and len(rows) > 1:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            result = conn.execute(t.api_log.insert().values(chunk))
+            first = _first_id(conn, result, len(chunk))
+            if url is not None:
+                conn.execute(
+                    t.api_urls.insert().values(
+                        [
+                            {
+                                "api_id": first + i,
+                                "api_date": r["api_date"],
+                                "remote_ip": remote_ip,
+                                "url": url,
+                            }
+                            for i, r in enumerate(chunk)
+                        ]
+                    )
+                )
+        return
     for row in rows:
         result = conn.execute(t.api_log.insert(), row)
         if url is not None:
