@@ -160,6 +160,11 @@ def sample_server(db_url):
 
 
 def test_replay_recorded_cases(sample_server):
+    replay(sample_server)
+
+
+def replay(sample_server) -> None:
+    """Send every recorded request in order; compare bodies, DID changes and log rows."""
     engine = sample_server.engine
     for case in CASES:
         before = snapshot(engine)

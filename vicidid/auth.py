@@ -91,7 +91,8 @@ def is_locked(row: dict, now: datetime) -> bool:
     if _int(row.get("failed_login_count")) < LOCK_AFTER:
         return False
     last = row.get("last_login_date")
-    return last is not None and last > now - LOCK_FOR
+    # VICIdial databases may hold zero dates, which the driver returns as text
+    return isinstance(last, datetime) and last > now - LOCK_FOR
 
 
 def check_login(

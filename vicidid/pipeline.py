@@ -260,7 +260,7 @@ class Pipeline:
         if (
             row.get("last_ip") == ip
             and not row.get("failed_login_count")
-            and last is not None
+            and isinstance(last, datetime)
             and now - last < FRESH_LOGIN
         ):
             return  # only a timestamp under a minute old would change (README)

@@ -60,7 +60,7 @@ def init_db(engine: Engine, *, add_missing: bool = False) -> str:
                 "vicidid never alters them. Use `vicidid check-db` to see whether it can serve "
                 "it as it is, or `init-db --add-missing` to add only vicidid's own tables."
             )
-        t.metadata.create_all(engine, tables=_own_tables())
+        t.metadata.create_all(engine, tables=[tb for tb in _own_tables() if tb is not MARKER])
         return "added vicidid's own tables; VICIdial's tables were not touched"
     t.metadata.create_all(engine)
     with engine.begin() as conn:
