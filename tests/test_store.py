@@ -1,0 +1,65 @@
+"""The store under stress: lost connections, a database that is gone."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import MYSQL_ROOT, serve
+from vicidid import demo
+from vicidid.call import POLICIES
+from vicidid.pipeline import Incoming, Pipeline
+from vicidid.store.db import make_engine, safe_url
+from vicidid.store.schema import init_db
+
+Q = (
+    "function=update_did&user=6666&pass=1234&source=test&did_pattern=18001234567"
+    "&did_description=After+{n}"
+)
+
+
+@pytest.mark.mariadb
+def test_connections_killed_by_the_server_are_replaced(mariadb_url):
+    """As after a MariaDB restart: every pooled connection is gone; the next request works."""
+    demo_engine = make_engine(mariadb_url)
+    init_db(demo_engine)
+    demo.load(demo_engine)
+    with serve(demo_engine) as live:
+        for n in range(3):
+            assert live.get(Q.format(n=n)).text.startswith("SUCCESS")
+        name = demo_engine.url.database
+        root = sa.create_engine(MYSQL_ROOT)
+        with root.connect() as conn:
+            ids = (
+                conn.execute(
+                    sa.text("SELECT id FROM information_schema.processlist WHERE db = :db"),
+                    {"db": name},
+                )
+                .scalars()
+                .all()
+            )
+            assert ids
+            for i in ids:
+                conn.execute(sa.text(f"KILL {int(i)}"))
+        root.dispose()
+        for n in range(3, 8):
+            assert live.get(Q.format(n=n)).text == (
+                "SUCCESS: 18001234567 | DID Updated Successfully\n"
+            )
+
+
+def test_database_gone_is_a_503_line_never_a_traceback(tmp_path):
+    engine = make_engine("mysql+pymysql://nobody:secretpw@127.0.0.1:1/none")
+    reply = Pipeline(engine, POLICIES["simple"]).handle(Incoming(query=[("function", "version")]))
+    assert [o.kind.value for o in reply.outcomes] == ["database_down"]
+    with serve(engine) as live:
+        r = live.get(Q.format(n=1))
+        assert (r.status_code, r.text) == (503, "ERROR: DATABASE UNAVAILABLE\n")
+        r = live.get(Q.format(n=1) + "&format=json")
+        assert r.status_code == 503 and r.json()["kind"] == "database_down"
+        assert live.client.get(f"{live.url}/healthz").status_code == 503
+
+
+def test_safe_url_hides_the_password():
+    assert "secretpw" not in safe_url("mysql+pymysql://u:secretpw@h/db")
+    assert safe_url("not a url") == "<invalid database URL>"
