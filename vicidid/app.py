@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 import time
 from urllib.parse import parse_qsl
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -171,11 +173,19 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
             "OK\n" if ok else "DATABASE UNAVAILABLE\n", status_code=200 if ok else 503
         )
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        # As many request threads as database connections: more threads would only queue
+        # for a connection while contending for the interpreter lock.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.pool_size
+        yield
+
     app = Starlette(
         routes=[
             Route(API_PATH, api, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
+        lifespan=lifespan,
     )
     app.state.pipeline = pipeline
     app.state.settings = settings

@@ -34,6 +34,8 @@ class Settings:
             "dialect": env.get("VICIDID_DIALECT") or "simple",
             "trusted_proxies": tuple(env.get("VICIDID_TRUSTED_PROXY", "").split()),
         }
+        if env.get("VICIDID_POOL_SIZE", "").isdigit():
+            values["pool_size"] = max(1, int(env["VICIDID_POOL_SIZE"]))
         values.update({k: v for k, v in overrides.items() if v not in (None, ())})
         return cls(**values)
 
