@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import logging
+import secrets
 import time
 from urllib.parse import parse_qsl
 
@@ -16,17 +16,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from vicidid import access_log, metrics
 from vicidid.call import POLICIES
 from vicidid.dialects import json as json_dialect
 from vicidid.dialects import simple, vicidial
 from vicidid.outcomes import Kind, Outcome
-from vicidid.pipeline import Incoming, Pipeline, Reply
+from vicidid.pipeline import Incoming, Pipeline, Reply, logged_url
 from vicidid.settings import Settings
 from vicidid.store.db import make_engine
 
 API_PATH = "/vicidial/non_agent_api.php"
 TEXT = "text/plain; charset=utf-8"
-access_log = logging.getLogger("vicidid.access")
 TEXT_DIALECTS = {"simple": simple.render, "vicidial": vicidial.render}
 
 
@@ -134,6 +134,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
 
     async def api(request: Request) -> Response:
         started = time.perf_counter()
+        request_id = secrets.token_hex(6)
         query = _pairs(request.scope.get("query_string", b"").decode("latin-1"))
         try:
             form = await read_form(request, settings.max_body) if request.method == "POST" else []
@@ -155,15 +156,21 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         )
         reply = await run_in_threadpool(pipeline.handle, incoming)
         response = respond(reply, settings.dialect, as_json)
-        access_log.info(
-            "ip=%s method=%s function=%s user=%s status=%s result=%s ms=%.1f",
-            incoming.ip,
-            request.method,
-            reply.function or "-",
-            reply.outcomes[-1].user or "-",
-            response.status_code,
-            reply.outcomes[-1].kind.value,
-            (time.perf_counter() - started) * 1000,
+        metrics.observe(reply, time.perf_counter() - started)
+        response.headers["x-request-id"] = request_id
+        access_log.record(
+            {
+                "request_id": request_id,
+                "ip": incoming.ip,
+                "method": request.method,
+                "path": logged_url(request.url.path, reply.params),
+                "function": reply.function,
+                "user": reply.outcomes[-1].user,
+                "status": response.status_code,
+                "result": reply.outcomes[-1].kind.value,
+                "dids": len(reply.dids),
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            }
         )
         return response
 
@@ -184,6 +191,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         routes=[
             Route(API_PATH, api, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *metrics.routes(),
         ],
         lifespan=lifespan,
     )

@@ -137,6 +137,13 @@ def check_db_cmd(obj: Context) -> None:
 @click.option("--trusted-proxy", multiple=True, help="Believe X-Forwarded-For from this IP.")
 @click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False))
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Access log lines as key=value text or JSON.",
+)
 @click.pass_obj
 @fail_on_db_errors
 def serve(
@@ -149,6 +156,7 @@ def serve(
     trusted_proxy: tuple[str, ...],
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
+    log_format: str,
 ) -> None:
     """Serve the API at /vicidial/non_agent_api.php."""
     from vicidid import server
@@ -182,7 +190,7 @@ def serve(
         for url in demo.tutorial_urls(base):
             click.echo(f'  curl "{url}"')
     obj.engine.dispose()
-    server.run(settings, host, port, workers, ssl_certfile, ssl_keyfile)
+    server.run(settings, host, port, workers, ssl_certfile, ssl_keyfile, log_format)
 
 
 # users and groups ----------------------------------------------------------------------

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import logging
+import atexit
 import os
+import shutil
+import tempfile
 
 import uvicorn
 from starlette.applications import Starlette
 
+from vicidid import access_log
 from vicidid.app import create_app
 from vicidid.settings import Settings
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def app_from_env() -> Starlette:
     """The factory each uvicorn worker calls; settings travel in the environment."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    access_log.configure(os.environ.get("VICIDID_LOG_FORMAT", "text"))
     return create_app(Settings.from_env())
 
 
@@ -27,7 +28,14 @@ def run(
     workers: int,
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
+    log_format: str = "text",
 ) -> None:
+    os.environ["VICIDID_LOG_FORMAT"] = log_format
+    if workers > 1:
+        # each worker writes its metrics here; /metrics adds them up
+        metrics_dir = tempfile.mkdtemp(prefix="vicidid-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        atexit.register(shutil.rmtree, metrics_dir, True)
     os.environ["VICIDID_DB"] = settings.db_url
     os.environ["VICIDID_DIALECT"] = settings.dialect
     os.environ["VICIDID_TRUSTED_PROXY"] = " ".join(settings.trusted_proxies)
