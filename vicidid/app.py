@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from vicidid import access_log, metrics
+from vicidid import access_log, metrics, openapi
 from vicidid.call import POLICIES
 from vicidid.dialects import json as json_dialect
 from vicidid.dialects import simple, vicidial
@@ -192,6 +192,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
             Route(API_PATH, api, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             *metrics.routes(),
+            *openapi.routes(),
         ],
         lifespan=lifespan,
     )

@@ -1,0 +1,325 @@
+"""The OpenAPI 3.1 document, /docs, and the Postman collection — all from the registries.
+
+Every parameter comes from vicidid.fields through the FUNCTIONS registry, so the document
+cannot drift from what the parser accepts (tests/test_openapi.py checks both ways).
+
+    python -m vicidid.openapi postman docs/postman_collection.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+from vicidid import __version__
+from vicidid.fields import FORMAT, FUNCTION, IDEMPOTENCY_KEY, PASS, SOURCE, USER, Field
+from vicidid.functions import FUNCTIONS
+
+API_PATH = "/vicidial/non_agent_api.php"
+REQUEST_FIELDS = (FUNCTION, USER, PASS, SOURCE, FORMAT, IDEMPOTENCY_KEY)
+
+
+def known_fields() -> dict[str, tuple[Field, list[str]]]:
+    """Every parameter name the parser reads: name -> (field, functions that use it)."""
+    names: dict[str, tuple[Field, list[str]]] = {}
+    for field in REQUEST_FIELDS:
+        for name in field.names:
+            names[name] = (field, [])
+    for function in FUNCTIONS.values():
+        for field in function.parameters:
+            for name in field.names:
+                names.setdefault(name, (field, []))[1].append(function.name)
+    return names
+
+
+def schema(field: Field, name: str) -> dict:
+    if name == "function":
+        return {"type": "string", "enum": ["version", *FUNCTIONS]}
+    out: dict = {"type": "string"}
+    if field.choices:
+        words = [w for w, _ in field.synonyms] if name == field.names[0] else []
+        out["enum"] = [*words, *field.choices]
+    elif field.itemised:
+        out["description"] = "comma-separated DIDs, each 2 to 50 characters"
+    else:
+        out["minLength"], out["maxLength"] = field.min_len, field.max_len
+        out["pattern"] = "^[0-9]+$" if field.digits else f"^[{field.charset}]+$"
+    return out
+
+
+def parameters() -> list[dict]:
+    found = []
+    for name, (field, functions) in known_fields().items():
+        text = field.help
+        others = [n for n in field.names if n != name]
+        if others:
+            text += f" (same as `{others[0]}`)"
+        if functions:
+            text += " — used by " + ", ".join(dict.fromkeys(functions))
+        found.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": name == "function",
+                "description": text,
+                "schema": schema(field, name),
+            }
+        )
+    return found
+
+
+JSON_BODY = {
+    "type": "object",
+    "required": ["result", "function", "kind", "message", "reason", "dids"],
+    "properties": {
+        "result": {"enum": ["SUCCESS", "NOTICE", "ERROR"]},
+        "function": {"type": "string"},
+        "kind": {"type": "string", "description": "the outcome, e.g. updated, did_not_found"},
+        "message": {"type": "string", "description": "the simple dialect's line(s)"},
+        "reason": {"type": "string", "description": "VICIdial's reason text"},
+        "did": {"type": "string"},
+        "did_id": {"type": "integer"},
+        "dids": {"type": "array", "items": {"type": "string"}},
+        "field": {"type": "string"},
+        "results": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "did": {"type": "string"},
+                    "result": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "did_id": {"type": ["integer", "null"]},
+                },
+            },
+        },
+        "counts": {
+            "type": "object",
+            "properties": {
+                "added": {"type": "integer"},
+                "existed": {"type": "integer"},
+                "invalid": {"type": "integer"},
+            },
+        },
+        "row": {"type": "object"},
+        "rows": {"type": "array", "items": {"type": "object"}},
+        "limit": {"type": "integer"},
+        "offset": {"type": "integer"},
+    },
+}
+
+TEXT_EXAMPLES = {
+    "updated": "SUCCESS: 18001234567 | DID Updated Successfully\n",
+    "copied": "SUCCESS: 18001234567 -> 18002223333 | DID Copied Successfully\n",
+    "vicidial": "SUCCESS: update_did DID HAS BEEN UPDATED - 6666|18001234567\n",
+    "not_found": "ERROR: DID PATTERN NOT FOUND\n",
+}
+STATUS_TEXT = {
+    "200": "Success, or an error line in text (text answers are 200 for results and errors)",
+    "401": "JSON: bad credentials or locked out",
+    "403": "JSON: no permission, or IP not allowed",
+    "404": "JSON: DID not found",
+    "409": "JSON: already exists",
+    "413": "Body over 1 MiB",
+    "422": "JSON: invalid input",
+    "503": "Database unavailable",
+}
+
+
+def responses() -> dict:
+    out = {}
+    for code, text in STATUS_TEXT.items():
+        content: dict = {"application/json": {"schema": JSON_BODY}}
+        if code in ("200", "413", "503"):
+            content["text/plain"] = {
+                "schema": {"type": "string"},
+                "examples": {k: {"value": v} for k, v in TEXT_EXAMPLES.items()}
+                if code == "200"
+                else {"error": {"value": "ERROR: DATABASE UNAVAILABLE\n"}},
+            }
+        out[code] = {"description": text, "content": content}
+    return out
+
+
+def document() -> dict:
+    params = parameters()
+    form = {"type": "object", "properties": {p["name"]: p["schema"] for p in params}}
+    described = "\n".join(f"- `{f.name}`: {f.summary}" for f in FUNCTIONS.values())
+    operation = {
+        "summary": "VICIdial Non-Agent API for inbound DIDs",
+        "description": "The `function` parameter picks the operation:\n- `version`: the "
+        "version line, no login needed\n" + described + "\n\nA GET parameter wins over a "
+        "POST one of the same name; a repeated name keeps its last value.",
+        "parameters": params,
+        "responses": responses(),
+        "security": [{}, {"basic": []}],
+    }
+    post = {
+        **operation,
+        "parameters": [],
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": form},
+                "multipart/form-data": {"schema": form},
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "vicidid",
+            "version": __version__,
+            "description": "VICIdial's Non-Agent API for inbound DIDs.",
+        },
+        "servers": [{"url": "http://127.0.0.1:8080"}],
+        "paths": {
+            API_PATH: {
+                "get": {**operation, "operationId": "api_get"},
+                "post": {**post, "operationId": "api_post"},
+            },
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    "summary": "Database reachable?",
+                    "responses": {
+                        "200": {"description": "OK"},
+                        "503": {"description": "Database down"},
+                    },
+                }
+            },
+        },
+        "components": {"securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
+    }
+
+
+DOCS_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>vicidid API</title>
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+</body></html>
+"""
+
+
+async def openapi_json(request: Request) -> JSONResponse:
+    return JSONResponse(document())
+
+
+async def docs(request: Request) -> HTMLResponse:
+    return HTMLResponse(DOCS_PAGE)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+    ]
+
+
+# The Postman collection -----------------------------------------------------------------
+
+TUTORIAL_REQUESTS = [
+    (
+        "Update a DID (update_did tutorial)",
+        "function=update_did&user={{user}}&pass={{pass}}"
+        "&source=DIDUpdate&did_pattern=18001234567&did_description=Customer%20Support%20Line"
+        "&did_route=AGENT&user_id=1001&voicemail_ext=8500&did_active=Y&recording=ALLCALLS",
+    ),
+    (
+        "Copy a DID (copy_did tutorial)",
+        "function=copy_did&user={{user}}&pass={{pass}}"
+        "&source=DIDCopy&did_pattern=18001234567&new_did_pattern=18002223333&did_active=Y",
+    ),
+    (
+        "Copy onto several DIDs",
+        "function=copy_did&user={{user}}&pass={{pass}}&source=postman"
+        "&did_pattern=18001234567&new_dids=18002223334,18002223335,18002223336",
+    ),
+    (
+        "Add a DID",
+        "function=add_did&user={{user}}&pass={{pass}}&source=postman"
+        "&did_pattern=18005550123&did_description=Added%20from%20Postman&did_route=IN_GROUP"
+        "&group_id=SALES_TEAM",
+    ),
+    (
+        "Delete a DID",
+        "function=update_did&user={{user}}&pass={{pass}}&source=postman"
+        "&did_pattern=18005550123&delete_did=Y",
+    ),
+    (
+        "One DID, every column",
+        "function=did_info&user={{user}}&pass={{pass}}&source=postman&did_pattern=18001234567",
+    ),
+    ("List DIDs", "function=did_list&user={{user}}&pass={{pass}}&source=postman&limit=50"),
+    (
+        "Update, JSON answer",
+        "function=update_did&user={{user}}&pass={{pass}}&source=postman"
+        "&did_pattern=18001234567&did_active=N&format=json",
+    ),
+    ("Version", "function=version"),
+]
+
+
+def _request(name: str, query: str, basic: bool = False) -> dict:
+    pairs = [p.split("=", 1) for p in query.split("&")]
+    item: dict = {
+        "name": name,
+        "request": {
+            "method": "GET",
+            "url": {
+                "raw": "{{base_url}}" + API_PATH + "?" + query,
+                "host": ["{{base_url}}"],
+                "path": API_PATH.strip("/").split("/"),
+                "query": [{"key": k, "value": v} for k, v in pairs],
+            },
+        },
+    }
+    if basic:
+        item["request"]["auth"] = {
+            "type": "basic",
+            "basic": [
+                {"key": "username", "value": "{{user}}", "type": "string"},
+                {"key": "password", "value": "{{pass}}", "type": "string"},
+            ],
+        }
+    return item
+
+
+def postman() -> dict:
+    items = [_request(name, query) for name, query in TUTORIAL_REQUESTS]
+    items.append(
+        _request(
+            "Update with HTTP Basic auth",
+            "function=update_did&source=postman&did_pattern=18001234567&did_active=Y",
+            basic=True,
+        )
+    )
+    return {
+        "info": {
+            "name": "vicidid",
+            "description": document()["info"]["description"],
+            "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
+        },
+        "variable": [
+            {"key": "base_url", "value": "http://127.0.0.1:8080"},
+            {"key": "user", "value": "admin"},
+            {"key": "pass", "value": "1234"},
+        ],
+        "item": items,
+    }
+
+
+def render_postman() -> str:
+    return json.dumps(postman(), indent=2) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised by tests through render_postman
+    if len(sys.argv) != 3 or sys.argv[1] != "postman":
+        sys.exit("usage: python -m vicidid.openapi postman FILE")
+    Path(sys.argv[2]).write_text(render_postman())
