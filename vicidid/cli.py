@@ -11,6 +11,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from vicidid import admin, demo
+from vicidid.cli_bulk import register
 from vicidid.store import queries
 from vicidid.store import tables as t
 from vicidid.store.db import DEFAULT_URL, DriverMissing, make_engine, safe_url
@@ -363,6 +364,9 @@ def did_history(obj: Context, pattern: str) -> None:
             f"{row['event_date']}  {row['event_type']:<7} by {row['user']} from "
             f"{row['ip_address']}\n    {notes}"
         )
+
+
+register(did)
 
 
 if __name__ == "__main__":  # pragma: no cover
