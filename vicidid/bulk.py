@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from vicidid.call import POLICIES
+from vicidid.dialects import simple
 from vicidid.outcomes import Kind
 from vicidid.pipeline import Incoming, Pipeline
 from vicidid.store import queries
@@ -40,10 +41,14 @@ class Summary:
     existed: list[str] = field(default_factory=list)
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (item, reason)
 
-    def merge(self, other: Summary) -> None:
-        self.added += other.added
-        self.existed += other.existed
-        self.invalid += other.invalid
+    def tally(self, did: str, kind: str) -> None:
+        """Count one new DID's outcome (an outcome kind's value, as in the JSON `results`)."""
+        if kind == Kind.COPIED.value:
+            self.added.append(did)
+        elif kind == Kind.COPY_EXISTS.value:
+            self.existed.append(did)
+        else:
+            self.invalid.append((did, "not a valid DID"))
 
 
 def normalise(number: str) -> str:
@@ -142,16 +147,9 @@ def run_local(
         reply = pipeline.handle(Incoming(form=form, ip="127.0.0.1", path="vicidid did import"))
         final = reply.outcomes[-1]
         if final.kind is not Kind.COPY_SUMMARY:
-            from vicidid.dialects import simple
-
             raise BulkError(simple.render(reply.outcomes).strip())
         for o in reply.outcomes[:-1]:
-            if o.kind is Kind.COPIED:
-                summary.added.append(o.value)
-            elif o.kind is Kind.COPY_EXISTS:
-                summary.existed.append(o.value)
-            else:
-                summary.invalid.append((o.value, "not a valid DID"))
+            summary.tally(o.value, o.kind.value)
         progress(len(chunk))
     return summary
 
@@ -182,12 +180,7 @@ def run_remote(
             if "results" not in body:
                 raise BulkError(body.get("message") or body.get("reason") or "unexpected answer")
             for item in body["results"]:
-                if item["kind"] == "copied":
-                    summary.added.append(item["did"])
-                elif item["kind"] == "copy_exists":
-                    summary.existed.append(item["did"])
-                else:
-                    summary.invalid.append((item["did"], "not a valid DID"))
+                summary.tally(item["did"], item["kind"])
             progress(len(chunk))
     return summary
 
