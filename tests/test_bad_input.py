@@ -220,3 +220,28 @@ def test_password_never_echoed_or_logged(live):
 )
 def test_echoed_values_stay_on_one_line(live, query, line):
     refused(live, live.get(query), line)
+
+
+def test_uploaded_files_are_ignored_not_an_error(live):
+    r = live.client.post(
+        f"{live.url}/vicidial/non_agent_api.php",
+        data={
+            "function": "update_did",
+            "user": "admin",
+            "pass": "1234",
+            "source": "test",
+            "did_pattern": "18001234567",
+            "did_active": "N",
+        },
+        files={"upload": ("x.txt", b"hello")},
+    )
+    assert r.text == "SUCCESS: 18001234567 | DID Updated Successfully\n"
+
+
+def test_broken_multipart_is_an_answer_not_a_crash(live):
+    r = live.client.post(
+        f"{live.url}/vicidial/non_agent_api.php",
+        content=b"--xyz\r\nbroken",
+        headers={"content-type": "multipart/form-data; boundary=xyz"},
+    )
+    refused(live, r, "ERROR: INVALID USERNAME OR PASSWORD")

@@ -275,3 +275,10 @@ def test_large_copy_reports_each_did_with_its_id(engine):
     assert logs[0][0] == f"{items[0]}|18001234567|{copied[items[0]]}|1"
     assert all(url.startswith("/vicidial/non_agent_api.php?") for _, url in logs)
     assert len(logs[0][1]) <= 4000
+
+
+def test_vicidial_new_dids_shorter_than_two_characters_is_a_required_field_error(engine):
+    reply = call(
+        engine, "vicidial", function="copy_did", source_did_pattern="18001234567", new_dids="1"
+    )
+    assert reply.kinds == [Kind.INVALID_FIELD] and reply.outcomes[0].extra["required"]

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -59,8 +60,14 @@ async def read_form(request: Request, limit: int) -> list[tuple[str, str]]:
     if not body:
         return []
     if ctype == "multipart/form-data":
-        form = await request.form(max_files=0, max_fields=2000, max_part_size=limit)
-        return [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        try:
+            form = await request.form(max_files=100, max_fields=2000, max_part_size=limit)
+        except HTTPException:
+            return []  # a body that is not multipart after all: no POST parameters
+        # files are not parameters; their parts are read (within the size limit) and ignored
+        pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        await form.close()
+        return pairs
     if ctype in ("application/x-www-form-urlencoded", ""):
         return _pairs(body.decode("latin-1"))
     return []

@@ -30,7 +30,7 @@ def run(call: Call) -> list[Outcome]:
     new_dids, error = read_required(call, NEW_DIDS, data)
     if error:
         return [error]
-    if call.policy.filtering and len(new_dids) > NEW_DIDS.max_len:
+    if call.policy.filtering and not NEW_DIDS.min_len <= len(new_dids) <= NEW_DIDS.max_len:
         return call.fail(
             Kind.INVALID_FIELD,
             field=NEW_DIDS,
