@@ -204,3 +204,10 @@ def test_hashed_passwords_as_vicidial_stores_them(vicidial_url):
         )
         assert r.text == "SUCCESS: update_did DID HAS BEEN UPDATED - 6666|18001234567\n"
     served.dispose()
+
+
+def test_serve_demo_refuses_it(vicidial_url):
+    before = table_definitions(vicidial_url)
+    r = cli(vicidial_url, "serve", "--demo", "--port", "1")
+    assert r.exit_code != 0 and "--demo fills only an empty database" in r.output
+    assert table_definitions(vicidial_url) == before

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from vicidid.call import POLICIES
+from vicidid.client import NODELAY
 from vicidid.dialects import simple
 from vicidid.outcomes import Kind
 from vicidid.pipeline import Incoming, Pipeline
@@ -167,7 +168,8 @@ def run_remote(
 ) -> Summary:
     valid, summary = split_valid(numbers)
     endpoint = url.rstrip("/") + "/vicidial/non_agent_api.php"
-    with httpx.Client(timeout=120) as client:
+    transport = httpx.HTTPTransport(socket_options=NODELAY)
+    with httpx.Client(timeout=120, transport=transport) as client:
         for chunk in chunks(valid):
             form = [
                 *copy_form(like, chunk, user, password, description, active),

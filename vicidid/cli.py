@@ -165,9 +165,13 @@ def serve(
 
     if with_demo:
         names = set(sa.inspect(obj.engine).get_table_names())
-        if not names or created_by_vicidid(obj.engine):
-            init_db(obj.engine)
-            _load_demo(obj)
+        if names and not created_by_vicidid(obj.engine):
+            raise click.ClickException(
+                "--demo fills only an empty database or one vicidid created; this one holds "
+                "other tables. Leave out --demo to serve it as it is."
+            )
+        click.echo(init_db(obj.engine))
+        _load_demo(obj)
     report = check_db(obj.engine)
     if not report.ok:
         raise click.ClickException(

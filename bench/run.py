@@ -1,0 +1,466 @@
+"""vicidid's benchmark: one command, bounded in time, loopback only, a table at the end.
+
+    bench/run.sh            # installs wrk if missing, then runs this (about 6 minutes)
+    bench/run.sh --quick    # shorter runs (about 2 minutes)
+
+For each backend (SQLite file, local MariaDB) and each worker count (1 and --workers), it
+starts `vicidid serve` on 127.0.0.1 with the demo data (bcrypt-hashed passwords, cost 10),
+and measures with wrk at 1, 16 and 64 connections: update_did (rotating over 200 DIDs,
+alternating the description so every request really writes), a failing login, did_info;
+and, with a Python client, copy_did of 1, 100 and 1,000 new DIDs per call. In the same
+run it measures two references: a hello-world endpoint on the same stack and server
+settings (bench/hello.py), and the statements of one update_did run directly in a loop
+with the same driver (bench/direct.py). Results go to stdout and bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from bench import direct
+from vicidid.call import POLICIES
+from vicidid.pipeline import Incoming, Pipeline
+from vicidid.store.db import make_engine
+
+HERE = Path(__file__).parent
+OUT = HERE / "out"
+API = "/vicidial/non_agent_api.php"
+MYSQL = "mysql+pymysql://root@127.0.0.1:3306/"
+DIDS = [str(17000000000 + n) for n in range(200)]
+CONNECTIONS = (1, 16, 64)
+
+LUA = {
+    "update_did": """
+counter = 0
+bad = 0
+request = function()
+  counter = counter + 1
+  local did = 17000000000 + ((counter * 7 + math.random(0, 199)) % 200)
+  local text = (counter % 2 == 0) and "Bench+line+one" or "Bench+line+two"
+  return wrk.format("GET", "{api}?function=update_did&user=admin&pass=1234&source=bench"
+    .. "&did_pattern=" .. did .. "&did_description=" .. text)
+end
+""",
+    "bad_login": """
+bad = 0
+request = function()
+  return wrk.format("GET", "{api}?function=update_did&user=6666&pass=wrong&source=bench"
+    .. "&did_pattern=17000000001&did_active=Y")
+end
+""",
+    "did_info": """
+counter = 0
+bad = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", "{api}?function=did_info&user=admin&pass=1234&source=bench"
+    .. "&did_pattern=" .. (17000000000 + counter % 200))
+end
+""",
+    "hello": """
+bad = 0
+request = function() return wrk.format("GET", "{api}") end
+""",
+}
+EXPECT = {
+    "update_did": "SUCCESS",
+    "bad_login": "ERROR: INVALID USERNAME",
+    "did_info": "did_id|",
+    "hello": "SUCCESS",
+}
+# Counting answers that are not what the case expects, across wrk's threads.
+LUA_CHECK = """
+threads = {{}}
+setup = function(thread) table.insert(threads, thread) end
+response = function(status, headers, body)
+  if string.sub(body, 1, {n}) ~= "{prefix}" then bad = bad + 1 end
+end
+done = function(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + t:get("bad") end
+  io.write("WRONG_BODIES " .. total .. "\\n")
+end
+"""
+
+
+@dataclass
+class Row:
+    backend: str
+    workers: int
+    case: str
+    connections: int
+    rate: float
+    p50: float
+    p99: float
+    errors: int
+    unit: str = "req/s"
+    hello: float | None = None
+    direct: float | None = None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited: {process.returncode}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit("server did not start")
+
+
+def start(args: list[str], ready_path: str, env: dict | None = None):
+    port = free_port()
+    log = (OUT / f"server-{port}.log").open("w")
+    process = subprocess.Popen(
+        [*args, "--port", str(port)], stdout=log, stderr=log, env={**os.environ, **(env or {})}
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url + ready_path, process)
+    return url, process, log
+
+
+def stop(process: subprocess.Popen, log) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def wrk(url: str, case: str, connections: int, seconds: float) -> tuple[float, float, float, int]:
+    script = OUT / f"{case}.lua"
+    prefix = EXPECT[case]
+    script.write_text(
+        LUA[case].replace("{api}", API) + LUA_CHECK.format(n=len(prefix), prefix=prefix)
+    )
+    threads = min(2, connections)
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    errors = int(re.search(r"WRONG_BODIES (\d+)", out).group(1))
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+        r"timeout (\d+)",
+        out,
+    )
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors += int(non2xx.group(1)) if non2xx else 0
+    return rate, p50, p99, errors
+
+
+def measure(
+    url: str,
+    backend: str,
+    workers: int,
+    case: str,
+    connections: int,
+    seconds: float,
+    hello_rate: dict,
+    direct_rate: dict,
+) -> Row:
+    rate, p50, p99, errors = wrk(url, case, connections, seconds)
+    versus = direct_rate[1 if connections == 1 else 8] if case == "update_did" else None
+    return Row(
+        backend,
+        workers,
+        case,
+        connections,
+        rate,
+        p50,
+        p99,
+        errors,
+        hello=rate / hello_rate[connections],
+        direct=rate / versus if versus else None,
+    )
+
+
+def copies(url: str, size: int, connections: int, calls: int, first: int) -> Row:
+    """copy_did calls of `size` new DIDs each, `connections` at a time."""
+
+    local = threading.local()
+    # without TCP_NODELAY, a POST's body waits on the server's delayed ACK (~40 ms)
+    nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+    def one(n: int) -> tuple[float, bool]:
+        start = first + n * size
+        new = ",".join(str(start + i) for i in range(size))
+        if not hasattr(local, "client"):  # one keep-alive connection per client thread
+            transport = httpx.HTTPTransport(socket_options=nodelay)
+            local.client = httpx.Client(timeout=300, transport=transport)
+        t0 = time.perf_counter()
+        r = local.client.post(
+            url + API,
+            data={
+                "function": "copy_did",
+                "user": "admin",
+                "pass": "1234",
+                "source": "bench",
+                "did_pattern": "18001234567",
+                "new_dids": new,
+            },
+            timeout=300,
+        )
+        ok = r.status_code == 200 and r.text.splitlines()[-1].startswith("SUCCESS")
+        return time.perf_counter() - t0, ok
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(connections) as pool:
+        results = list(pool.map(one, range(calls)))
+    elapsed = time.perf_counter() - t0
+    times = sorted(t for t, _ in results)
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    return Row(
+        "",
+        0,
+        f"copy_did x{size}",
+        connections,
+        calls * size / elapsed,
+        statistics.median(times) * 1000,
+        p99 * 1000,
+        sum(1 for _, ok in results if not ok),
+        unit="DIDs/s",
+    )
+
+
+def prepare(url: str) -> None:
+    if url.startswith("sqlite"):
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    else:
+        root = sa.create_engine(MYSQL)
+        with root.begin() as conn:
+            conn.exec_driver_sql("DROP DATABASE IF EXISTS vicidid_bench")
+            conn.exec_driver_sql("CREATE DATABASE vicidid_bench CHARACTER SET utf8mb4")
+        root.dispose()
+    subprocess.run(
+        [sys.executable, "-m", "vicidid", "--db", url, "init-db", "--demo"],
+        check=True,
+        capture_output=True,
+    )
+    engine = make_engine(url)
+    reply = Pipeline(engine, POLICIES["simple"]).handle(
+        Incoming(
+            form=[
+                ("function", "copy_did"),
+                ("user", "admin"),
+                ("pass", "1234"),
+                ("source", "bench"),
+                ("did_pattern", "18001234567"),
+                ("new_dids", ",".join(DIDS)),
+            ]
+        )
+    )
+    assert reply.outcomes[-1].counts.added == len(DIDS), reply.kinds
+    engine.dispose()
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        )
+    maria = subprocess.run(["mariadb", "--version"], capture_output=True, text=True).stdout
+    maria = re.search(r"Distrib ([\w.\-]+)", maria)
+    return (
+        f"{dt.date.today()} · {cpu} · {os.cpu_count()} cores · Python "
+        f"{platform.python_version()} · MariaDB {maria.group(1) if maria else '?'} · "
+        f"wrk -t2 · bcrypt cost 10 (verified once per user per process)"
+    )
+
+
+def run(args) -> list[Row]:
+    OUT.mkdir(exist_ok=True)
+    seconds = 3 if args.quick else 8
+    rows: list[Row] = []
+    backends = {"sqlite": f"sqlite:///{OUT / 'bench.db'}", "mariadb": MYSQL + "vicidid_bench"}
+    for backend in args.backends.split(","):
+        url = backends[backend]
+        for workers in sorted({1, args.workers}):
+            prepare(url)
+            hello_url, hello, hello_log = start(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "bench.hello:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--workers",
+                    str(workers),
+                    "--no-access-log",
+                    "--http",
+                    "httptools",
+                    "--loop",
+                    "uvloop",
+                    "--log-level",
+                    "warning",
+                ],
+                API,
+            )
+            hello_rate = {c: wrk(hello_url, "hello", c, seconds)[0] for c in CONNECTIONS}
+            stop(hello, hello_log)
+            direct_rate = {
+                1: direct.measure(url, DIDS, 1, seconds),
+                8: direct.measure(url, DIDS, 8 * workers, seconds),
+            }
+            server_url, server, log = start(
+                [sys.executable, "-m", "vicidid", "--db", url, "serve", "--workers", str(workers)],
+                "/healthz",
+            )
+            try:
+                for case in ("update_did", "did_info"):
+                    for c in CONNECTIONS:
+                        rows.append(
+                            measure(
+                                server_url,
+                                backend,
+                                workers,
+                                case,
+                                c,
+                                seconds,
+                                hello_rate,
+                                direct_rate,
+                            )
+                        )
+                first = 10**10 + workers * 10**8 + (0 if backend == "sqlite" else 5 * 10**8)
+                for size, calls in ((1, 400), (100, 60), (1000, 12)):
+                    for c in CONNECTIONS:
+                        row = copies(
+                            server_url, size, c, calls if not args.quick else calls // 3, first
+                        )
+                        first += calls * size
+                        row.backend, row.workers = backend, workers
+                        rows.append(row)
+                # failing logins last: each costs a bcrypt, and the backlog of them left
+                # when wrk stops would slow whatever ran next
+                for c in CONNECTIONS:
+                    rows.append(
+                        measure(
+                            server_url,
+                            backend,
+                            workers,
+                            "bad_login",
+                            c,
+                            seconds,
+                            hello_rate,
+                            direct_rate,
+                        )
+                    )
+            finally:
+                stop(server, log)
+            rows.append(
+                Row(backend, workers, "hello-world (reference)", 64, hello_rate[64], 0, 0, 0)
+            )
+            rows.append(
+                Row(backend, workers, "direct DB, 1 thread (reference)", 1, direct_rate[1], 0, 0, 0)
+            )
+            rows.append(
+                Row(
+                    backend,
+                    workers,
+                    f"direct DB, {8 * workers} threads (reference)",
+                    8 * workers,
+                    direct_rate[8],
+                    0,
+                    0,
+                    0,
+                )
+            )
+            print(
+                table([r for r in rows if r.backend == backend and r.workers == workers]),
+                flush=True,
+            )
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| backend | workers | case | conns | rate | p50 ms | p99 ms | errors | "
+        "× hello | × direct DB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ratio = f"{r.hello:.1%}" if r.hello is not None else ""
+        versus = f"{r.direct:.2f}" if r.direct is not None else ""
+        lines.append(
+            f"| {r.backend} | {r.workers} | {r.case} | {r.connections} | "
+            f"{r.rate:,.0f} {r.unit} | {r.p50:.1f} | {r.p99:.1f} | {r.errors} | "
+            f"{ratio} | {versus} |"
+        )
+    return "\n".join(lines)
+
+
+def write_results(rows: list[Row]) -> None:
+    path = HERE / "RESULTS.md"
+    marker = "<!-- results: written by bench/run.py -->"
+    head = path.read_text().split(marker)[0] if path.exists() else "# Benchmark results\n\n"
+    path.write_text(f"{head}{marker}\n\n{machine()}\n\n{table(rows)}\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--backends", default="sqlite,mariadb")
+    args = parser.parse_args()
+    print(machine(), flush=True)
+    rows = run(args)
+    write_results(rows)
+    print(f"\nwritten to {HERE / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    main()
