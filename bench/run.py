@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import os
 import platform
 import re
@@ -360,21 +361,20 @@ def run(args) -> list[Row]:
                 [sys.executable, "-m", "vicidid", "--db", url, "serve", "--workers", str(workers)],
                 "/healthz",
             )
+
+            point = functools.partial(
+                measure,
+                server_url,
+                backend,
+                workers,
+                seconds=seconds,
+                hello_rate=hello_rate,
+                direct_rate=direct_rate,
+            )
             try:
                 for case in ("update_did", "did_info"):
                     for c in CONNECTIONS:
-                        rows.append(
-                            measure(
-                                server_url,
-                                backend,
-                                workers,
-                                case,
-                                c,
-                                seconds,
-                                hello_rate,
-                                direct_rate,
-                            )
-                        )
+                        rows.append(point(case, c))
                 first = 10**10 + workers * 10**8 + (0 if backend == "sqlite" else 5 * 10**8)
                 for size, calls in ((1, 400), (100, 60), (1000, 12)):
                     for c in CONNECTIONS:
@@ -387,18 +387,7 @@ def run(args) -> list[Row]:
                 # failing logins last: each costs a bcrypt, and the backlog of them left
                 # when wrk stops would slow whatever ran next
                 for c in CONNECTIONS:
-                    rows.append(
-                        measure(
-                            server_url,
-                            backend,
-                            workers,
-                            "bad_login",
-                            c,
-                            seconds,
-                            hello_rate,
-                            direct_rate,
-                        )
-                    )
+                    rows.append(point("bad_login", c))
             finally:
                 stop(server, log)
             rows.append(

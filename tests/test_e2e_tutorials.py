@@ -38,8 +38,9 @@ def test_update_tutorial_url(live):
 
 
 def test_update_tutorial_url_twice(live):
-    """Pasting the same URL again answers the same line (nothing else to report)."""
-    assert live.get(UPDATE).text == live.get(UPDATE).text
+    """Pasting the same URL again answers the same success line."""
+    ok = "SUCCESS: 18001234567 | DID Updated Successfully\n"
+    assert [live.get(UPDATE).text, live.get(UPDATE).text] == [ok, ok]
 
 
 def test_copy_tutorial_url(live):

@@ -22,6 +22,29 @@ def value_problem(field: Field, value: str) -> bool:
     return field.digits and not DIGITS.fullmatch(value)
 
 
+def refusal(
+    call: Call, field: Field, got: Given | BadChars | Conflict, extra: dict
+) -> Outcome | None:
+    """Why a given value is refused (conflicting aliases, characters, length, choices), if it is."""
+    if isinstance(got, Conflict):
+        return call.outcome(
+            Kind.CONFLICTING_VALUES, field=field, name=got.names[0], extra={"other": got.names[1]}
+        )
+    if isinstance(got, BadChars):
+        return call.outcome(
+            Kind.INVALID_FIELD,
+            field=field,
+            name=got.name,
+            value=got.value,
+            extra={**extra, "chars": True},
+        )
+    if not field.itemised and value_problem(field, got.value):
+        return call.outcome(
+            Kind.INVALID_FIELD, field=field, name=got.name, value=got.value, extra=extra
+        )
+    return None
+
+
 def read_required(call: Call, field: Field, data: str) -> tuple[str, Outcome | None]:
     """A required parameter's value, or the outcome that stops the request.
 
@@ -31,22 +54,9 @@ def read_required(call: Call, field: Field, data: str) -> tuple[str, Outcome | N
     extra = {"required": True, "data": data}
     if isinstance(got, Absent):
         return "", call.outcome(Kind.MISSING_FIELD, field=field, extra=extra)
-    if isinstance(got, Conflict):
-        return "", call.outcome(
-            Kind.CONFLICTING_VALUES, field=field, name=got.names[0], extra={"other": got.names[1]}
-        )
-    if isinstance(got, BadChars):
-        return "", call.outcome(
-            Kind.INVALID_FIELD,
-            field=field,
-            name=got.name,
-            value=got.value,
-            extra={**extra, "chars": True},
-        )
-    if not field.itemised and value_problem(field, got.value):
-        return "", call.outcome(
-            Kind.INVALID_FIELD, field=field, name=got.name, value=got.value, extra=extra
-        )
+    error = refusal(call, field, got, extra)
+    if error:
+        return "", error
     return got.value, None
 
 
@@ -57,24 +67,10 @@ def check_fields(call: Call, fields: tuple[Field, ...]) -> tuple[dict[str, str],
         got = call.params.read(field)
         if isinstance(got, Absent):
             continue
-        if isinstance(got, Conflict):
-            return {}, call.outcome(
-                Kind.CONFLICTING_VALUES,
-                field=field,
-                name=got.names[0],
-                extra={"other": got.names[1]},
-            )
-        if isinstance(got, BadChars):
-            return {}, call.outcome(
-                Kind.INVALID_FIELD,
-                field=field,
-                name=got.name,
-                value=got.value,
-                extra={"chars": True},
-            )
+        error = refusal(call, field, got, {})
+        if error:
+            return {}, error
         assert isinstance(got, Given)
-        if value_problem(field, got.value):
-            return {}, call.outcome(Kind.INVALID_FIELD, field=field, name=got.name, value=got.value)
         if field.ref and not queries.ref_exists(call.conn, field.ref, got.value):
             return {}, call.outcome(
                 Kind.UNKNOWN_REFERENCE, field=field, name=got.name, value=got.value

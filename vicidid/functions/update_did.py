@@ -37,7 +37,7 @@ def run(call: Call) -> list[Outcome]:
     queries.update_did(call.conn, row["did_id"], changes)
     sql = (
         f"UPDATE vicidial_inbound_dids set {audit.set_clause(changes)} "
-        f"where did_id={quote_id(row)};"
+        f"where did_id={audit.quote(row['did_id'])};"
     )
     notes = f"did: {pattern} did_id: {row['did_id']}\n{audit.changed_line(row, changes)}"
     audit.write(call, "MODIFY", "ADMIN API UPDATE DID", row["did_id"], sql, notes)
@@ -50,7 +50,7 @@ def _delete(call: Call, row: dict) -> list[Outcome]:
         return call.fail(Kind.NO_DELETE_PERMISSION, did=row["did_pattern"])
     queries.delete_did(call.conn, row["did_id"])
     pattern = row["did_pattern"]
-    sql = f"DELETE from vicidial_inbound_dids where did_id={quote_id(row)} limit 1;"
+    sql = f"DELETE from vicidial_inbound_dids where did_id={audit.quote(row['did_id'])} limit 1;"
     audit.write(
         call,
         "DELETE",
@@ -61,7 +61,3 @@ def _delete(call: Call, row: dict) -> list[Outcome]:
     )
     call.changes.append(pattern)
     return call.fail(Kind.DELETED, did=pattern, did_id=row["did_id"])
-
-
-def quote_id(row: dict) -> str:
-    return audit.quote(row["did_id"])
