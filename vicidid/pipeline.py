@@ -36,7 +36,15 @@ RETRIES = 3
 TRANSIENT_MYSQL = {1205, 1213}
 
 
-def is_transient(error: sa_exc.OperationalError) -> bool:
+def is_transient(error: sa_exc.DBAPIError, committing: bool) -> bool:
+    """May the whole transaction run again after this error?
+
+    Deadlocks and lock waits, yes. A lost connection, yes, unless it was lost during
+    COMMIT: then the change may or may not have landed, and running it again could
+    apply it twice, so the request fails (503) instead.
+    """
+    if error.connection_invalidated:
+        return not committing
     orig = error.orig
     code = orig.args[0] if orig is not None and orig.args else None
     return code in TRANSIENT_MYSQL or "database is locked" in str(orig)
@@ -89,12 +97,17 @@ class Pipeline:
         return self._dids
 
     def healthy(self) -> bool:
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-            return True
-        except sa_exc.SQLAlchemyError:
-            return False
+        for _ in range(2):  # the first try may meet a pooled connection the server dropped
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+                return True
+            except sa_exc.DBAPIError as error:
+                if not error.connection_invalidated:
+                    return False
+            except sa_exc.SQLAlchemyError:
+                return False
+        return False
 
     def handle(self, incoming: Incoming) -> Reply:
         started = time.perf_counter()
@@ -108,6 +121,7 @@ class Pipeline:
             self.has_idempotency_table()  # read the schema now, outside the transaction
             for attempt in range(RETRIES):
                 call_changes.clear()
+                committing = False
                 try:
                     with self.engine.begin() as conn:
                         outcomes, user = self._run(
@@ -118,12 +132,13 @@ class Pipeline:
                             self._write_log(
                                 conn, rows, params, function, user, incoming, now, started
                             )
+                        committing = True
                     break
                 except idempotency.KeyTaken:
                     if attempt + 1 == RETRIES:
                         raise
-                except sa_exc.OperationalError as error:
-                    if attempt + 1 == RETRIES or not is_transient(error):
+                except (sa_exc.OperationalError, sa_exc.InterfaceError) as error:
+                    if attempt + 1 == RETRIES or not is_transient(error, committing):
                         raise
                     log.warning("retrying the transaction after %s", error.orig)
         except (sa_exc.OperationalError, sa_exc.InterfaceError) as error:

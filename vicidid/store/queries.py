@@ -2,10 +2,15 @@
 
 Callers own the transaction: a request opens one, and everything it changes (the DID,
 its admin_log row, its api_log rows, the login bookkeeping) commits together.
+
+The statements of every request are built once, with bound parameters: building a
+statement and computing its cache key cost SQLAlchemy more than running it does, and a
+statement object remembers its cache key.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -27,6 +32,14 @@ def did_table(columns: Iterable[str]) -> sa.TableClause:
     return sa.table("vicidial_inbound_dids", *(sa.column(c) for c in columns))
 
 
+def _ignore(stmt):
+    return (
+        stmt.prefix_with("OR IGNORE", dialect="sqlite")
+        .prefix_with("IGNORE", dialect="mysql")
+        .prefix_with("IGNORE", dialect="mariadb")
+    )
+
+
 LOGIN_SETTINGS = (
     "pass_hash_enabled",
     "pass_key",
@@ -36,31 +49,37 @@ LOGIN_SETTINGS = (
 )
 
 
+SYSTEM_SETTINGS = sa.select(*(t.system_settings.c[c] for c in LOGIN_SETTINGS)).limit(1)
+
+
 def system_settings(conn: Connection) -> dict:
     """The system_settings values that logging in needs (VICIdial's table has hundreds)."""
-    ss = t.system_settings
-    row = conn.execute(sa.select(*(ss.c[c] for c in LOGIN_SETTINGS)).limit(1)).mappings().first()
+    row = conn.execute(SYSTEM_SETTINGS).mappings().first()
     return dict(row) if row else {}
+
+
+CALLER = (
+    sa.select(t.users, t.user_groups.c.admin_viewable_groups, t.user_groups.c.api_ip_list)
+    .select_from(
+        t.users.outerjoin(t.user_groups, t.user_groups.c.user_group == t.users.c.user_group)
+    )
+    .where(t.users.c.user == sa.bindparam("caller"))
+)
 
 
 def caller(conn: Connection, user: str) -> dict | None:
     """The user's row with its group's viewing and IP columns."""
-    u, g = t.users, t.user_groups
-    stmt = (
-        sa.select(u, g.c.admin_viewable_groups, g.c.api_ip_list)
-        .select_from(u.outerjoin(g, g.c.user_group == u.c.user_group))
-        .where(u.c.user == user)
-    )
-    row = conn.execute(stmt).mappings().first()
+    row = conn.execute(CALLER, {"caller": user}).mappings().first()
     return dict(row) if row else None
 
 
+LOGIN_SUCCEEDED = t.users.update().where(t.users.c.user == sa.bindparam("caller"))
+
+
 def login_succeeded(conn: Connection, user: str, ip: str, now: datetime) -> None:
-    u = t.users
     conn.execute(
-        u.update()
-        .where(u.c.user == user)
-        .values(last_login_date=now, last_ip=ip, failed_login_count=0)
+        LOGIN_SUCCEEDED,
+        {"caller": user, "last_login_date": now, "last_ip": ip, "failed_login_count": 0},
     )
 
 
@@ -110,12 +129,17 @@ def ref_exists(conn: Connection, kind: str, value: str) -> bool:
     return conn.execute(stmt.limit(1)).first() is not None
 
 
+@functools.lru_cache(maxsize=16)
+def _did_select(dids: sa.TableClause, columns: tuple[str, ...]) -> sa.Select:
+    wanted = [dids.c[c] for c in columns] if columns else [dids]
+    return sa.select(*wanted).where(dids.c.did_pattern == sa.bindparam("pattern"))
+
+
 def did_by_pattern(
     conn: Connection, dids: sa.TableClause, pattern: str, columns: tuple[str, ...] = ()
 ) -> dict | None:
     """The DID's row: every column, or only `columns` (a narrow read is much cheaper)."""
-    wanted = [dids.c[c] for c in columns] if columns else [dids]
-    row = conn.execute(sa.select(*wanted).where(dids.c.did_pattern == pattern)).mappings().first()
+    row = conn.execute(_did_select(dids, columns), {"pattern": pattern}).mappings().first()
     return dict(row) if row else None
 
 
@@ -128,9 +152,12 @@ def existing_patterns(conn: Connection, patterns: list[str]) -> set[str]:
     return found
 
 
+# The SET clause is the keys of the parameters given with it.
+UPDATE_DID = t.inbound_dids.update().where(t.inbound_dids.c.did_id == sa.bindparam("id_"))
+
+
 def update_did(conn: Connection, did_id: int, changes: dict[str, str]) -> None:
-    d = t.inbound_dids
-    conn.execute(d.update().where(d.c.did_id == did_id).values(**changes))
+    conn.execute(UPDATE_DID, {"id_": did_id, **changes})
 
 
 def delete_did(conn: Connection, did_id: int) -> None:
@@ -155,14 +182,6 @@ def insert_did(conn: Connection, dids: sa.TableClause, values: dict) -> int | No
     if result.rowcount != 1:
         return None
     return int(result.lastrowid)
-
-
-def _ignore(stmt):
-    return (
-        stmt.prefix_with("OR IGNORE", dialect="sqlite")
-        .prefix_with("IGNORE", dialect="mysql")
-        .prefix_with("IGNORE", dialect="mariadb")
-    )
 
 
 def multi_insert(conn: Connection, table: str, rows: list[dict], prefix: str = ""):
@@ -239,8 +258,13 @@ def insert_dids(
     return {pattern: did_id for pattern, did_id in found}
 
 
+ADMIN_LOG = t.admin_log.insert()
+API_LOG = t.api_log.insert()
+API_URLS = t.api_urls.insert()
+
+
 def admin_log(conn: Connection, **values) -> None:
-    conn.execute(t.admin_log.insert(), values)
+    conn.execute(ADMIN_LOG, values)
 
 
 def api_log(
@@ -271,10 +295,10 @@ def api_log(
                 )
         return
     for row in rows:
-        result = conn.execute(t.api_log.insert(), row)
+        result = conn.execute(API_LOG, row)
         if url is not None:
             conn.execute(
-                t.api_urls.insert(),
+                API_URLS,
                 {
                     "api_id": result.lastrowid,
                     "api_date": row["api_date"],
