@@ -38,12 +38,12 @@ import sqlalchemy as sa
 from bench import direct
 from vicidid.call import POLICIES
 from vicidid.pipeline import Incoming, Pipeline
-from vicidid.store.db import make_engine
+from vicidid.store.db import make_engine, mysql_url
 
 HERE = Path(__file__).parent
 OUT = HERE / "out"
 API = "/vicidial/non_agent_api.php"
-MYSQL = "mysql+pymysql://root@127.0.0.1:3306/"
+MYSQL = "mysql://root@127.0.0.1:3306/"
 DIDS = [str(17000000000 + n) for n in range(200)]
 CONNECTIONS = (1, 16, 64)
 
@@ -278,7 +278,7 @@ def prepare(url: str) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
     else:
-        root = sa.create_engine(MYSQL)
+        root = sa.create_engine(mysql_url(MYSQL))
         with root.begin() as conn:
             conn.exec_driver_sql("DROP DATABASE IF EXISTS vicidid_bench")
             conn.exec_driver_sql("CREATE DATABASE vicidid_bench CHARACTER SET utf8mb4")

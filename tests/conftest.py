@@ -26,10 +26,12 @@ from vicidid.app import create_app
 from vicidid.call import POLICIES
 from vicidid.pipeline import Pipeline
 from vicidid.settings import Settings
-from vicidid.store.db import make_engine
+from vicidid.store.db import make_engine, mysql_url
 from vicidid.store.schema import init_db
 
-MYSQL_ROOT = os.environ.get("VICIDID_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/")
+# The driver is left to vicidid: mysqlclient when installed (scripts/test installs it),
+# else PyMySQL. tests/test_drivers.py runs both by name.
+MYSQL_ROOT = mysql_url(os.environ.get("VICIDID_TEST_MYSQL", "mysql://root@127.0.0.1:3306/"))
 BACKENDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
 
 
@@ -42,7 +44,8 @@ def mariadb_reason() -> str | None:
         engine.dispose()
         return None
     except Exception as error:  # any failure to connect is a reason to skip
-        return f"MariaDB at {MYSQL_ROOT} unreachable ({type(error).__name__}: {error})"
+        where = MYSQL_ROOT.render_as_string(hide_password=True)
+        return f"MariaDB at {where} unreachable ({type(error).__name__}: {error})"
 
 
 _REASON: list[str | None] = []
@@ -66,7 +69,7 @@ def mariadb_url() -> Iterator[str]:
     with root.begin() as conn:
         conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
     try:
-        yield f"{MYSQL_ROOT.rstrip('/')}/{name}?charset=utf8mb4"
+        yield MYSQL_ROOT.set(database=name).render_as_string(hide_password=False)
     finally:
         with root.begin() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))

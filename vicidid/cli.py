@@ -58,7 +58,7 @@ def fail_on_db_errors(fn):
     envvar="VICIDID_DB",
     default=DEFAULT_URL,
     show_default=True,
-    help="Database URL (sqlite:///FILE or mysql+pymysql://USER:PASS@HOST/DB).",
+    help="Database URL (sqlite:///FILE or mysql://USER:PASS@HOST/DB).",
 )
 @click.version_option(package_name="vicidid")
 @click.pass_context
