@@ -9,6 +9,7 @@ from tests.conftest import MYSQL_ROOT, serve
 from vicidid import demo
 from vicidid.call import POLICIES
 from vicidid.pipeline import Incoming, Pipeline
+from vicidid.store import queries
 from vicidid.store.db import make_engine, safe_url
 from vicidid.store.schema import init_db
 
@@ -63,3 +64,20 @@ def test_database_gone_is_a_503_line_never_a_traceback(tmp_path):
 def test_safe_url_hides_the_password():
     assert "secretpw" not in safe_url("mysql+pymysql://u:secretpw@h/db")
     assert safe_url("not a url") == "<invalid database URL>"
+
+
+def test_caller_and_settings_in_one_statement(db_url):
+    """Both halves as the two separate reads gave them, with or without a settings row."""
+    engine = make_engine(db_url)
+    init_db(engine)
+    demo.load(engine)
+    with engine.begin() as conn:
+        row, settings = queries.caller_and_settings(conn, "6666")
+        assert row == queries.caller(conn, "6666")
+        assert settings == queries.system_settings(conn)
+        assert queries.caller_and_settings(conn, "nobody") == (None, {})
+        conn.execute(sa.text("DELETE FROM system_settings"))
+        row, settings = queries.caller_and_settings(conn, "6666")
+        assert row == queries.caller(conn, "6666")
+        assert set(settings.values()) == {None}
+    engine.dispose()

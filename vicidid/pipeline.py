@@ -171,8 +171,8 @@ class Pipeline:
         user, password, conflict = self._credentials(params, incoming.basic)
         if conflict:
             return [Outcome(Kind.CREDENTIALS_CONFLICT, user=user)], user
-        row = queries.caller(conn, user) if user else None
-        settings = auth.Settings.from_row(queries.system_settings(conn) if row else {})
+        row, settings_row = queries.caller_and_settings(conn, user) if user else (None, {})
+        settings = auth.Settings.from_row(settings_row)
         login = auth.check_login(
             row, password, settings, now, self.policy.min_login_level, self.verified
         )

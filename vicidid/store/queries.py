@@ -58,11 +58,12 @@ def system_settings(conn: Connection) -> dict:
     return dict(row) if row else {}
 
 
+_USER_AND_GROUP = t.users.outerjoin(
+    t.user_groups, t.user_groups.c.user_group == t.users.c.user_group
+)
 CALLER = (
     sa.select(t.users, t.user_groups.c.admin_viewable_groups, t.user_groups.c.api_ip_list)
-    .select_from(
-        t.users.outerjoin(t.user_groups, t.user_groups.c.user_group == t.users.c.user_group)
-    )
+    .select_from(_USER_AND_GROUP)
     .where(t.users.c.user == sa.bindparam("caller"))
 )
 
@@ -71,6 +72,32 @@ def caller(conn: Connection, user: str) -> dict | None:
     """The user's row with its group's viewing and IP columns."""
     row = conn.execute(CALLER, {"caller": user}).mappings().first()
     return dict(row) if row else None
+
+
+_SETTINGS = SYSTEM_SETTINGS.subquery("login_settings")
+CALLER_AND_SETTINGS = (
+    sa.select(
+        *CALLER.selected_columns,
+        *(_SETTINGS.c[c].label(f"settings_{c}") for c in LOGIN_SETTINGS),
+    )
+    # settings joined to the user first: MySQL's compiler checks a join's ON clause
+    # against its two sides, and `true` names neither
+    .select_from(
+        t.users.outerjoin(_SETTINGS, sa.true()).outerjoin(
+            t.user_groups, t.user_groups.c.user_group == t.users.c.user_group
+        )
+    )
+    .where(t.users.c.user == sa.bindparam("caller"))
+)
+
+
+def caller_and_settings(conn: Connection, user: str) -> tuple[dict | None, dict]:
+    """caller() and system_settings() in one round trip: every request needs both."""
+    row = conn.execute(CALLER_AND_SETTINGS, {"caller": user}).mappings().first()
+    if row is None:
+        return None, {}
+    caller = {k: v for k, v in row.items() if not k.startswith("settings_")}
+    return caller, {c: row[f"settings_{c}"] for c in LOGIN_SETTINGS}
 
 
 LOGIN_SUCCEEDED = t.users.update().where(t.users.c.user == sa.bindparam("caller"))
