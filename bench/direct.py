@@ -18,8 +18,7 @@ from vicidid.store.db import make_engine
 def one_request(engine: sa.engine.Engine, dids: sa.TableClause, pattern: str, n: int) -> None:
     now = datetime.now().replace(microsecond=0)
     with engine.begin() as conn:
-        queries.caller(conn, "admin")
-        queries.system_settings(conn)
+        queries.caller_and_settings(conn, "admin")
         row = queries.did_by_pattern(conn, dids, pattern, READ)
         queries.update_did(conn, row["did_id"], {"did_description": f"Direct {n % 2}"})
         queries.admin_log(

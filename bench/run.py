@@ -79,19 +79,43 @@ end
 bad = 0
 request = function() return wrk.format("GET", "{api}") end
 """,
+    # Every request copies onto {size} DIDs no request made before: each wrk thread counts
+    # its own calls, from its own block of numbers.
+    "copy_did": """
+counter = 0
+bad = 0
+id = 0
+request = function()
+  local start = {first} + (id * 100000 + counter) * {size}
+  counter = counter + 1
+  local dids = {{}}
+  for i = 0, {size} - 1 do dids[#dids + 1] = string.format("%.0f", start + i) end
+  return wrk.format("POST", "{api}",
+    {{["Content-Type"] = "application/x-www-form-urlencoded"}},
+    "function=copy_did&user=admin&pass=1234&source=bench&did_pattern=18001234567"
+    .. "&new_dids=" .. table.concat(dids, "%2C"))
+end
+""",
 }
 EXPECT = {
     "update_did": "SUCCESS",
     "bad_login": "ERROR: INVALID USERNAME",
     "did_info": "did_id|",
     "hello": "SUCCESS",
+    "copy_did": "SUCCESS: 18001234567 -> ",
 }
-# Counting answers that are not what the case expects, across wrk's threads.
+# Counting answers that are not what the case expects (or hold an error on a later
+# line, as a copy onto many DIDs would), across wrk's threads.
 LUA_CHECK = """
 threads = {{}}
-setup = function(thread) table.insert(threads, thread) end
+setup = function(thread)
+  table.insert(threads, thread)
+  thread:set("id", #threads - 1)
+end
 response = function(status, headers, body)
-  if string.sub(body, 1, {n}) ~= "{prefix}" then bad = bad + 1 end
+  if string.sub(body, 1, {n}) ~= "{prefix}" or string.find(body, "\\nERROR", 1, true) then
+    bad = bad + 1
+  end
 end
 done = function(summary, latency, requests)
   local total = 0
@@ -160,11 +184,14 @@ def ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 
 
-def wrk(url: str, case: str, connections: int, seconds: float) -> tuple[float, float, float, int]:
-    script = OUT / f"{case}.lua"
+def wrk(
+    url: str, case: str, connections: int, seconds: float, **script: object
+) -> tuple[float, float, float, int]:
+    """requests/s, p50 ms, p99 ms and wrong answers of `case` (LUA) under wrk."""
+    path = OUT / f"{case}.lua"
     prefix = EXPECT[case]
-    script.write_text(
-        LUA[case].replace("{api}", API) + LUA_CHECK.format(n=len(prefix), prefix=prefix)
+    path.write_text(
+        LUA[case].format(api=API, **script) + LUA_CHECK.format(n=len(prefix), prefix=prefix)
     )
     threads = min(2, connections)
     out = subprocess.run(
@@ -175,7 +202,7 @@ def wrk(url: str, case: str, connections: int, seconds: float) -> tuple[float, f
             f"-d{seconds}s",
             "--latency",
             "-s",
-            str(script),
+            str(path),
             url,
         ],
         capture_output=True,
@@ -375,15 +402,33 @@ def run(args) -> list[Row]:
                 for case in ("update_did", "did_info"):
                     for c in CONNECTIONS:
                         rows.append(point(case, c))
-                first = 10**10 + workers * 10**8 + (0 if backend == "sqlite" else 5 * 10**8)
-                for size, calls in ((1, 400), (100, 60), (1000, 12)):
-                    for c in CONNECTIONS:
-                        row = copies(
-                            server_url, size, c, calls if not args.quick else calls // 3, first
+                # copies of 1 and 100 DIDs under wrk, of 1,000 (a dozen calls) from Python;
+                # each (size, connections) takes new DIDs from its own block of numbers
+                for n, size in enumerate((1, 100)):
+                    for m, c in enumerate(CONNECTIONS):
+                        first = 2 * 10**10 + n * 10**9 + m * 10**8
+                        rate, p50, p99, errors = wrk(
+                            server_url, "copy_did", c, seconds, size=size, first=first
                         )
-                        first += calls * size
-                        row.backend, row.workers = backend, workers
-                        rows.append(row)
+                        rows.append(
+                            Row(
+                                backend,
+                                workers,
+                                f"copy_did x{size}",
+                                c,
+                                rate * size,
+                                p50,
+                                p99,
+                                errors,
+                                unit="DIDs/s",
+                            )
+                        )
+                first = 3 * 10**10
+                for c in CONNECTIONS:
+                    row = copies(server_url, 1000, c, 12 if not args.quick else 4, first)
+                    first += 12 * 1000
+                    row.backend, row.workers = backend, workers
+                    rows.append(row)
                 # failing logins last: each costs a bcrypt, and the backlog of them left
                 # when wrk stops would slow whatever ran next
                 for c in CONNECTIONS:
