@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl
 
-import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -138,6 +138,14 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     if pipeline is None:
         engine = make_engine(settings.db_url, pool_size=settings.pool_size)
         pipeline = Pipeline(engine, POLICIES[settings.dialect])
+    # The pipeline blocks on the database, so it runs on threads: as many as there are
+    # pooled connections (more would only queue for a connection while contending for the
+    # interpreter lock). asyncio's executor hands a request over in about half the time
+    # Starlette's run_in_threadpool takes.
+    threads = ThreadPoolExecutor(settings.pool_size, thread_name_prefix="vicidid-request")
+
+    async def on_thread(fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(threads, fn, *args)
 
     async def api(request: Request) -> Response:
         started = time.perf_counter()
@@ -161,7 +169,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
                 outcomes, function, dids, settings.dialect, as_json
             ),
         )
-        reply = await run_in_threadpool(pipeline.handle, incoming)
+        reply = await on_thread(pipeline.handle, incoming)
         response = respond(reply, settings.dialect, as_json)
         metrics.observe(reply, time.perf_counter() - started)
         response.headers["x-request-id"] = request_id
@@ -182,17 +190,15 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         return response
 
     async def healthz(request: Request) -> Response:
-        ok = await run_in_threadpool(pipeline.healthy)
+        ok = await on_thread(pipeline.healthy)
         return PlainTextResponse(
             "OK\n" if ok else "DATABASE UNAVAILABLE\n", status_code=200 if ok else 503
         )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        # As many request threads as database connections: more threads would only queue
-        # for a connection while contending for the interpreter lock.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.pool_size
         yield
+        threads.shutdown(wait=True)
 
     app = Starlette(
         routes=[

@@ -21,7 +21,7 @@ SHOWN_MAX = 100
 
 def shown(text: str) -> str:
     """A caller's value echoed in an answer: one line, printable, and not too long."""
-    clean = "".join(c if c.isprintable() else "?" for c in text)
+    clean = text if text.isprintable() else "".join(c if c.isprintable() else "?" for c in text)
     return clean if len(clean) <= SHOWN_MAX else clean[: SHOWN_MAX - 3] + "..."
 
 
