@@ -429,6 +429,10 @@ def run(args) -> list[Row]:
                     first += 12 * 1000
                     row.backend, row.workers = backend, workers
                     rows.append(row)
+                # the largest copy a call may ask for (SPEC: up to 10,000 new DIDs)
+                row = copies(server_url, 10_000, 1, 1, first)
+                row.backend, row.workers = backend, workers
+                rows.append(row)
                 # failing logins last: each costs a bcrypt, and the backlog of them left
                 # when wrk stops would slow whatever ran next
                 for c in CONNECTIONS:

@@ -192,20 +192,18 @@ def delete_did(conn: Connection, did_id: int) -> None:
     conn.execute(d.delete().where(d.c.did_id == did_id))
 
 
+@functools.lru_cache(maxsize=16)
+def _did_insert(dids: sa.TableClause) -> sa.Insert:
+    return _ignore(sa.insert(dids))
+
+
 def insert_did(conn: Connection, dids: sa.TableClause, values: dict) -> int | None:
     """Insert one DID unless its pattern exists; the new did_id, or None if it existed.
 
     The unique key decides, not an earlier SELECT, so two clients racing for the same
     new DID get one insert and one "already exists", never an error.
     """
-    stmt = (
-        sa.insert(dids)
-        .values(**values)
-        .prefix_with("OR IGNORE", dialect="sqlite")
-        .prefix_with("IGNORE", dialect="mysql")
-        .prefix_with("IGNORE", dialect="mariadb")
-    )
-    result = conn.execute(stmt)
+    result = conn.execute(_did_insert(dids), values)
     if result.rowcount != 1:
         return None
     return int(result.lastrowid)
@@ -304,22 +302,19 @@ def api_log(
     if bulk and len(rows) > 1:
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]
-            result = conn.execute(t.api_log.insert().values(chunk))
+            result = multi_insert(conn, t.api_log.name, chunk)
             first = _first_id(conn, result, len(chunk))
             if url is not None:
-                conn.execute(
-                    t.api_urls.insert().values(
-                        [
-                            {
-                                "api_id": first + i,
-                                "api_date": r["api_date"],
-                                "remote_ip": remote_ip,
-                                "url": url,
-                            }
-                            for i, r in enumerate(chunk)
-                        ]
-                    )
-                )
+                urls = [
+                    {
+                        "api_id": first + i,
+                        "api_date": r["api_date"],
+                        "remote_ip": remote_ip,
+                        "url": url,
+                    }
+                    for i, r in enumerate(chunk)
+                ]
+                multi_insert(conn, t.api_urls.name, urls)
         return
     for row in rows:
         result = conn.execute(API_LOG, row)
