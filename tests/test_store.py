@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 
 from tests.conftest import MYSQL_ROOT, serve
 from vicidid import demo
 from vicidid.call import POLICIES
-from vicidid.pipeline import Incoming, Pipeline
+from vicidid.pipeline import Incoming, Pipeline, is_transient
 from vicidid.store import queries
 from vicidid.store.db import make_engine, safe_url
 from vicidid.store.schema import init_db
@@ -43,6 +44,7 @@ def test_connections_killed_by_the_server_are_replaced(mariadb_url):
             for i in ids:
                 conn.execute(sa.text(f"KILL {int(i)}"))
         root.dispose()
+        assert live.client.get(f"{live.url}/healthz").text == "OK\n"
         for n in range(3, 8):
             assert live.get(Q.format(n=n)).text == (
                 "SUCCESS: 18001234567 | DID Updated Successfully\n"
@@ -81,3 +83,20 @@ def test_caller_and_settings_in_one_statement(db_url):
         assert row == queries.caller(conn, "6666")
         assert set(settings.values()) == {None}
     engine.dispose()
+
+
+def lost(committing: bool, invalidated: bool = True, code: int = 2013) -> bool:
+    error = sa_exc.OperationalError(
+        "COMMIT" if committing else "SELECT 1",
+        {},
+        Exception(code, "Lost connection to server during query"),
+        connection_invalidated=invalidated,
+    )
+    return is_transient(error, committing)
+
+
+def test_a_transaction_runs_again_unless_its_connection_was_lost_in_commit():
+    assert lost(committing=False)  # the server rolled it back: safe to run again
+    assert not lost(committing=True)  # it may have landed: never run twice
+    assert lost(committing=False, invalidated=False, code=1213)  # deadlock
+    assert not lost(committing=False, invalidated=False, code=1062)  # a real error
