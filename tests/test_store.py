@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -11,7 +13,7 @@ from vicidid import demo
 from vicidid.call import POLICIES
 from vicidid.pipeline import Incoming, Pipeline, is_transient
 from vicidid.store import queries
-from vicidid.store.db import make_engine, safe_url
+from vicidid.store.db import WriterTurns, make_engine, safe_url, writer_turns
 from vicidid.store.schema import init_db
 
 Q = (
@@ -100,3 +102,28 @@ def test_a_transaction_runs_again_unless_its_connection_was_lost_in_commit():
     assert not lost(committing=True)  # it may have landed: never run twice
     assert lost(committing=False, invalidated=False, code=1213)  # deadlock
     assert not lost(committing=False, invalidated=False, code=1062)  # a real error
+
+
+def test_writers_to_one_sqlite_file_take_turns_across_processes(tmp_path):
+    """Two WriterTurns on one file stand for two worker processes: one waits for the other."""
+    path = str(tmp_path / "vicidid.db")
+    first, second = WriterTurns(path + "-lock"), WriterTurns(path + "-lock")
+    order: list[str] = []
+
+    def write_second() -> None:
+        with second:
+            order.append("second")
+
+    with first:
+        waiter = threading.Thread(target=write_second)
+        waiter.start()
+        waiter.join(timeout=0.3)
+        assert waiter.is_alive()  # still waiting while the first writer holds its turn
+        order.append("first done")
+    waiter.join(timeout=5)
+    assert order == ["first done", "second"]
+
+
+def test_only_sqlite_files_take_turns(tmp_path, db_url):
+    turns = writer_turns(make_engine(db_url))
+    assert isinstance(turns, WriterTurns) == db_url.startswith("sqlite")

@@ -6,9 +6,7 @@ changes, its api_log rows included, commits in one transaction.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ from vicidid.outcomes import Kind, Outcome
 from vicidid.params import Given, Params, merge
 from vicidid.store import queries
 from vicidid.store import tables as t
-from vicidid.store.db import is_sqlite
+from vicidid.store.db import writer_turns
 
 log = logging.getLogger("vicidid")
 FRESH_LOGIN = timedelta(seconds=60)
@@ -89,10 +87,7 @@ class Pipeline:
         self._dids: sa.TableClause | None = None
         self.bulk_ids = False
         self._has_idempotency: bool | None = None
-        # SQLite has one writer at a time and every transaction takes the write lock up
-        # front: the threads of a process take turns here, in order, instead of in
-        # SQLite's busy handler, whose growing sleeps (up to 100 ms) made the slow tail.
-        self._turns = threading.Lock() if is_sqlite(engine) else contextlib.nullcontext()
+        self._turns = writer_turns(engine)  # SQLite: one writer at a time, in turn
 
     def did_table(self) -> sa.TableClause:
         """The DID table with the columns the database really has, read once."""
