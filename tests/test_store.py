@@ -124,6 +124,7 @@ def test_writers_to_one_sqlite_file_take_turns_across_processes(tmp_path):
     assert order == ["first done", "second"]
 
 
-def test_only_sqlite_files_take_turns(tmp_path, db_url):
-    turns = writer_turns(make_engine(db_url))
-    assert isinstance(turns, WriterTurns) == db_url.startswith("sqlite")
+def test_only_sqlite_files_take_turns(db_url):
+    engine = make_engine(db_url)
+    assert isinstance(writer_turns(engine), WriterTurns) == db_url.startswith("sqlite")
+    engine.dispose()

@@ -58,9 +58,8 @@ def system_settings(conn: Connection) -> dict:
     return dict(row) if row else {}
 
 
-_USER_AND_GROUP = t.users.outerjoin(
-    t.user_groups, t.user_groups.c.user_group == t.users.c.user_group
-)
+_SAME_GROUP = t.user_groups.c.user_group == t.users.c.user_group
+_USER_AND_GROUP = t.users.outerjoin(t.user_groups, _SAME_GROUP)
 CALLER = (
     sa.select(t.users, t.user_groups.c.admin_viewable_groups, t.user_groups.c.api_ip_list)
     .select_from(_USER_AND_GROUP)
@@ -82,11 +81,7 @@ CALLER_AND_SETTINGS = (
     )
     # settings joined to the user first: MySQL's compiler checks a join's ON clause
     # against its two sides, and `true` names neither
-    .select_from(
-        t.users.outerjoin(_SETTINGS, sa.true()).outerjoin(
-            t.user_groups, t.user_groups.c.user_group == t.users.c.user_group
-        )
-    )
+    .select_from(t.users.outerjoin(_SETTINGS, sa.true()).outerjoin(t.user_groups, _SAME_GROUP))
     .where(t.users.c.user == sa.bindparam("caller"))
 )
 
