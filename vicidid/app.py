@@ -182,11 +182,14 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         routes=[
             Route(API_PATH, api, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-            *metrics.routes(),
+            *metrics.routes(settings),
             *openapi.routes(),
         ],
         lifespan=lifespan,
     )
+    # A redirect to the path without its slash would be an absolute URL built from the
+    # Host header, carrying the query string, password included: answer 404 instead.
+    app.router.redirect_slashes = False
     app.state.pipeline = pipeline
     app.state.settings = settings
     return app
