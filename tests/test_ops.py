@@ -217,3 +217,72 @@ def test_tls(demo_db, tmp_path):
             httpx.get(served.url + "/healthz")  # not trusted without the certificate
     finally:
         stop(served)
+
+
+TOKEN = "ops-metrics-token-0123456789"
+
+
+def test_metrics_on_a_listener_of_their_own_add_up_both_workers(demo_db, tmp_path):
+    metrics_port = free_port()
+    served = start(
+        demo_db,
+        tmp_path,
+        "--workers",
+        "2",
+        "--metrics-host",
+        "127.0.0.1",
+        "--metrics-port",
+        str(metrics_port),
+        "--metrics-token",
+        TOKEN,
+    )
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda n: httpx.get(served.url + UPDATE.format(n=n)), range(40)))
+        assert httpx.get(served.url + "/metrics").status_code == 404
+        elsewhere = f"http://127.0.0.1:{metrics_port}"
+        refused = httpx.get(elsewhere + "/metrics")
+        assert refused.status_code == 401 and "vicidid_requests" not in refused.text
+        assert httpx.get(elsewhere + "/other").status_code == 404
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        for _ in range(3):
+            text = httpx.get(elsewhere + "/metrics", headers=auth).text
+            assert (
+                metric(text, "vicidid_requests_total", function="update_did", result="updated")
+                == 40
+            )
+    finally:
+        output = stop(served)
+    assert TOKEN not in output
+
+
+def outward_address() -> str | None:
+    """This machine's address on a network, if it has one (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))
+        except OSError:
+            return None
+        address = s.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_metrics_without_a_token_answer_loopback_only(demo_db, tmp_path):
+    address = outward_address()
+    if address is None:
+        pytest.skip("this machine has no address other than loopback")
+    served = start(demo_db, tmp_path, "--host", "0.0.0.0")
+    try:
+        port = served.url.rsplit(":", 1)[1]
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics").status_code == 200
+        remote = httpx.get(f"http://{address}:{port}/metrics")
+        assert remote.status_code == 403 and "vicidid_requests" not in remote.text
+        assert httpx.get(f"http://{address}:{port}/healthz").status_code == 200
+    finally:
+        stop(served)
+
+
+def test_a_short_metrics_token_is_refused(demo_db):
+    result = CliRunner().invoke(main, ["--db", demo_db, "serve", "--metrics-token", "short"])
+    assert result.exit_code != 0
+    assert "16 or more" in result.output

@@ -9,15 +9,13 @@ import contextlib
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from vicidid import access_log, metrics, openapi
+from vicidid import access_log, forms, metrics, openapi
 from vicidid.call import POLICIES
 from vicidid.dialects import json as json_dialect
 from vicidid.dialects import simple, vicidial
@@ -45,32 +43,12 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise TooLarge
         chunks.append(chunk)
-    body = b"".join(chunks)
-    request._body = body  # let request.form() parse what was already read
-    return body
-
-
-def _pairs(text: str) -> list[tuple[str, str]]:
-    return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+    return b"".join(chunks)
 
 
 async def read_form(request: Request, limit: int) -> list[tuple[str, str]]:
     body = await read_body(request, limit)
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if not body:
-        return []
-    if ctype == "multipart/form-data":
-        try:
-            form = await request.form(max_files=100, max_fields=2000, max_part_size=limit)
-        except HTTPException:
-            return []  # a body that is not multipart after all: no POST parameters
-        # files are not parameters; their parts are read (within the size limit) and ignored
-        pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-        await form.close()
-        return pairs
-    if ctype in ("application/x-www-form-urlencoded", ""):
-        return _pairs(body.decode("latin-1"))
-    return []
+    return forms.form_pairs(body, request.headers.get("content-type", ""))
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -150,7 +128,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     async def api(request: Request) -> Response:
         started = time.perf_counter()
         request_id = secrets.token_hex(6)
-        query = _pairs(request.scope.get("query_string", b"").decode("latin-1"))
+        query = forms.query_pairs(request.scope.get("query_string", b"").decode("latin-1"))
         try:
             form = await read_form(request, settings.max_body) if request.method == "POST" else []
         except TooLarge:
@@ -204,11 +182,14 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         routes=[
             Route(API_PATH, api, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-            *metrics.routes(),
+            *metrics.routes(settings),
             *openapi.routes(),
         ],
         lifespan=lifespan,
     )
+    # A redirect to the path without its slash would be an absolute URL built from the
+    # Host header, carrying the query string, password included: answer 404 instead.
+    app.router.redirect_slashes = False
     app.state.pipeline = pipeline
     app.state.settings = settings
     return app

@@ -145,6 +145,14 @@ def check_db_cmd(obj: Context) -> None:
     show_default=True,
     help="Access log lines as key=value text or JSON.",
 )
+@click.option(
+    "--metrics-token",
+    envvar="VICIDID_METRICS_TOKEN",
+    default="",
+    help="Answer /metrics to any client that sends this bearer token (16+ characters).",
+)
+@click.option("--metrics-host", default="", help="Serve /metrics on a listener of its own.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Its port (default 9180).")
 @click.pass_obj
 @fail_on_db_errors
 def serve(
@@ -158,6 +166,9 @@ def serve(
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
     log_format: str,
+    metrics_token: str,
+    metrics_host: str,
+    metrics_port: int | None,
 ) -> None:
     """Serve the API at /vicidial/non_agent_api.php."""
     from vicidid import server
@@ -181,7 +192,14 @@ def serve(
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)
     try:
-        settings = Settings(db_url=obj.db_url, dialect=dialect, trusted_proxies=trusted_proxy)
+        settings = Settings(
+            db_url=obj.db_url,
+            dialect=dialect,
+            trusted_proxies=trusted_proxy,
+            metrics_token=metrics_token,
+            metrics_host=metrics_host or ("127.0.0.1" if metrics_port else ""),
+            metrics_port=metrics_port or 9180,
+        )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     scheme = "https" if ssl_certfile else "http"

@@ -329,6 +329,8 @@ def logged_url(path: str, params: Params) -> str:
     A bulk copy's URL can run to megabytes, and it is stored once per api_log row: it is
     cut at URL_MAX characters (each DID's outcome is in its own api_log row anyway).
     """
-    kept = [(k, v) for k, v in params.raw.items() if k not in SECRET_PARAMS]
+    # each name and value cut first: quoting a megabyte only to keep its start is slow,
+    # and the encoding of a cut string is the start of the encoding of the whole
+    kept = [(k[:URL_MAX], v[:URL_MAX]) for k, v in params.raw.items() if k not in SECRET_PARAMS]
     url = f"{path}?{urlencode(kept)}" if kept else path
     return url if len(url) <= URL_MAX else url[: URL_MAX - 3] + "..."

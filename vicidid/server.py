@@ -10,7 +10,7 @@ import tempfile
 import uvicorn
 from starlette.applications import Starlette
 
-from vicidid import access_log
+from vicidid import access_log, metrics
 from vicidid.app import create_app
 from vicidid.settings import Settings
 
@@ -39,6 +39,15 @@ def run(
     os.environ["VICIDID_DB"] = settings.db_url
     os.environ["VICIDID_DIALECT"] = settings.dialect
     os.environ["VICIDID_TRUSTED_PROXY"] = " ".join(settings.trusted_proxies)
+    os.environ["VICIDID_METRICS_TOKEN"] = settings.metrics_token
+    os.environ["VICIDID_METRICS_HOST"] = settings.metrics_host
+    if settings.metrics_host:
+        # one listener, in this process: with several workers it adds up all of them
+        try:
+            metrics.listen(settings.metrics_host, settings.metrics_port, settings.metrics_token)
+        except OSError as error:
+            where = f"{settings.metrics_host}:{settings.metrics_port}"
+            raise SystemExit(f"Error: cannot serve /metrics at {where}: {error.strerror}") from None
     uvicorn.run(
         "vicidid.server:app_from_env",
         factory=True,

@@ -18,6 +18,10 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     max_body: int = 1024 * 1024
     pool_size: int = 8
+    # /metrics: a bearer token to ask for, and/or a listener of its own (host, port)
+    metrics_token: str = ""
+    metrics_host: str = ""
+    metrics_port: int = 9180
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -25,6 +29,15 @@ class Settings:
             raise ValueError(f"unknown dialect {self.dialect!r}: use simple or vicidial")
         for proxy in self.trusted_proxies:
             ipaddress.ip_address(proxy)  # refuses a typo now rather than trusting nobody later
+        token = self.metrics_token
+        if token and not (len(token) >= 16 and token.isascii() and token.isprintable()):
+            raise ValueError("the metrics token must be 16 or more printable ASCII characters")
+        if " " in token:
+            raise ValueError("the metrics token must not hold a space")
+        if self.metrics_host:
+            ipaddress.ip_address(self.metrics_host)
+        if not 1 <= self.metrics_port <= 65535:
+            raise ValueError(f"metrics port {self.metrics_port} is not 1 to 65535")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -33,7 +46,11 @@ class Settings:
             "db_url": env.get("VICIDID_DB") or DEFAULT_URL,
             "dialect": env.get("VICIDID_DIALECT") or "simple",
             "trusted_proxies": tuple(env.get("VICIDID_TRUSTED_PROXY", "").split()),
+            "metrics_token": env.get("VICIDID_METRICS_TOKEN", ""),
+            "metrics_host": env.get("VICIDID_METRICS_HOST", ""),
         }
+        if env.get("VICIDID_METRICS_PORT", "").isdigit():
+            values["metrics_port"] = int(env["VICIDID_METRICS_PORT"])
         if env.get("VICIDID_POOL_SIZE", "").isdigit():
             values["pool_size"] = max(1, int(env["VICIDID_POOL_SIZE"]))
         values.update({k: v for k, v in overrides.items() if v not in (None, ())})

@@ -36,16 +36,17 @@ def run(call: Call) -> list[Outcome]:
         where.append(c.did_route == wanted["route"])
     if "did_active" in wanted:
         where.append(c.did_active == wanted["did_active"])
+    # group names compared exactly, as did_info and update_did compare them
     if "group" in wanted:
-        where.append(c.group_id == wanted["group"])
+        where.append(queries.exactly_in(c.group_id, [wanted["group"]]))
     if "user_group" in wanted:
-        where.append(c.user_group == wanted["user_group"])
+        where.append(queries.exactly_in(c.user_group, [wanted["user_group"]]))
     if "prefix" in wanted:
         prefix = wanted["prefix"]
         where.append(c.did_pattern.startswith(prefix, autoescape=True))
     groups = auth.viewable_groups(call.caller)
     if groups is not None:
-        where.append(c.user_group.in_(sorted(groups)))
+        where.append(queries.exactly_in(c.user_group, sorted(groups)))
     rows = queries.did_page(call.conn, call.dids, where, limit, offset)
     return call.fail(
         Kind.DID_LIST, rows=rows, extra={"limit": limit, "offset": offset, "count": len(rows)}

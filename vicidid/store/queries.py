@@ -16,6 +16,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from vicidid.store import tables as t
 
@@ -323,6 +326,38 @@ def api_log(
                     "url": url,
                 },
             )
+
+
+class _Exact(ColumnElement):
+    """A text as its bytes, so that comparing two is exact whatever the collation says.
+
+    MariaDB compares through the column's collation, which is blind to case and accents
+    (and ignores trailing spaces): 'scoped' = 'SCOPÉD' = 'SCOPED '. User groups are
+    compared exactly everywhere else (as VICIdial's PHP compares them in code), so
+    did_list's filters compare the UTF-8 bytes. SQLite compares bytes already.
+    """
+
+    inherit_cache = True
+    _traverse_internals = [("clause", InternalTraversal.dp_clauseelement)]
+    type = sa.String()
+
+    def __init__(self, clause):
+        self.clause = clause
+
+
+@compiles(_Exact)
+def _exact_plain(element, compiler, **kw):
+    return compiler.process(element.clause, **kw)
+
+
+@compiles(_Exact, "mysql")
+def _exact_mysql(element, compiler, **kw):
+    return f"CAST(CONVERT({compiler.process(element.clause, **kw)} USING utf8mb4) AS BINARY)"
+
+
+def exactly_in(column, values: Iterable[str]):
+    """`column IN values`, compared exactly (case, accents and trailing spaces count)."""
+    return _Exact(column).in_([_Exact(sa.literal(v, sa.String)) for v in values])
 
 
 def did_page(conn: Connection, dids: sa.TableClause, where: list, limit: int, offset: int):

@@ -1,0 +1,109 @@
+"""The HTTP edge against a hostile client: no redirects built from the Host header, and
+/metrics answered only to those allowed to read it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import serve
+from vicidid import metrics
+from vicidid.settings import Settings
+
+TOKEN = "s3cret-metrics-token-42"
+TRAILING_SLASHES = [
+    "/vicidial/non_agent_api.php/?function=version&user=admin&pass=Sekrit99",
+    "/vicidial/non_agent_api.php/?function=update_did&user=admin&pass=Sekrit99&source=x",
+    "/docs/",
+    "/healthz/",
+    "/metrics/",
+    "/openapi.json/",
+]
+
+
+@pytest.mark.parametrize("path", TRAILING_SLASHES)
+def test_a_trailing_slash_is_404_never_a_redirect(live, path):
+    r = live.client.get(live.url + path, headers={"host": "evil.example"})
+    assert r.status_code == 404
+    assert "location" not in r.headers
+    assert r.headers["content-type"].startswith("text/plain")
+    assert "evil.example" not in r.text and "Sekrit99" not in r.text
+
+
+def test_metrics_answer_a_local_client_without_a_token(live):
+    r = live.client.get(live.url + "/metrics")
+    assert r.status_code == 200 and "vicidid_requests" in r.text
+
+
+@pytest.mark.parametrize("header", ["x-forwarded-for", "forwarded", "x-real-ip"])
+def test_metrics_refuse_a_request_a_proxy_passed_on(live, header):
+    r = live.client.get(live.url + "/metrics", headers={header: "203.0.113.9"})
+    assert r.status_code == 403
+    assert r.text == metrics.LOCAL_ONLY
+    assert "vicidid_requests" not in r.text
+
+
+def test_metrics_with_a_token_ask_everyone_for_it(demo_engine):
+    with serve(demo_engine, metrics_token=TOKEN) as live:
+        url = live.url + "/metrics"
+        for headers in (
+            {},
+            {"authorization": "Bearer wrong-token-of-some-length"},
+            {"authorization": f"Bearer {TOKEN}x"},
+            {"authorization": f"Basic {TOKEN}"},
+        ):
+            r = live.client.get(url, headers=headers)
+            assert r.status_code == 401, headers
+            assert r.headers["www-authenticate"] == 'Bearer realm="metrics"'
+            assert "vicidid_requests" not in r.text and TOKEN not in r.text
+        for scheme in ("Bearer", "bearer"):
+            r = live.client.get(
+                url, headers={"authorization": f"{scheme} {TOKEN}", "x-forwarded-for": "1.2.3.4"}
+            )
+            assert r.status_code == 200 and "vicidid_requests" in r.text
+
+
+def test_metrics_elsewhere_leave_the_api_port_without_them(demo_engine):
+    with serve(demo_engine, metrics_host="127.0.0.1") as live:
+        assert live.client.get(live.url + "/metrics").status_code == 404
+        assert live.client.get(live.url + "/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "token", "status"),
+    [
+        ("127.0.0.1", {}, "", None),
+        ("127.8.9.10", {}, "", None),
+        ("::1", {}, "", None),
+        ("::ffff:127.0.0.1", {}, "", None),
+        ("192.0.2.7", {}, "", 403),
+        ("::ffff:192.0.2.7", {}, "", 403),
+        (None, {}, "", 403),
+        ("127.0.0.1", {"x-forwarded-for": "127.0.0.1"}, "", 403),
+        ("192.0.2.7", {"authorization": f"Bearer {TOKEN}"}, TOKEN, None),
+        ("127.0.0.1", {}, TOKEN, 401),
+        ("127.0.0.1", {"authorization": "Bearer"}, TOKEN, 401),
+        ("127.0.0.1", {"authorization": "Bearer é"}, TOKEN, 401),
+    ],
+)
+def test_who_may_read_metrics(peer, headers, token, status):
+    refused = metrics.refusal(peer, headers, token)
+    assert (refused[0] if refused else None) == status
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"metrics_token": "short"},
+        {"metrics_token": "a token with spaces in it"},
+        {"metrics_token": "tøken-that-is-not-ascii"},
+        {"metrics_host": "not-an-address"},
+        {"metrics_port": 0},
+    ],
+)
+def test_bad_metrics_settings_are_refused(settings):
+    with pytest.raises(ValueError):
+        Settings(**settings)
+
+
+def test_the_token_is_not_in_the_settings_repr():
+    assert TOKEN not in repr(Settings(metrics_token=TOKEN))
