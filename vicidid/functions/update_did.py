@@ -11,8 +11,8 @@ from vicidid.store import queries
 from vicidid.validate import check_fields, read_required
 
 PARAMETERS = (DID_PATTERN, *DID_FIELDS, DELETE_DID)
-# What an update reads of the row: enough to find it, check visibility and audit a change.
-READ = ("did_id", "did_pattern", "user_group", *(f.column for f in DID_FIELDS if f.column))
+# What an update reads of the row: enough to find it and check visibility.
+READ = ("did_id", "did_pattern", "user_group")
 
 
 def run(call: Call) -> list[Outcome]:
@@ -39,7 +39,7 @@ def run(call: Call) -> list[Outcome]:
         f"UPDATE vicidial_inbound_dids set {audit.set_clause(changes)} "
         f"where did_id={audit.quote(row['did_id'])};"
     )
-    notes = f"did: {pattern} did_id: {row['did_id']}\n{audit.changed_line(row, changes)}"
+    notes = f"did: {pattern} did_id: {row['did_id']}"  # VICIdial's; `did history` reads the sql
     audit.write(call, "MODIFY", "ADMIN API UPDATE DID", row["did_id"], sql, notes)
     call.changes.append(pattern)
     return call.fail(Kind.UPDATED, did=pattern, did_id=row["did_id"])
