@@ -377,3 +377,13 @@ LIST_FILTERS: tuple[Field, ...] = (
 )
 
 MAX_NEW_DIDS = 10_000
+
+
+def vicidial_name(name: str, value: str) -> tuple[str, str]:
+    """A DID setting under the name VICIdial reads (did_active=N -> active=N,
+    recording=ALLCALLS -> record_call=Y), so that a request means the same to both
+    dialects and to VICIdial itself. Names VICIdial lacks (user_id) stay as they are."""
+    for field in DID_FIELDS:
+        if name in field.names and field.vicidial_names and name not in field.vicidial_names:
+            return field.vicidial_names[0], field.normalise(value, name)
+    return name, value
