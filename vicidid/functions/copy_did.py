@@ -57,7 +57,7 @@ def run(call: Call) -> list[Outcome]:
         changes = {}  # every DID exists: nothing to apply a description to
     elif error:
         return [error]
-    return _copy(call, row, items, changes)
+    return _copy(call, source, row, items, changes)
 
 
 def _stop_at_first_new(
@@ -76,8 +76,10 @@ def _stop_at_first_new(
     return None
 
 
-def _copy(call: Call, row: dict, items: list[str], changes: dict[str, str]) -> list[Outcome]:
-    source = row["did_pattern"]
+def _copy(
+    call: Call, source: str, row: dict, items: list[str], changes: dict[str, str]
+) -> list[Outcome]:
+    """`source` is the source DID as given: VICIdial answers and notes it so, in its case."""
     template = {k: v for k, v in row.items() if k not in ("did_id", "did_pattern")}
     template.update(changes)
     valid = VALID_ITEM[call.policy.min_item_len]
