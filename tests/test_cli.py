@@ -98,21 +98,27 @@ def test_reference_rows_and_did_commands(sqlite_url):
     assert "no recorded changes" in run(sqlite_url, "did", "history", "18001234567").output
 
 
-def test_history_reads_the_admin_log(live):
+def test_history_works_out_before_and_after_from_the_admin_log(live):
+    base = "user=admin&pass=1234&source=test"
     live.get(
-        "function=update_did&user=admin&pass=1234&source=test&did_pattern=18001234567"
-        "&did_route=CALLMENU&menu_id=MAIN_MENU"
+        f"function=update_did&{base}&did_pattern=18001234567&did_route=CALLMENU&menu_id=MAIN_MENU"
     )
-    live.get(
-        "function=copy_did&user=admin&pass=1234&source=test&did_pattern=18001234567"
-        "&new_did_pattern=18002223333"
-    )
+    live.get(f"function=update_did&{base}&did_pattern=18001234567&did_route=EXTEN")
+    live.get(f"function=copy_did&{base}&did_pattern=18001234567&new_did_pattern=18002223333")
+    live.get(f"function=add_did&{base}&did_pattern=18005550000&did_description=Night%20line")
+    live.get(f"function=update_did&{base}&did_pattern=18005550000&did_description=Day%20line")
     url = live.engine.url.render_as_string(hide_password=False)
     r = run(url, "did", "history", "18001234567")
     assert r.exit_code == 0, r.output
-    assert "MODIFY" in r.output and "did_route: IN_GROUP -> CALLMENU" in r.output
-    assert "COPY" in r.output
-    assert "ADDED" in run(url, "did", "history", "18002223333").output
+    lines = [line.strip() for line in r.output.splitlines()]
+    # the first value the log knows is the one its first change set
+    assert "did_route: ? -> CALLMENU" in lines and "menu_id: ? -> MAIN_MENU" in lines
+    assert "did_route: CALLMENU -> EXTEN" in lines
+    assert any(line.startswith("copied onto: 18002223333 ADDED, did_id:") for line in lines)
+    copy = run(url, "did", "history", "18002223333").output
+    assert "copied from 18001234567: 18002223333 ADDED" in copy
+    added = run(url, "did", "history", "18005550000").output
+    assert "did_description: Night line -> Day line" in added
 
 
 def test_check_db(sqlite_url, tmp_path):

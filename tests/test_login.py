@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from tests.conftest import serve
 
-Q = "function=update_did&user=6666&pass={pw}&source=test&did_pattern=18001234567&did_active=N"
+Q = "function=update_did&user=6666&pass={pw}&source=test&did_pattern=18001234567&active=N"
 
 
 def user_row(engine, user="6666") -> dict:

@@ -1,4 +1,4 @@
-"""vicidial_admin_log rows as VICIdial writes them, plus vicidid's `changed:` line."""
+"""vicidial_admin_log rows as VICIdial writes them: its event codes, event_sql and notes."""
 
 from __future__ import annotations
 
@@ -26,16 +26,6 @@ def quote(value: object) -> str:
 
 def set_clause(values: dict[str, object]) -> str:
     return ",".join(f"{col}={quote(v)}" for col, v in values.items())
-
-
-def changed_line(before: dict, after: dict[str, object]) -> str:
-    """`changed: col: old -> new; …`, the line `vicidid did history` shows."""
-    parts = [
-        f"{col}: {before.get(col)} -> {new}"
-        for col, new in after.items()
-        if str(before.get(col)) != str(new)
-    ]
-    return "changed: " + ("; ".join(parts) if parts else "nothing")
 
 
 def write(call: Call, event_type: str, code: str, record_id: object, sql: str, notes: str) -> None:

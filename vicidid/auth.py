@@ -135,10 +135,9 @@ def ip_lists_to_check(row: dict, settings: Settings) -> tuple[str, str]:
     """(blacklist id, allow-list id) that apply to this user; '' where none applies."""
     if settings.allow_ip_lists not in (1, 2):
         return "", ""
-    allow = (row.get("api_ip_list") or "").strip()
     if str(row.get("ignore_ip_list") or "0") == "1":
-        allow = ""
-    return settings.system_ip_blacklist.strip(), allow
+        return "", ""  # the user skips every IP check, the system blacklist included
+    return settings.system_ip_blacklist.strip(), (row.get("api_ip_list") or "").strip()
 
 
 def ip_allowed(ip: str, blacklist: list[str] | None, allow: list[str] | None) -> bool:

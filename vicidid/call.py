@@ -21,6 +21,12 @@ class Policy:
     min_login_level: int
     max_new_dids: int  # items in one copy; vicidial is bounded by new_dids' 2,000 chars
     empty_items_invalid: bool  # `a,,b`: vicidial reports the empty item, simple skips it
+    vicidial_names: bool = False  # read only VICIdial's parameter names (fields.py)
+    # copy_did checks did_description first (simple) or, as VICIdial, only for a DID about
+    # to be inserted
+    description_in_loop: bool = False
+    whole_echoes: bool = False  # echo values whole, as VICIdial, not cut to one short line
+    min_item_len: int = 2  # a new DID of a copy: 1 (vicidial, as VICIdial) or 2 to 50 characters
 
 
 POLICIES = {
@@ -28,7 +34,15 @@ POLICIES = {
         "simple", filtering=False, min_login_level=1, max_new_dids=10_000, empty_items_invalid=False
     ),
     "vicidial": Policy(
-        "vicidial", filtering=True, min_login_level=7, max_new_dids=10_000, empty_items_invalid=True
+        "vicidial",
+        filtering=True,
+        min_login_level=7,
+        max_new_dids=10_000,
+        empty_items_invalid=True,
+        vicidial_names=True,
+        description_in_loop=True,
+        whole_echoes=True,
+        min_item_len=1,
     ),
 }
 

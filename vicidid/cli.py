@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
-from vicidid import admin, demo
+from vicidid import admin, demo, history
 from vicidid.cli_bulk import register
 from vicidid.store import queries
 from vicidid.store import tables as t
@@ -374,18 +374,16 @@ def did_show(obj: Context, pattern: str) -> None:
 @click.pass_obj
 @fail_on_db_errors
 def did_history(obj: Context, pattern: str) -> None:
-    """What changed on a DID, from vicidial_admin_log."""
+    """What changed on a DID, before -> after, from vicidial_admin_log."""
     with obj.engine.connect() as conn:
         rows = queries.admin_history(conn, pattern)
     if not rows:
         click.echo(f"no recorded changes for {pattern}")
         return
-    for row in rows:
-        notes = (row["event_notes"] or "").replace("\n", "\n    ").rstrip()
-        click.echo(
-            f"{row['event_date']}  {row['event_type']:<7} by {row['user']} from "
-            f"{row['ip_address']}\n    {notes}"
-        )
+    for event in history.events(rows, pattern):
+        click.echo(f"{event.when}  {event.kind:<7} by {event.user} from {event.ip}")
+        for line in event.lines:
+            click.echo(f"    {line}")
 
 
 register(did)

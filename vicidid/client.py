@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from vicidid import client_parse
+from vicidid.fields import vicidial_name
 
 API_PATH = "/vicidial/non_agent_api.php"
 # A POST's body is a second small write: without TCP_NODELAY it waits for the server's
@@ -143,10 +144,11 @@ class _Base:
         self.basic, self.dialect, self.timeout = use_basic_auth, dialect, timeout
 
     def _form(self, function: str, params: dict) -> dict:
+        given = (vicidial_name(k, v) if isinstance(v, str) else (k, v) for k, v in params.items())
         form = {
             "function": function,
             "source": self.source,
-            **{k: v for k, v in params.items() if v is not None},
+            **{k: v for k, v in given if v is not None},
         }
         if not self.basic:
             form["user"], form["pass"] = self.user, self.password

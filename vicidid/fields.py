@@ -8,7 +8,7 @@ input filters (the `vicidial` dialect silently removes anything outside them; th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 ALNUM = "0-9a-zA-Z"
 WORD = "\\-_0-9a-zA-Z"  # VICIdial's "- _ 0-9 a-z A-Z"
@@ -58,10 +58,22 @@ class Field:
     help: str = ""
     native: bool = True  # False for parameters VICIdial itself does not have
     itemised: bool = False  # a comma-separated list whose items are checked one by one
+    # The names VICIdial itself reads (the `vicidial` dialect reads only these; () = none,
+    # the parameter is ignored as VICIdial ignores it). None: the same as `names`.
+    vicidial_names: tuple[str, ...] | None = None
+    # VICIdial's column is an ENUM, which MariaDB matches without regard to case: the
+    # `vicidial` dialect takes `lo` for LO and stores LO.
+    case_blind: bool = False
 
     @property
     def name(self) -> str:
         return self.names[0]
+
+    def names_read(self, vicidial_only: bool) -> tuple[str, ...]:
+        """The names a dialect reads this parameter under."""
+        if vicidial_only and self.vicidial_names is not None:
+            return self.vicidial_names
+        return self.names
 
     def normalise(self, value: str, name: str) -> str:
         """Synonyms belong to the first name only (recording=ALLCALLS, not record_call)."""
@@ -108,6 +120,7 @@ DID_FIELDS: tuple[Field, ...] = (
         "did_active",
         "ACTIVE MUST BE Y OR N",
         choices=("Y", "N"),
+        vicidial_names=("active",),
         help="Y to enable the DID, N to disable it",
     ),
     _opt(
@@ -131,6 +144,7 @@ DID_FIELDS: tuple[Field, ...] = (
         "RECORD CALL MUST BE Y OR N",
         choices=RECORD_CALL,
         synonyms=tuple(RECORDING_WORDS.items()),
+        vicidial_names=("record_call",),
         help="Call recording",
     ),
     _opt(
@@ -193,6 +207,7 @@ DID_FIELDS: tuple[Field, ...] = (
         "group_id",
         "GROUP ID MUST BE A VALID INBOUND GROUP IN THE SYSTEM",
         ref="ingroup",
+        vicidial_names=("group",),
         help="In-group for the IN_GROUP route",
     ),
     _opt(
@@ -235,6 +250,7 @@ DID_FIELDS: tuple[Field, ...] = (
         "agent_search_method",
         "AGENT SEARCH METHOD MUST BE 2 CHARACTERS",
         choices=SEARCH_METHODS,
+        case_blind=True,
         help="LO, LB or SO",
     ),
     _opt(
@@ -290,12 +306,17 @@ DID_FIELDS: tuple[Field, ...] = (
         "USER ID MUST BE A VALID USER IN THE SYSTEM",
         ref="user",
         native=False,
+        vicidial_names=(),  # a tutorials' name: VICIdial has no such parameter
         help="Agent for the AGENT route",
     ),
 )
 
+# copy_did applies only these to the copies; VICIdial's copy reads did_description alone
+# (a given `active` does not reach the copies).
 COPY_FIELDS: tuple[Field, ...] = tuple(
-    f for f in DID_FIELDS if f.key in ("did_description", "active")
+    f if f.key == "did_description" else replace(f, vicidial_names=())
+    for f in DID_FIELDS
+    if f.key in ("did_description", "active")
 )
 
 # Request-level parameters.
@@ -310,6 +331,7 @@ SOURCE_DID = Field(
     DID_CHARS,
     2,
     50,
+    vicidial_names=("source_did_pattern",),
     help="The DID to copy from",
 )
 NEW_DIDS = Field(
@@ -319,6 +341,7 @@ NEW_DIDS = Field(
     2,
     2000,
     itemised=True,
+    vicidial_names=("new_dids",),
     help="New DID, or a comma-separated list of new DIDs",
 )
 DELETE_DID = Field("delete_did", ("delete_did",), ALNUM, 1, 1, help="Y deletes the DID")
@@ -354,3 +377,13 @@ LIST_FILTERS: tuple[Field, ...] = (
 )
 
 MAX_NEW_DIDS = 10_000
+
+
+def vicidial_name(name: str, value: str) -> tuple[str, str]:
+    """A DID setting under the name VICIdial reads (did_active=N -> active=N,
+    recording=ALLCALLS -> record_call=Y), so that a request means the same to both
+    dialects and to VICIdial itself. Names VICIdial lacks (user_id) stay as they are."""
+    for field in DID_FIELDS:
+        if name in field.names and field.vicidial_names and name not in field.vicidial_names:
+            return field.vicidial_names[0], field.normalise(value, name)
+    return name, value

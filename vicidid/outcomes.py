@@ -68,8 +68,8 @@ GOOD = {
     Kind.DID_LIST,
     Kind.REPLAYED,
 }
-# Outcomes of a failed login: VICIdial writes no api_log row for them.
-LOGIN_FAILURES = {Kind.BAD_LOGIN, Kind.LOCKED, Kind.CREDENTIALS_CONFLICT}
+# Outcomes of a failed login: VICIdial writes no api_log row for them (an IP refusal is one).
+LOGIN_FAILURES = {Kind.BAD_LOGIN, Kind.LOCKED, Kind.CREDENTIALS_CONFLICT, Kind.IP_REFUSED}
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Turning a request's raw parameters into values, with PHP's rules and the dialect's policy.
 
 PHP's rules: a GET parameter wins over a POST one of the same name, and when a name
-repeats the last value wins. The policy differs per dialect (SPEC §2c): `vicidial`
-silently removes characters outside a field's set, as VICIdial does; `simple` keeps
-them so that validation can refuse the value with a clear line.
+repeats the last value wins. The policy differs per dialect: `vicidial` silently removes
+characters outside a field's set, as VICIdial does; `simple` keeps them so that
+validation can refuse the value with a clear line. `vicidial` also reads each parameter
+only under the names VICIdial reads (the registry says which), and takes ENUM values in
+any case, as VICIdial's database does.
 """
 
 from __future__ import annotations
@@ -61,23 +63,32 @@ def strip_to(charset: str, value: str) -> str:
 class Params:
     """The request's parameters, read through the registry with one dialect's policy."""
 
-    def __init__(self, raw: dict[str, str], *, filtering: bool) -> None:
+    def __init__(self, raw: dict[str, str], *, filtering: bool, vicidial: bool = False) -> None:
         self.raw = raw
         self.filtering = filtering
+        self.vicidial = vicidial
+
+    def _names(self, field: Field) -> tuple[str, ...]:
+        return field.names_read(self.vicidial)
+
+    def _case(self, field: Field, value: str) -> str:
+        if self.vicidial and field.case_blind and value.upper() in field.choices:
+            return value.upper()
+        return value
 
     def names(self) -> set[str]:
         return set(self.raw)
 
     def read(self, field: Field) -> Read:
         found: list[Given] = []
-        for name in field.names:
+        for name in self._names(field):
             value = self.raw.get(name, "")
             if self.filtering:
                 value = strip_to(field.charset, value)
             elif value and not field.itemised and _outside(field.charset).search(value):
                 return BadChars(value, name)
             if value:
-                found.append(Given(field.normalise(value, name), name))
+                found.append(Given(self._case(field, field.normalise(value, name)), name))
         if not found:
             return ABSENT
         first = found[0]
@@ -88,7 +99,7 @@ class Params:
 
     def shown(self, field: Field) -> str:
         """The value as VICIdial would print it back: filtered in its dialect, else as sent."""
-        for name in field.names:
+        for name in self._names(field):
             value = self.raw.get(name, "")
             if self.filtering:
                 value = strip_to(field.charset, value)

@@ -113,7 +113,11 @@ class Pipeline:
 
     def handle(self, incoming: Incoming) -> Reply:
         started = time.perf_counter()
-        params = Params(merge(incoming.query, incoming.form), filtering=self.policy.filtering)
+        params = Params(
+            merge(incoming.query, incoming.form),
+            filtering=self.policy.filtering,
+            vicidial=self.policy.vicidial_names,
+        )
         function = params.text(FUNCTION)
         user = params.shown(USER)[:20]
         now = datetime.now().replace(microsecond=0)
@@ -129,7 +133,7 @@ class Pipeline:
                         outcomes, user = self._run(
                             conn, params, function, incoming, now, dids, call_changes
                         )
-                        rows = log_rows(outcomes)
+                        rows = log_rows(outcomes, whole=self.policy.whole_echoes)
                         if rows:
                             self._write_log(
                                 conn, rows, params, function, user, incoming, now, started
@@ -188,6 +192,7 @@ class Pipeline:
         assert row is not None
         user = row["user"]
         if not self._ip_allowed(conn, row, settings, incoming.ip):
+            queries.ip_refused(conn, user, incoming.ip)
             return [Outcome(Kind.IP_REFUSED, function=function, user=user, value=incoming.ip)], user
         self._record_login(conn, row, incoming.ip, now)
 

@@ -19,10 +19,14 @@ ADDING = {"copy_did", "add_did"}
 SHOWN_MAX = 100
 
 
-def shown(text: str) -> str:
-    """A caller's value echoed in an answer: one line, printable, and not too long."""
+def shown(text: str, whole: bool = False) -> str:
+    """A caller's value echoed in an answer: one printable line, and not too long.
+
+    `whole` keeps the length (the vicidial dialect echoes values whole, as VICIdial);
+    the line stays one line either way.
+    """
     clean = text if text.isprintable() else "".join(c if c.isprintable() else "?" for c in text)
-    return clean if len(clean) <= SHOWN_MAX else clean[: SHOWN_MAX - 3] + "..."
+    return clean if whole or len(clean) <= SHOWN_MAX else clean[: SHOWN_MAX - 3] + "..."
 
 
 def variant(o: Outcome) -> str:
@@ -42,8 +46,8 @@ def variant(o: Outcome) -> str:
     return k.value
 
 
-def context(o: Outcome) -> dict[str, object]:
-    """The values a template may use."""
+def context(o: Outcome, whole: bool = False) -> dict[str, object]:
+    """The values a template may use; echoed values cut short unless `whole`."""
     f = o.field
     counts = o.counts
     fn = o.function
@@ -53,10 +57,10 @@ def context(o: Outcome) -> dict[str, object]:
     if f is not None:
         reason = f.copy_reason if (o.function == "copy_did" and f.copy_reason) else f.reason
     return {
-        "fn": shown(fn),
-        "user": o.user,
-        "did": shown(o.did),
-        "value": shown(o.value),
+        "fn": shown(fn, whole),
+        "user": shown(o.user, whole),
+        "did": shown(o.did, whole),
+        "value": shown(o.value, whole),
         "name": o.name or (f.name if f else ""),
         "other": o.extra.get("other", ""),
         "rule": o.extra.get("rule") or (f.rule() if f else ""),
@@ -64,7 +68,7 @@ def context(o: Outcome) -> dict[str, object]:
         "hint": CHARSET_HINTS.get(f.charset, "") if f else "",
         "thing": THINGS.get(f.ref or "", "row") if f else "",
         "reason": reason,
-        "data": o.extra.get("data", o.value),
+        "data": shown(o.extra.get("data", o.value), whole),
         "did_id": "" if o.did_id is None else o.did_id,
         "added": counts.added if counts else 0,
         "existed": counts.existed if counts else 0,

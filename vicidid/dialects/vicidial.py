@@ -216,7 +216,7 @@ def entry(o: Outcome) -> Entry:
 
 
 def line(o: Outcome) -> str:
-    return entry(o).line.format_map(context(o))
+    return entry(o).line.format_map(context(o, whole=True))  # VICIdial echoes values whole
 
 
 def render(outcomes: list[Outcome]) -> str:
@@ -229,12 +229,15 @@ class LogRow(NamedTuple):
     data: str
 
 
-def log_rows(outcomes: list[Outcome]) -> list[LogRow]:
-    """The vicidial_api_log rows of a request: one per outcome, none for a failed login."""
+def log_rows(outcomes: list[Outcome], whole: bool = False) -> list[LogRow]:
+    """The vicidial_api_log rows of a request: one per outcome, none for a failed login.
+
+    `whole`: the data holds echoed values whole (the vicidial dialect), not cut short.
+    """
     rows = []
     for o in outcomes:
         if o.kind in LOGIN_FAILURES:
             continue
-        e, ctx = entry(o), context(o)
+        e, ctx = entry(o), context(o, whole)
         rows.append(LogRow(e.result, e.reason.format_map(ctx), e.data.format_map(ctx)))
     return rows

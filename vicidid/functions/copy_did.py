@@ -12,7 +12,9 @@ from vicidid.store import queries
 from vicidid.validate import check_fields, read_required
 
 PARAMETERS = (SOURCE_DID, NEW_DIDS, *COPY_FIELDS)
-VALID_ITEM = re.compile(f"[{DID_CHARS}]{{2,50}}")
+# A new DID is 1 (vicidial) or 2 (simple) to 50 characters: VICIdial would store an empty
+# item with an empty pattern and cut a longer one, so those are reported instead.
+VALID_ITEM = {n: re.compile(f"[{DID_CHARS}]{{{n},50}}") for n in (1, 2)}
 
 
 def split_items(value: str, empty_items_invalid: bool) -> list[str]:
@@ -47,16 +49,41 @@ def run(call: Call) -> list[Outcome]:
     if row is None or not auth.sees(call.caller, row.get("user_group")):
         return call.fail(Kind.DID_NOT_FOUND, did=source)
     changes, error = check_fields(call, COPY_FIELDS)
-    if error:
+    if error and call.policy.description_in_loop:
+        # VICIdial checks the description only when a DID is about to be inserted
+        stopped = _stop_at_first_new(call, source, items, error)
+        if stopped:
+            return stopped
+        changes = {}  # every DID exists: nothing to apply a description to
+    elif error:
         return [error]
-    return _copy(call, row, items, changes)
+    return _copy(call, source, row, items, changes)
 
 
-def _copy(call: Call, row: dict, items: list[str], changes: dict[str, str]) -> list[Outcome]:
-    source = row["did_pattern"]
+def _stop_at_first_new(
+    call: Call, source: str, items: list[str], error: Outcome
+) -> list[Outcome] | None:
+    """The answer when a refused description meets the first DID that would be inserted:
+    the DIDs before it, which exist, are reported as met, then the error; nothing is
+    inserted. None when every DID exists (the check is never met)."""
+    single = len(items) == 1
+    valid = VALID_ITEM[call.policy.min_item_len]
+    met = []
+    for item in items:
+        if not (valid.fullmatch(item) and queries.did_by_pattern(call.conn, call.dids, item)):
+            return [*met, error]
+        met.append(call.outcome(Kind.COPY_EXISTS, did=source, value=item, single=single))
+    return None
+
+
+def _copy(
+    call: Call, source: str, row: dict, items: list[str], changes: dict[str, str]
+) -> list[Outcome]:
+    """`source` is the source DID as given: VICIdial answers and notes it so, in its case."""
     template = {k: v for k, v in row.items() if k not in ("did_id", "did_pattern")}
     template.update(changes)
-    wanted = list(dict.fromkeys(i for i in items if VALID_ITEM.fullmatch(i)))
+    valid = VALID_ITEM[call.policy.min_item_len]
+    wanted = list(dict.fromkeys(i for i in items if valid.fullmatch(i)))
     new_ids = insert_all(call, template, wanted)
     single = len(items) == 1
     outcomes: list[Outcome] = []
@@ -64,7 +91,7 @@ def _copy(call: Call, row: dict, items: list[str], changes: dict[str, str]) -> l
     added = existed = invalid = 0
     last_id = None
     for item in items:
-        if not VALID_ITEM.fullmatch(item):
+        if not valid.fullmatch(item):
             invalid += 1
             outcomes.append(call.outcome(Kind.COPY_INVALID, did=source, value=item, single=single))
             log.append(f"{item} INVALID")
@@ -84,17 +111,18 @@ def _copy(call: Call, row: dict, items: list[str], changes: dict[str, str]) -> l
         log.append(f"{item} ADDED, did_id: {did_id}")
     counts = CopyCounts(added, existed, invalid)
     outcomes.append(call.outcome(Kind.COPY_SUMMARY, did=source, counts=counts, single=single))
-    if added:
-        cols = ",".join(template)
-        sql = (
-            f"INSERT INTO vicidial_inbound_dids (did_pattern,{cols}) SELECT NEW,{cols} "
-            f"from vicidial_inbound_dids where did_id={audit.quote(row['did_id'])};"
-        )
-        notes = (
-            f"DID Source: {source} Inserts: {added} Insert Errors: {existed + invalid} "
-            "Copy Log:\n" + "".join(line + "\n" for line in log)
-        )
-        audit.write(call, "COPY", "ADMIN API COPY DIDS", last_id, sql, notes)
+    # VICIdial writes its COPY row whatever happened, also when nothing was inserted
+    cols = ",".join(template)
+    sql = (
+        f"INSERT INTO vicidial_inbound_dids (did_pattern,{cols}) SELECT NEW,{cols} "
+        f"from vicidial_inbound_dids where did_id={audit.quote(row['did_id'])};"
+    )
+    notes = (
+        f"DID Source: {source} Inserts: {added} Insert Errors: {existed + invalid} "
+        "Copy Log:\n" + "".join(line + "\n" for line in log)
+    )
+    record = "" if last_id is None else last_id
+    audit.write(call, "COPY", "ADMIN API COPY DIDS", record, sql, notes)
     return outcomes
 
 

@@ -11,8 +11,8 @@ from vicidid.store import queries
 from vicidid.validate import check_fields, read_required
 
 PARAMETERS = (DID_PATTERN, *DID_FIELDS, DELETE_DID)
-# What an update reads of the row: enough to find it, check visibility and audit a change.
-READ = ("did_id", "did_pattern", "user_group", *(f.column for f in DID_FIELDS if f.column))
+# What an update reads of the row: enough to find it and check visibility.
+READ = ("did_id", "did_pattern", "user_group")
 
 
 def run(call: Call) -> list[Outcome]:
@@ -27,7 +27,7 @@ def run(call: Call) -> list[Outcome]:
 
     delete = call.params.read(DELETE_DID)
     if isinstance(delete, Given) and delete.value == "Y":
-        return _delete(call, row)
+        return _delete(call, row, pattern)
 
     changes, error = check_fields(call, DID_FIELDS)
     if error:
@@ -39,17 +39,17 @@ def run(call: Call) -> list[Outcome]:
         f"UPDATE vicidial_inbound_dids set {audit.set_clause(changes)} "
         f"where did_id={audit.quote(row['did_id'])};"
     )
-    notes = f"did: {pattern} did_id: {row['did_id']}\n{audit.changed_line(row, changes)}"
+    notes = f"did: {pattern} did_id: {row['did_id']}"  # VICIdial's; `did history` reads the sql
     audit.write(call, "MODIFY", "ADMIN API UPDATE DID", row["did_id"], sql, notes)
     call.changes.append(pattern)
     return call.fail(Kind.UPDATED, did=pattern, did_id=row["did_id"])
 
 
-def _delete(call: Call, row: dict) -> list[Outcome]:
+def _delete(call: Call, row: dict, pattern: str) -> list[Outcome]:
+    """`pattern` is the DID as given (VICIdial answers and notes it as given, in its case)."""
     if not auth.may_delete(call.caller):
-        return call.fail(Kind.NO_DELETE_PERMISSION, did=row["did_pattern"])
+        return call.fail(Kind.NO_DELETE_PERMISSION, did=pattern)
     queries.delete_did(call.conn, row["did_id"])
-    pattern = row["did_pattern"]
     sql = f"DELETE from vicidial_inbound_dids where did_id={audit.quote(row['did_id'])} limit 1;"
     audit.write(
         call,
@@ -59,5 +59,5 @@ def _delete(call: Call, row: dict) -> list[Outcome]:
         sql,
         f"did: {pattern} did_id: {row['did_id']}",
     )
-    call.changes.append(pattern)
+    call.changes.append(row["did_pattern"])
     return call.fail(Kind.DELETED, did=pattern, did_id=row["did_id"])

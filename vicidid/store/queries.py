@@ -136,16 +136,26 @@ def login_locked(conn: Connection, user: str, ip: str) -> None:
     )
 
 
-def ip_list(conn: Connection, list_id: str) -> list[str] | None:
-    """The addresses of an active IP list, or None when no such active list exists."""
-    lists, entries = t.ip_lists, t.ip_list_entries
-    active = conn.execute(
-        sa.select(lists.c.ip_list_id).where(lists.c.ip_list_id == list_id, lists.c.active == "Y")
-    ).first()
-    if active is None:
-        return None
+def ip_list(conn: Connection, list_id: str) -> list[str]:
+    """The addresses of an IP list. As VICIdial, the list's `active` flag is not looked at,
+    and a list that does not exist holds no address."""
+    entries = t.ip_list_entries
     rows = conn.execute(sa.select(entries.c.ip_address).where(entries.c.ip_list_id == list_id))
     return [r[0] for r in rows]
+
+
+def ip_refused(conn: Connection, user: str, ip: str) -> None:
+    """An IP refusal is noted on the user as VICIdial does; the failure count is untouched."""
+    u = t.users
+    conn.execute(
+        u.update()
+        .where(u.c.user == user)
+        .values(
+            failed_login_attempts_today=u.c.failed_login_attempts_today + 1,
+            failed_last_ip_today=ip,
+            failed_last_type_today="aIPBLOCK",
+        )
+    )
 
 
 def ref_exists(conn: Connection, kind: str, value: str) -> bool:
