@@ -60,6 +60,13 @@ class Room:
     widest: int = 4  # bytes of the widest character in this codec
     bmp_only: bool = False
 
+    @property
+    def sure(self) -> float:
+        """Up to this many ASCII characters surely fit (a quick test before the real one)."""
+        if self.size is None:
+            return float("inf")
+        return self.size // self.widest if self.in_bytes else self.size
+
     def holds(self, text: str) -> bool:
         """Whether the text goes in whole and unchanged."""
         return self.fit(text) == text
@@ -110,22 +117,30 @@ class Sizes:
 
     def __init__(self, rooms: dict[str, dict[str, Room]]) -> None:
         self._rooms = rooms
+        self._sure = {
+            table: {column: (room.sure, room) for column, room in columns.items()}
+            for table, columns in rooms.items()
+        }
 
     def room(self, table: str, column: str) -> Room | None:
         return self._rooms.get(table, {}).get(column)
 
     def fit(self, table: str, values: dict) -> dict:
         """The row's values, each text cut to its column (the same dict when all fit)."""
-        rooms = self._rooms.get(table)
+        rooms = self._sure.get(table)
         if not rooms:
             return values
         fitted = None
         for column, value in values.items():
-            if isinstance(value, str) and column in rooms:
-                cut = rooms[column].fit(value)
-                if cut != value:
-                    fitted = fitted if fitted is not None else dict(values)
-                    fitted[column] = cut
+            entry = rooms.get(column)
+            if entry is None or not isinstance(value, str):
+                continue
+            if len(value) <= entry[0] and value.isascii():
+                continue  # the common case, decided without encoding anything
+            cut = entry[1].fit(value)
+            if cut != value:
+                fitted = fitted if fitted is not None else dict(values)
+                fitted[column] = cut
         return values if fitted is None else fitted
 
     def fit_value(self, table: str, column: str, value: str, note: bool = False) -> str:
