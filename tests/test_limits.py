@@ -54,7 +54,10 @@ def strict(url: str) -> sa.engine.Engine:
     @sa.event.listens_for(engine, "connect")
     def _strict(dbapi_conn, _record):
         cursor = dbapi_conn.cursor()
-        cursor.execute("SET SESSION sql_mode = CONCAT_WS(',', @@sql_mode, 'STRICT_TRANS_TABLES')")
+        cursor.execute(
+            "SET SESSION sql_mode = "
+            "IF(@@sql_mode = '', 'STRICT_TRANS_TABLES', CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES'))"
+        )
         cursor.close()
 
     with engine.connect() as conn:
