@@ -145,3 +145,67 @@ def test_serve_refuses_a_database_without_tables(tmp_path):
     r = run(f"sqlite:///{tmp_path / 'none.db'}", "serve", "--port", "1")
     assert r.exit_code != 0
     assert "vicidial_inbound_dids" in r.output
+
+
+# Passwords off the command line --------------------------------------------------------
+
+
+def logs_in(url: str, user: str, password: str) -> bool:
+    from vicidid.call import POLICIES
+    from vicidid.outcomes import Kind
+    from vicidid.pipeline import Incoming, Pipeline
+    from vicidid.store.db import make_engine
+
+    engine = make_engine(url)
+    query = [("function", "did_info"), ("user", user), ("pass", password), ("source", "test")]
+    reply = Pipeline(engine, POLICIES["simple"]).handle(
+        Incoming([*query, ("did_pattern", "18001234567")])
+    )
+    engine.dispose()
+    return reply.outcomes[-1].kind is Kind.DID_INFO
+
+
+def test_password_asked_for_hidden_and_confirmed(sqlite_url, monkeypatch):
+    monkeypatch.delenv("VICIDID_PASSWORD", raising=False)
+    run(sqlite_url, "init-db", "--demo")
+    added = CliRunner().invoke(
+        main, ["--db", sqlite_url, "user", "add", "asked", "--password"], input="s3cret\ns3cret\n"
+    )
+    assert added.exit_code == 0, added.output
+    assert "s3cret" not in added.output  # hidden
+    assert "Repeat for confirmation" in added.output
+    assert logs_in(sqlite_url, "asked", "s3cret")
+    # without --password at all, user add asks too; a mismatch is asked again
+    second = CliRunner().invoke(
+        main, ["--db", sqlite_url, "user", "add", "asked2"], input="a1\nb2\nok9\nok9\n"
+    )
+    assert second.exit_code == 0, second.output
+    assert "do not match" in second.output
+    assert logs_in(sqlite_url, "asked2", "ok9") and not logs_in(sqlite_url, "asked2", "a1")
+    changed = CliRunner().invoke(
+        main, ["--db", sqlite_url, "user", "set", "asked", "--password"], input="n3w\nn3w\n"
+    )
+    assert changed.exit_code == 0, changed.output
+    assert logs_in(sqlite_url, "asked", "n3w") and not logs_in(sqlite_url, "asked", "s3cret")
+
+
+def test_password_from_the_environment(sqlite_url, monkeypatch):
+    run(sqlite_url, "init-db", "--demo")
+    monkeypatch.setenv("VICIDID_PASSWORD", "fr0m-env")
+    assert run(sqlite_url, "user", "add", "envy").exit_code == 0
+    assert logs_in(sqlite_url, "envy", "fr0m-env")
+    # user set changes the password only when --password is given
+    assert run(sqlite_url, "user", "set", "envy", "--level", "8").exit_code == 0
+    monkeypatch.setenv("VICIDID_PASSWORD", "other-1")
+    assert logs_in(sqlite_url, "envy", "fr0m-env")
+    assert run(sqlite_url, "user", "set", "envy", "--password").exit_code == 0
+    assert logs_in(sqlite_url, "envy", "other-1")
+    # a value given with the flag still wins, for scripts
+    assert run(sqlite_url, "user", "set", "envy", "--password", "given-2").exit_code == 0
+    assert logs_in(sqlite_url, "envy", "given-2")
+
+
+def test_help_says_the_environment_is_safer(sqlite_url):
+    for command in ("add", "set"):
+        r = run(sqlite_url, "user", command, "--help")
+        assert "VICIDID_PASSWORD" in r.output and "safer" in r.output

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
+
+from tests.conftest import serve
+from vicidid.dialects import json as json_dialect
 
 BASE = "function=update_did&user=admin&pass=1234&source=test&format=json"
 COPY = "function=copy_did&user=admin&pass=1234&source=test&format=json&did_pattern=18001234567"
@@ -99,3 +105,86 @@ def test_version_json(live):
     body = live.get("function=version&format=json").json()
     assert body["result"] == "SUCCESS"
     assert body["message"].startswith("VERSION: 2.14-194|BUILD: vicidid-")
+
+
+# Every column type a customised DID table can hold ---------------------------------------
+
+ODD_COLUMNS = {
+    "sqlite": [
+        ("price", "DECIMAL(8,2)", "12.50"),
+        ("opens", "TIME", "'08:30:00'"),
+        ("since", "DATE", "'2026-11-25'"),
+        ("seen", "DATETIME", "'2026-11-25 10:11:12'"),
+        ("raw", "BLOB", "X'414243'"),
+    ],
+    "mysql": [
+        ("price", "DECIMAL(8,2)", "12.50"),
+        ("opens", "TIME", "'-08:30:00'"),
+        ("since", "DATE", "'2026-11-25'"),
+        ("seen", "DATETIME", "'2026-11-25 10:11:12'"),
+        ("raw", "VARBINARY(8)", "'ABC'"),
+        ("days", "SET('MON','TUE','WED')", "'MON,WED'"),
+        ("flag", "BIT(1)", "b'1'"),
+        ("ratio", "DOUBLE", "0.25"),
+    ],
+}
+EXPECTED = {
+    "price": ("12.50", 12.5),  # SQLite hands back a float
+    "opens": ("08:30:00", "-8:30:00"),
+    "since": "2026-11-25",
+    "seen": "2026-11-25 10:11:12",
+    "raw": "ABC",
+    "days": "MON,WED",
+    "ratio": 0.25,
+}
+
+
+def test_did_info_and_did_list_render_every_column_type(demo_engine):
+    columns = ODD_COLUMNS["sqlite" if demo_engine.dialect.name == "sqlite" else "mysql"]
+    with demo_engine.begin() as conn:
+        for name, sql_type, value in columns:
+            conn.exec_driver_sql(f"ALTER TABLE vicidial_inbound_dids ADD COLUMN {name} {sql_type}")
+            conn.exec_driver_sql(
+                f"UPDATE vicidial_inbound_dids SET {name} = {value} "
+                "WHERE did_pattern = '18001234567'"
+            )
+    with serve(demo_engine) as live:
+        info = live.get(
+            "function=did_info&user=admin&pass=1234&source=test&format=json&did_pattern=18001234567"
+        )
+        listed = live.get("function=did_list&user=admin&pass=1234&source=test&format=json")
+        text = live.get(
+            "function=did_info&user=admin&pass=1234&source=test&did_pattern=18001234567"
+        )
+    assert info.status_code == listed.status_code == 200, info.text
+    row, first = info.json()["row"], listed.json()["rows"][0]
+    for name, _, _ in columns:
+        want = EXPECTED.get(name)
+        if isinstance(want, tuple):
+            assert row[name] in want
+        elif want is not None:
+            assert row[name] == want
+        assert first[name] == row[name]
+    assert text.status_code == 200 and "price|12.5" in text.text
+
+
+def test_values_json_cannot_carry_are_written_plainly():
+    assert json_dialect.plain(Decimal("0.10")) == "0.10"
+    assert json_dialect.plain(dt.timedelta(days=1, hours=2, seconds=3)) == "26:00:03"
+    assert json_dialect.plain(-dt.timedelta(minutes=90)) == "-1:30:00"
+    assert json_dialect.plain(dt.time(8, 30)) == "08:30:00"
+    assert json_dialect.plain({"b", "a"}) == "a,b"
+    assert json_dialect.plain(b"\xffA") == "\ufffdA"
+    assert json_dialect.plain(float("nan")) == "nan"
+    assert json_dialect.plain(object()).startswith("<object")
+
+
+def test_an_answer_that_cannot_be_rendered_is_a_clear_error(live, monkeypatch):
+    def broken(_value):
+        raise ValueError("cannot render")
+
+    monkeypatch.setattr(json_dialect, "_cell", broken)  # a value no rule covers
+    r = live.get(BASE.replace("update_did", "did_info") + "&did_pattern=18001234567")
+    assert r.headers["content-type"] == "application/json"
+    assert r.json()["kind"] == "internal_error" and r.json()["result"] == "ERROR"
+    assert r.status_code in (500, 503)

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import logging
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from vicidid.pipeline import Incoming, Pipeline, Reply, logged_url
 from vicidid.settings import Settings
 from vicidid.store.db import make_engine
 
+log = logging.getLogger("vicidid")
 API_PATH = "/vicidial/non_agent_api.php"
 TEXT = "text/plain; charset=utf-8"
 TEXT_DIALECTS = {"simple": simple.render, "vicidial": vicidial.render}
@@ -100,6 +102,17 @@ def render(
 
 
 def respond(reply: Reply, dialect: str, as_json: bool) -> Response:
+    """The answer; an answer that cannot be rendered is the server-fault answer instead."""
+    try:
+        return _respond(reply, dialect, as_json)
+    except Exception:
+        log.exception("rendering the answer failed (function=%s)", reply.function)
+        final = reply.outcomes[-1]
+        fault = Outcome(Kind.INTERNAL_ERROR, function=final.function, user=final.user)
+        return _respond(Reply([fault], reply.function, reply.params), dialect, as_json)
+
+
+def _respond(reply: Reply, dialect: str, as_json: bool) -> Response:
     final = reply.outcomes[-1]
     if final.kind is Kind.REPLAYED:
         stored = final.extra["stored"]

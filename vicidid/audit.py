@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from vicidid.call import Call
-from vicidid.store import queries
+from vicidid.store import queries, sizes
+from vicidid.store import tables as t
 
-TEXT_BYTES = 65_535  # VICIdial's event_sql and event_notes are TEXT columns
 
+def fit(conn, column: str, text: str) -> str:
+    """Cut a text to its admin_log column's declared size, saying how much was left out.
 
-def fit(text: str, limit: int = TEXT_BYTES) -> str:
-    """Cut a text to fit a TEXT column, saying how much was left out."""
-    data = text.encode()
-    if len(data) <= limit:
-        return text
-    kept = data[: limit - 40].decode(errors="ignore")
-    kept = kept[: kept.rfind("\n") + 1] or kept
-    return kept + f"... ({len(data) - len(kept.encode())} more bytes)\n"
+    VICIdial declares event_sql and event_notes MEDIUMTEXT; a database vicidid created
+    may hold less (TEXT on MariaDB), and a bulk copy's notes can run to megabytes.
+    """
+    return sizes.of(conn).fit_value(t.admin_log.name, column, text, note=True)
 
 
 def quote(value: object) -> str:
@@ -38,7 +36,7 @@ def write(call: Call, event_type: str, code: str, record_id: object, sql: str, n
         event_type=event_type,
         record_id=str(record_id),
         event_code=code,
-        event_sql=fit(sql),
-        event_notes=fit(notes),
+        event_sql=fit(call.conn, "event_sql", sql),
+        event_notes=fit(call.conn, "event_notes", notes),
         user_group=call.caller.get("user_group") or "",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -240,6 +241,31 @@ def user_options(fn):
     return fn
 
 
+ASK = "\0ask"  # --password given without a value
+
+
+def password_option(help_: str):
+    """--password VALUE, or --password alone: VICIDID_PASSWORD, else asked (hidden, twice)."""
+    return click.option(
+        "--password",
+        is_flag=False,
+        flag_value=ASK,
+        help=help_ + " Give --password alone to take VICIDID_PASSWORD from the environment "
+        "or, without it, to be asked (hidden, twice). A value on the command line stays in "
+        "shell history and shows in `ps`: the environment or the prompt is safer.",
+    )
+
+
+def resolve_password(given: str | None) -> str:
+    """The password meant by --password: its value, VICIDID_PASSWORD, or the prompt."""
+    if given is not None and given != ASK:
+        return given
+    from_env = os.environ.get("VICIDID_PASSWORD")
+    if from_env:
+        return from_env
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
 @main.group()
 def user() -> None:
     """API users."""
@@ -247,12 +273,13 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--password", required=True, help="The user's password.")
+@password_option("The user's password; without --password, as with it alone.")
 @user_options
 @click.pass_obj
 @fail_on_db_errors
-def user_add(obj: Context, name: str, password: str, **flags) -> None:
+def user_add(obj: Context, name: str, password: str | None, **flags) -> None:
     """Add an API user."""
+    password = resolve_password(password)
     with obj.engine.begin() as conn:
         admin.add_user(conn, name, password, _flags(flags))
     click.echo(f"user {name} added")
@@ -260,13 +287,14 @@ def user_add(obj: Context, name: str, password: str, **flags) -> None:
 
 @user.command("set")
 @click.argument("name")
-@click.option("--password", help="A new password.")
+@password_option("A new password.")
 @click.option("--active/--inactive", default=None, help="Enable or disable the user.")
 @user_options
 @click.pass_obj
 @fail_on_db_errors
 def user_set(obj: Context, name: str, password: str | None, active: bool | None, **flags) -> None:
     """Change an existing API user."""
+    password = None if password is None else resolve_password(password)
     with obj.engine.begin() as conn:
         admin.set_user(conn, name, password, _flags({**flags, "active": active}))
     click.echo(f"user {name} changed")

@@ -4,21 +4,28 @@ The key is claimed in the same transaction as the change it guards: two requests
 one key cannot both act, because the second one's insert of the key waits for the first
 to commit, fails on the primary key, and the whole transaction runs again, this time
 finding the stored answer.
+
+An answer too big for the body column is not stored (the key then answers once: a retry
+acts again). Expired keys are purged at most once a minute, in a transaction of their own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from vicidid.store import sizes
 from vicidid.store import tables as t
 
 KEEP_FOR = timedelta(hours=24)
+PURGE_EVERY = 60.0  # seconds
 FUNCTIONS = {"add_did", "copy_did"}
 NOT_COMPARED = {"pass", "idempotency_key"}
 
@@ -53,7 +60,11 @@ def lookup(conn: Connection, key: str, user: str, now: datetime) -> Stored | Non
     return Stored(row["fingerprint"], row["status"], row["content_type"], row["body"])
 
 
-def save(conn: Connection, key: str, user: str, stored: Stored, now: datetime) -> None:
+def save(conn: Connection, key: str, user: str, stored: Stored, now: datetime) -> bool:
+    """Claim the key with its answer; False when the answer is too big to keep (not stored)."""
+    room = sizes.of(conn).room(t.idempotency.name, "body")
+    if room is not None and not room.holds(stored.body):
+        return False
     try:
         conn.execute(
             t.idempotency.insert().values(
@@ -68,3 +79,27 @@ def save(conn: Connection, key: str, user: str, stored: Stored, now: datetime) -
         )
     except sa.exc.IntegrityError as error:
         raise KeyTaken from error
+    return True
+
+
+def purge(conn: Connection, now: datetime) -> int:
+    """Delete every expired key; how many there were."""
+    i = t.idempotency
+    return conn.execute(i.delete().where(i.c.created < now - KEEP_FOR)).rowcount
+
+
+class PurgeTimer:
+    """Says when the expired keys are due for a purge: at most once every `every` seconds."""
+
+    def __init__(self, every: float = PURGE_EVERY) -> None:
+        self.every = every
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next:
+                return False
+            self._next = now + self.every
+            return True

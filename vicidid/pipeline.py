@@ -25,7 +25,7 @@ from vicidid.functions import FUNCTIONS
 from vicidid.functions.version import version_line
 from vicidid.outcomes import Kind, Outcome
 from vicidid.params import Given, Params, merge
-from vicidid.store import queries
+from vicidid.store import queries, sizes
 from vicidid.store import tables as t
 from vicidid.store.db import writer_turns
 
@@ -88,6 +88,7 @@ class Pipeline:
         self.bulk_ids = False
         self._has_idempotency: bool | None = None
         self._turns = writer_turns(engine)  # SQLite: one writer at a time, in turn
+        self.purge_timer = idempotency.PurgeTimer()
 
     def did_table(self) -> sa.TableClause:
         """The DID table with the columns the database really has, read once."""
@@ -95,6 +96,7 @@ class Pipeline:
             columns = [c["name"] for c in sa.inspect(self.engine).get_columns(t.inbound_dids.name)]
             with self.engine.connect() as conn:
                 self.bulk_ids = queries.consecutive_ids(conn)
+            sizes.load(self.engine)  # every column's size, for the values written
             self._dids = queries.did_table(columns)
         return self._dids
 
@@ -155,7 +157,20 @@ class Pipeline:
             log.exception("request failed, rolled back (function=%s user=%s)", function, user)
             outcomes = [Outcome(Kind.INTERNAL_ERROR, function=function, user=user)]
             call_changes = []
+        self._purge_expired_keys(now)
         return Reply(outcomes, function, params, call_changes)
+
+    def _purge_expired_keys(self, now: datetime) -> None:
+        """Delete expired Idempotency-Keys, at most once a minute, outside any request's change."""
+        if not self.purge_timer.due():
+            return
+        try:
+            if not self.has_idempotency_table():
+                return
+            with self._turns, self.engine.begin() as conn:
+                idempotency.purge(conn, now)
+        except sa_exc.SQLAlchemyError as error:
+            log.warning("purging expired idempotency keys failed: %s", type(error).__name__)
 
     def _run(
         self,
@@ -295,18 +310,19 @@ class Pipeline:
 
     def _write_log(self, conn, rows, params, function, user, incoming, now, started) -> None:
         run_time = f"{time.perf_counter() - started:.6f}"
-        source = params.shown(SOURCE)[:20]
-        fn = "" if not function else function[:20]
+        # Every text is cut to its column in the store (store/sizes.py).
+        source = params.shown(SOURCE)
+        fn = function or ""
         entries = [
             {
-                "user": user[:20],
+                "user": user,
                 "api_date": now,
                 "api_script": "non-agent",
                 "function": fn,
                 "agent_user": "",
                 "value": "",
                 "result": r.result,
-                "result_reason": r.reason[:255],
+                "result_reason": r.reason,
                 "source": source,
                 "data": r.data,
                 "run_time": run_time,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+from decimal import Decimal
 
 from vicidid.dialects import simple, vicidial
 from vicidid.outcomes import Kind, Outcome
@@ -68,12 +70,46 @@ def status(outcomes: list[Outcome]) -> int:
     return STATUS.get(final.kind, 200)
 
 
-def _plain(value: object) -> object:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
+def plain(value: object) -> object:
+    """A column value JSON can carry, for every type a VICIdial table can hold.
+
+    Dates and times as MariaDB writes them; DECIMAL exactly, as a string; TIME (a
+    timedelta from the drivers) as [-]H:MM:SS; SET as its comma-separated members;
+    binary as UTF-8 text; anything else as its text.
+    """
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return _time(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, set | frozenset):
+        return ",".join(sorted(str(v) for v in value))
+    return str(value)
+
+
+def _time(delta: dt.timedelta) -> str:
+    sign = "-" if delta < dt.timedelta(0) else ""
+    delta = abs(delta)
+    minutes, seconds = divmod(delta.seconds, 60)
+    hours = delta.days * 24 + minutes // 60
+    fraction = f".{delta.microseconds:06d}" if delta.microseconds else ""
+    return f"{sign}{hours}:{minutes % 60:02d}:{seconds:02d}{fraction}"
+
+
+def _cell(value: object) -> object:
+    """A row's value: JSON's own types pass, the rest as plain() says."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return plain(value)
 
 
 def body(outcomes: list[Outcome], function: str, changed: list[str]) -> dict:
@@ -109,9 +145,9 @@ def body(outcomes: list[Outcome], function: str, changed: list[str]) -> dict:
         c = final.counts
         obj["counts"] = {"added": c.added, "existed": c.existed, "invalid": c.invalid}
     if final.kind is Kind.DID_INFO:
-        obj["row"] = {k: _plain(v) for k, v in final.rows[0].items()}
+        obj["row"] = {k: _cell(v) for k, v in final.rows[0].items()}
     if final.kind is Kind.DID_LIST:
-        obj["rows"] = [{k: _plain(v) for k, v in r.items()} for r in final.rows]
+        obj["rows"] = [{k: _cell(v) for k, v in r.items()} for r in final.rows]
         obj["limit"] = final.extra.get("limit")
         obj["offset"] = final.extra.get("offset")
     if lead.field is not None:
@@ -120,4 +156,5 @@ def body(outcomes: list[Outcome], function: str, changed: list[str]) -> dict:
 
 
 def render(outcomes: list[Outcome], function: str, changed: list[str]) -> tuple[int, str]:
-    return status(outcomes), json.dumps(body(outcomes, function, changed), ensure_ascii=False)
+    text = json.dumps(body(outcomes, function, changed), ensure_ascii=False, default=plain)
+    return status(outcomes), text

@@ -1,7 +1,8 @@
 """Every statement vicidid runs, as small functions over a connection.
 
 Callers own the transaction: a request opens one, and everything it changes (the DID,
-its admin_log row, its api_log rows, the login bookkeeping) commits together.
+its admin_log row, its api_log rows, the login bookkeeping) commits together. Every text
+written is cut to its column's declared size here (store/sizes.py), whoever built it.
 
 The statements of every request are built once, with bound parameters: building a
 statement and computing its cache key cost SQLAlchemy more than running it does, and a
@@ -20,6 +21,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from vicidid.store import sizes
 from vicidid.store import tables as t
 
 REF_COLUMNS = {
@@ -102,10 +104,8 @@ LOGIN_SUCCEEDED = t.users.update().where(t.users.c.user == sa.bindparam("caller"
 
 
 def login_succeeded(conn: Connection, user: str, ip: str, now: datetime) -> None:
-    conn.execute(
-        LOGIN_SUCCEEDED,
-        {"caller": user, "last_login_date": now, "last_ip": ip, "failed_login_count": 0},
-    )
+    values = {"caller": user, "last_login_date": now, "last_ip": ip, "failed_login_count": 0}
+    conn.execute(LOGIN_SUCCEEDED, sizes.of(conn).fit(t.users.name, values))
 
 
 def login_failed(conn: Connection, user: str, ip: str) -> None:
@@ -117,7 +117,7 @@ def login_failed(conn: Connection, user: str, ip: str) -> None:
             failed_login_count=u.c.failed_login_count + 1,
             failed_login_attempts_today=u.c.failed_login_attempts_today + 1,
             failed_login_count_today=u.c.failed_login_count_today + 1,
-            failed_last_ip_today=ip,
+            failed_last_ip_today=_fit_ip(conn, ip),
             failed_last_type_today="aBAD",
         )
     )
@@ -130,10 +130,14 @@ def login_locked(conn: Connection, user: str, ip: str) -> None:
         .where(u.c.user == user)
         .values(
             failed_login_attempts_today=u.c.failed_login_attempts_today + 1,
-            failed_last_ip_today=ip,
+            failed_last_ip_today=_fit_ip(conn, ip),
             failed_last_type_today="aLOCK",
         )
     )
+
+
+def _fit_ip(conn: Connection, ip: str) -> str:
+    return sizes.of(conn).fit_value(t.users.name, "failed_last_ip_today", ip)
 
 
 def ip_list(conn: Connection, list_id: str) -> list[str]:
@@ -152,7 +156,7 @@ def ip_refused(conn: Connection, user: str, ip: str) -> None:
         .where(u.c.user == user)
         .values(
             failed_login_attempts_today=u.c.failed_login_attempts_today + 1,
-            failed_last_ip_today=ip,
+            failed_last_ip_today=_fit_ip(conn, ip),
             failed_last_type_today="aIPBLOCK",
         )
     )
@@ -192,6 +196,7 @@ UPDATE_DID = t.inbound_dids.update().where(t.inbound_dids.c.did_id == sa.bindpar
 
 
 def update_did(conn: Connection, did_id: int, changes: dict[str, str]) -> None:
+    changes = sizes.of(conn).fit(t.inbound_dids.name, changes)
     conn.execute(UPDATE_DID, {"id_": did_id, **changes})
 
 
@@ -211,7 +216,7 @@ def insert_did(conn: Connection, dids: sa.TableClause, values: dict) -> int | No
     The unique key decides, not an earlier SELECT, so two clients racing for the same
     new DID get one insert and one "already exists", never an error.
     """
-    result = conn.execute(_did_insert(dids), values)
+    result = conn.execute(_did_insert(dids), sizes.of(conn).fit(t.inbound_dids.name, values))
     if result.rowcount != 1:
         return None
     return int(result.lastrowid)
@@ -278,7 +283,9 @@ def insert_dids(
     """One multi-row insert of new DIDs; their ids, or None if any was raced in (undone)."""
     if not patterns:
         return {}
-    rows = [{"did_pattern": p, **template} for p in patterns]
+    fit = sizes.of(conn).fit
+    template = fit(t.inbound_dids.name, template)  # once: every row shares it
+    rows = [fit(t.inbound_dids.name, {"did_pattern": p}) | template for p in patterns]
     ignore = "OR IGNORE" if conn.dialect.name == "sqlite" else "IGNORE"
     savepoint = conn.begin_nested()
     result = multi_insert(conn, "vicidial_inbound_dids", rows, ignore)
@@ -297,7 +304,7 @@ API_URLS = t.api_urls.insert()
 
 
 def admin_log(conn: Connection, **values) -> None:
-    conn.execute(ADMIN_LOG, values)
+    conn.execute(ADMIN_LOG, sizes.of(conn).fit(t.admin_log.name, values))
 
 
 def api_log(
@@ -307,6 +314,11 @@ def api_log(
 
     With `bulk` (consecutive ids), many rows go in one statement per table.
     """
+    fit = sizes.of(conn).fit
+    rows = [fit(t.api_log.name, row) for row in rows]
+    if url is not None:
+        where = fit(t.api_urls.name, {"url": url, "remote_ip": remote_ip})
+        url, remote_ip = where["url"], where["remote_ip"]
     if bulk and len(rows) > 1:
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from vicidid import passhash
+from vicidid.store import sizes
 from vicidid.store import tables as t
 
 MARKER = sa.Table(
@@ -61,8 +62,12 @@ def init_db(engine: Engine, *, add_missing: bool = False) -> str:
                 "it as it is, or `init-db --add-missing` to add only vicidid's own tables."
             )
         t.metadata.create_all(engine, tables=[tb for tb in _own_tables() if tb is not MARKER])
-        return "added vicidid's own tables; VICIdial's tables were not touched"
+        done = ["added vicidid's own tables", *upgrade_own_tables(engine)]
+        sizes.forget(engine)
+        return "; ".join(done) + "; VICIdial's tables were not touched"
     t.metadata.create_all(engine)
+    upgraded = upgrade_own_tables(engine)
+    sizes.forget(engine)
     with engine.begin() as conn:
         if conn.execute(sa.select(MARKER.c.name)).first() is None:
             conn.execute(MARKER.insert().values(name="created_by", value="vicidid"))
@@ -76,7 +81,38 @@ def init_db(engine: Engine, *, add_missing: bool = False) -> str:
                     system_ip_blacklist="",
                 )
             )
-    return "database ready"
+    return "; ".join(["database ready", *upgraded])
+
+
+def upgrade_own_tables(engine: Engine) -> list[str]:
+    """Bring vicidid's own tables, never VICIdial's, to their current definition.
+
+    vicidid_idempotency.body was TEXT (64 KiB on MariaDB, too small for the answer of a
+    copy of a few hundred DIDs); it is MEDIUMTEXT in utf8mb4 now. The purge of expired
+    keys wants an index on their date.
+    """
+    table = t.idempotency
+    if table.name not in sa.inspect(engine).get_table_names():
+        return []
+    done = []
+    body = sizes.read(engine).room(table.name, "body")
+    if engine.dialect.name in ("mysql", "mariadb") and (
+        body is None or (body.size or 0) < 16_777_215 or body.widest != 4
+    ):
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    f"ALTER TABLE {table.name} "
+                    "MODIFY body MEDIUMTEXT CHARACTER SET utf8mb4 NOT NULL"
+                )
+            )
+        done.append(f"{table.name}.body widened to MEDIUMTEXT")
+    indexes = {i["name"] for i in sa.inspect(engine).get_indexes(table.name)}
+    for index in table.indexes:
+        if index.name not in indexes:
+            index.create(engine)
+            done.append(f"index {index.name} added")
+    return done
 
 
 def check_db(engine: Engine) -> Report:

@@ -8,8 +8,12 @@ many more columns, and vicidid never issues DDL against them.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 metadata = sa.MetaData()
+
+# VICIdial declares its long texts MEDIUMTEXT (16 MiB) on MariaDB; SQLite's TEXT has no size.
+MEDIUM_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
 
 def _s(name: str, length: int, default: str | None = None, **kw) -> sa.Column:
@@ -193,7 +197,7 @@ api_urls = sa.Table(
     sa.Column("api_id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("api_date", sa.DateTime),
     _s("remote_ip", 50, ""),
-    sa.Column("url", sa.Text),
+    sa.Column("url", MEDIUM_TEXT),
 )
 
 admin_log = sa.Table(
@@ -207,8 +211,8 @@ admin_log = sa.Table(
     _s("event_type", 20, "OTHER"),
     _s("record_id", 50, ""),
     _s("event_code", 255, ""),
-    sa.Column("event_sql", sa.Text),
-    sa.Column("event_notes", sa.Text),
+    sa.Column("event_sql", MEDIUM_TEXT),
+    sa.Column("event_notes", MEDIUM_TEXT),
     _s("user_group", 20, ""),
 )
 
@@ -238,8 +242,15 @@ idempotency = sa.Table(
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("content_type", sa.String(60), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
+    # A bulk copy's answer runs to megabytes; utf8mb4 whatever the database's default, so
+    # that any answer is stored exactly as it was sent.
+    sa.Column(
+        "body",
+        sa.Text().with_variant(mysql.MEDIUMTEXT(charset="utf8mb4"), "mysql", "mariadb"),
+        nullable=False,
+    ),
     sa.Column("created", sa.DateTime, nullable=False),
+    sa.Index("vicidid_idempotency_created", "created"),  # expired keys are purged by date
 )
 
 VICIDIAL_TABLES = tuple(t for t in metadata.sorted_tables if not t.name.startswith("vicidid_"))
