@@ -112,12 +112,16 @@ def _stopped_row(
     call: Call, row: dict, template: dict, wanted: list[str], new_ids: dict[str, int]
 ) -> dict:
     """The COPY row of a copy whose inserts stopped part-way, naming what was inserted."""
+    position = {p: i for i, p in enumerate(wanted)}
+    after = wanted[max(position[p] for p in new_ids) + 1 :] if new_ids else wanted
+    maybe = f"; {after[0]} may have been added too" if after else ""
     notes = (
         f"DID Source: {row['did_pattern']} Inserts: {len(new_ids)} Insert Errors: 0 "
         "Copy Log:\n"
         + "".join(f"{p} ADDED, did_id: {i}\n" for p, i in new_ids.items())
-        + f"STOPPED: the database connection failed after {len(new_ids)} of {len(wanted)} "
-        "new DIDs; the one being inserted then may have been added too\n"
+        + f"STOPPED: the database failed after {len(new_ids)} of {len(wanted)} new DIDs"
+        + maybe
+        + "\n"
     )
     last_id = next(reversed(new_ids.values()), row["did_id"])
     return audit.row(call, "COPY", "ADMIN API COPY DIDS", last_id, _copy_sql(template, row), notes)
