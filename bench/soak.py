@@ -21,7 +21,6 @@ database holds, and prints a table:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
 import subprocess
@@ -30,6 +29,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -194,36 +194,38 @@ def drop_database(name: str) -> None:
     root.dispose()
 
 
-async def clients(base: str, count: int, stop_at: float) -> list[Answer]:
+def clients(base: str, count: int, stop_at: float) -> list[Answer]:
+    """`count` clients, each on its own thread and keep-alive connection, until stop_at."""
     answers: list[Answer] = []
-    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
 
-    async def one(number: int, http: httpx.AsyncClient) -> None:
+    def one(number: int) -> None:
         rng = random.Random(number)
         n = 0
-        while time.monotonic() < stop_at:
-            n += 1
-            function = rng.choice(["update_did", "copy_did", "add_did", "did_info"])
-            did = f"19{number:03d}{n:06d}"
-            params = {"function": function, "format": "json", **LOGIN}
-            if function == "update_did":
-                params |= {"did_pattern": SOURCE_DID, "did_description": f"Soak {number} {n}"}
-            elif function == "copy_did":
-                params |= {"did_pattern": SOURCE_DID, "new_did_pattern": did}
-            elif function == "add_did":
-                params |= {"did_pattern": did, "did_description": f"Soak {number} {n}"}
-            else:
-                params |= {"did_pattern": SOURCE_DID}
-            try:
-                r = await http.get(base + API, params=params)
-                body = r.json()
-            except (httpx.HTTPError, ValueError) as error:
-                answers.append((function, did, 0, {"kind": type(error).__name__}))
-                continue
-            answers.append((function, did, r.status_code, body))
+        with httpx.Client(timeout=60) as http:
+            while time.monotonic() < stop_at:
+                n += 1
+                function = rng.choice(["update_did", "copy_did", "add_did", "did_info"])
+                did = f"19{number:03d}{n:06d}"
+                params = {"function": function, "format": "json", **LOGIN}
+                if function == "update_did":
+                    params |= {"did_pattern": SOURCE_DID, "did_description": f"Soak {number} {n}"}
+                elif function == "copy_did":
+                    params |= {"did_pattern": SOURCE_DID, "new_did_pattern": did}
+                elif function == "add_did":
+                    params |= {"did_pattern": did, "did_description": f"Soak {number} {n}"}
+                else:
+                    params |= {"did_pattern": SOURCE_DID}
+                try:
+                    r = http.get(base + API, params=params)
+                    body = r.json()
+                except (httpx.HTTPError, ValueError) as error:
+                    answers.append((function, did, 0, {"kind": type(error).__name__}))
+                    continue
+                answers.append((function, did, r.status_code, body))
 
-    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-        await asyncio.gather(*(one(n, http) for n in range(count)))
+    with ThreadPoolExecutor(count) as pool:
+        for future in [pool.submit(one, n) for n in range(count)]:
+            future.result()
     return answers
 
 
@@ -249,7 +251,7 @@ def soak(engine_name: str, args: argparse.Namespace) -> dict:
         )
         started = time.monotonic()
         murder.start()
-        answers = asyncio.run(clients(base, args.clients, stop_at))
+        answers = clients(base, args.clients, stop_at)
         murder.join()
         elapsed = time.monotonic() - started
     finally:
