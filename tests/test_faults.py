@@ -169,7 +169,7 @@ def error(code: object, message: str, invalidated: bool = False) -> sa.exc.DBAPI
 
 
 def test_database_errors_are_classed():
-    unreachable, privilege, server = faults.Fault.UNREACHABLE, faults.Fault.PRIVILEGE, None
+    unreachable, privilege = faults.Fault.UNREACHABLE, faults.Fault.PRIVILEGE
     server = faults.Fault.SERVER
     cases = [
         (error(2013, "Lost connection", invalidated=True), unreachable),
@@ -188,6 +188,7 @@ def test_database_errors_are_classed():
     ]
     for err, expected in cases:
         assert faults.classify(err) is expected, err
+    assert faults.classify(sa.exc.TimeoutError("QueuePool limit reached")) is unreachable
     line = faults.describe(cases[5][0])
     assert "1142" in line and "INSERT command denied" in line
     assert "secret" not in line and "VALUES" not in line  # never the statement or parameters
@@ -355,6 +356,7 @@ def load_and_kill(url: str, dialect: str, seconds: float, clients: int) -> dict:
             futures.append(pool.submit(killer.kill_now_and_then, stop, 0.02, 0.12))
             for f in futures:
                 f.result()
+    engine.dispose()  # its pooled connections may have been killed while idle
     result = reconcile(engine, answers)
     result["kills"] = killer.kills
     killer.close()

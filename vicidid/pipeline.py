@@ -145,12 +145,17 @@ class Pipeline:
     ) -> Outcome:
         """The answer to a request that could not finish, and its log line."""
         subject = params.shown(SOURCE_DID if function == "copy_did" else DID_PATTERN)
-        where = f"function={function or '-'} user={user or '-'} did={subject or '-'}"
+        where = f"function={function or '-'} user={user!r} did={subject[:60]!r}"
         database = isinstance(error, sa_exc.SQLAlchemyError)
         what = faults.describe(error) if database else type(error).__name__
         if attempt.changed and (attempt.committing or not self.transactional):
             # Some of its writes may be there for good: say so, never pretend otherwise.
-            log.error("request stopped, change may be partly applied (%s): %s", where, what)
+            log.error(
+                "request stopped, change may be partly applied (%s): %s",
+                where,
+                what,
+                exc_info=not database,  # a fault of vicidid's own: keep its traceback
+            )
             return Outcome(Kind.PARTLY_APPLIED, function=function, user=user, did=subject)
         if not database:
             log.exception("request failed, rolled back (%s)", where)

@@ -84,6 +84,8 @@ def describe(error: BaseException) -> str:
 def classify(error: BaseException) -> Fault:
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return Fault.UNREACHABLE
+    if isinstance(error, sa_exc.TimeoutError):
+        return Fault.UNREACHABLE  # every pooled connection busy: overloaded
     code, message = code_and_message(error)
     lowered = message.lower()
     if code in UNREACHABLE_CODES or any(s in lowered for s in SQLITE_BUSY):
