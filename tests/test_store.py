@@ -11,8 +11,8 @@ from sqlalchemy import exc as sa_exc
 from tests.conftest import MYSQL_ROOT, serve
 from vicidid import demo
 from vicidid.call import POLICIES
-from vicidid.pipeline import Incoming, Pipeline, is_transient
-from vicidid.store import queries
+from vicidid.pipeline import Incoming, Pipeline
+from vicidid.store import faults, queries
 from vicidid.store.db import WriterTurns, make_engine, safe_url, writer_turns
 from vicidid.store.schema import init_db
 
@@ -87,21 +87,34 @@ def test_caller_and_settings_in_one_statement(db_url):
     engine.dispose()
 
 
-def lost(committing: bool, invalidated: bool = True, code: int = 2013) -> bool:
+def lost(
+    committing: bool,
+    invalidated: bool = True,
+    code: int = 2013,
+    transactional: bool = True,
+    wrote: bool = False,
+) -> bool:
     error = sa_exc.OperationalError(
         "COMMIT" if committing else "SELECT 1",
         {},
         Exception(code, "Lost connection to server during query"),
         connection_invalidated=invalidated,
     )
-    return is_transient(error, committing)
+    attempt = faults.Attempt(wrote=wrote, changed=wrote, committing=committing)
+    return faults.may_rerun(error, attempt, transactional)
 
 
 def test_a_transaction_runs_again_unless_its_connection_was_lost_in_commit():
-    assert lost(committing=False)  # the server rolled it back: safe to run again
+    assert lost(committing=False, wrote=True)  # the server rolled it back: safe to run again
     assert not lost(committing=True)  # it may have landed: never run twice
     assert lost(committing=False, invalidated=False, code=1213)  # deadlock
     assert not lost(committing=False, invalidated=False, code=1062)  # a real error
+
+
+def test_on_myisam_a_request_runs_again_only_before_its_first_write():
+    assert lost(committing=False, transactional=False)
+    assert not lost(committing=False, transactional=False, wrote=True)
+    assert not lost(committing=False, invalidated=False, code=1213, transactional=False, wrote=True)
 
 
 def test_writers_to_one_sqlite_file_take_turns_across_processes(tmp_path):

@@ -20,6 +20,7 @@ from vicidid import access_log, forms, metrics, openapi
 from vicidid.call import POLICIES
 from vicidid.dialects import json as json_dialect
 from vicidid.dialects import simple, vicidial
+from vicidid.dialects.status import text_status
 from vicidid.outcomes import Kind, Outcome
 from vicidid.pipeline import Incoming, Pipeline, Reply, logged_url
 from vicidid.settings import Settings
@@ -82,14 +83,6 @@ def wants_json(query: list[tuple[str, str]], form: list[tuple[str, str]]) -> boo
     return value.lower() == "json"
 
 
-TEXT_STATUS = {
-    Kind.DATABASE_DOWN: 503,
-    Kind.INTERNAL_ERROR: 503,
-    Kind.IDEMPOTENCY_UNAVAILABLE: 503,
-    Kind.TOO_LARGE: 413,
-}
-
-
 def render(
     outcomes: list[Outcome], function: str, dids: list[str], dialect: str, as_json: bool
 ) -> tuple[int, str, str]:
@@ -97,7 +90,7 @@ def render(
     if as_json:
         status, text = json_dialect.render(outcomes, function, dids)
         return status, "application/json", text
-    status = TEXT_STATUS.get(outcomes[-1].kind, 200)
+    status = text_status(outcomes[-1].kind)
     return status, TEXT, TEXT_DIALECTS[dialect](outcomes)
 
 

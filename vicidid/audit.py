@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy import exc as sa_exc
+
 from vicidid.call import Call
 from vicidid.store import queries, sizes
 from vicidid.store import tables as t
+from vicidid.store.faults import describe
+
+log = logging.getLogger("vicidid")
 
 
 def fit(conn, column: str, text: str) -> str:
@@ -26,17 +33,47 @@ def set_clause(values: dict[str, object]) -> str:
     return ",".join(f"{col}={quote(v)}" for col, v in values.items())
 
 
+def row(call: Call, event_type: str, code: str, record_id: object, sql: str, notes: str) -> dict:
+    return {
+        "event_date": call.now,
+        "user": call.user,
+        "ip_address": call.ip,
+        "event_section": "DIDS",
+        "event_type": event_type,
+        "record_id": str(record_id),
+        "event_code": code,
+        "event_sql": fit(call.conn, "event_sql", sql),
+        "event_notes": fit(call.conn, "event_notes", notes),
+        "user_group": call.caller.get("user_group") or "",
+    }
+
+
 def write(call: Call, event_type: str, code: str, record_id: object, sql: str, notes: str) -> None:
-    queries.admin_log(
-        call.conn,
-        event_date=call.now,
-        user=call.user,
-        ip_address=call.ip,
-        event_section="DIDS",
-        event_type=event_type,
-        record_id=str(record_id),
-        event_code=code,
-        event_sql=fit(call.conn, "event_sql", sql),
-        event_notes=fit(call.conn, "event_notes", notes),
-        user_group=call.caller.get("user_group") or "",
-    )
+    """Write the change's admin_log row, in the request's transaction.
+
+    Where the change itself has already landed for good (MyISAM), a failure here must not
+    leave it unaudited: the row is written again on a fresh connection, unless it landed.
+    """
+    values = row(call, event_type, code, record_id, sql, notes)
+    try:
+        queries.admin_log(call.conn, **values)
+    except sa_exc.DBAPIError:
+        if not call.transactional:
+            write_fresh(call, values)
+        raise
+
+
+def write_fresh(call: Call, values: dict) -> None:
+    """Best effort: the admin_log row on a new connection, when the request's one failed."""
+    try:
+        with call.conn.engine.connect() as fresh:
+            if not queries.admin_log_exists(fresh, values):
+                queries.admin_log(fresh, **values)
+            fresh.commit()
+    except sa_exc.SQLAlchemyError as error:
+        log.error(
+            "admin_log %s row of DID id %s not written: %s",
+            values["event_type"],
+            values["record_id"],
+            describe(error),
+        )

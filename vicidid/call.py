@@ -60,6 +60,8 @@ class Call:
     dids: sa.TableClause  # vicidial_inbound_dids with the columns the database really has
     changes: list[str] = field(default_factory=list)  # DIDs touched, for JSON and metrics
     bulk_ids: bool = False  # multi-row inserts get consecutive ids (store.queries)
+    # A request's writes commit together (InnoDB, SQLite), or each lands as it runs (MyISAM).
+    transactional: bool = True
 
     @property
     def user(self) -> str:

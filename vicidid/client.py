@@ -69,6 +69,8 @@ ERRORS: dict[str, type[ApiError]] = {
     "did_exists": AlreadyExists,
     "copy_exists": AlreadyExists,
     "database_down": Unavailable,
+    "partly_applied": Unavailable,
+    "database_privilege": Unavailable,
     "internal_error": Unavailable,
 }
 

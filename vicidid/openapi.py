@@ -127,7 +127,12 @@ STATUS_TEXT = {
     "409": "JSON: already exists",
     "413": "Body over 1 MiB",
     "422": "JSON: invalid input",
-    "503": "Database unavailable",
+    "500": "The database refused vicidid: a missing privilege, or another server fault",
+    "503": "Database unavailable, or the connection was lost and the change may be partly applied",
+}
+SERVER_ERRORS = {
+    "500": "ERROR: DATABASE PERMISSION DENIED | vicidid's database user lacks a privilege …\n",
+    "503": "ERROR: DATABASE UNAVAILABLE\n",
 }
 
 
@@ -135,12 +140,18 @@ def responses() -> dict:
     out = {}
     for code, text in STATUS_TEXT.items():
         content: dict = {"application/json": {"schema": JSON_BODY}}
-        if code in ("200", "413", "503"):
+        if code in ("200", "413", "500", "503"):
             content["text/plain"] = {
                 "schema": {"type": "string"},
                 "examples": {k: {"value": v} for k, v in TEXT_EXAMPLES.items()}
                 if code == "200"
-                else {"error": {"value": "ERROR: DATABASE UNAVAILABLE\n"}},
+                else {
+                    "error": {
+                        "value": SERVER_ERRORS.get(
+                            code, "ERROR: REQUEST TOO LARGE | at most 1 MiB\n"
+                        )
+                    }
+                },
             }
         out[code] = {"description": text, "content": content}
     return out

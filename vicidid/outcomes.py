@@ -52,6 +52,8 @@ class Kind(enum.Enum):
     DID_LIST = "did_list"
     # the server itself
     DATABASE_DOWN = "database_down"
+    PARTLY_APPLIED = "partly_applied"  # the connection was lost after a write that stays
+    DATABASE_PRIVILEGE = "database_privilege"  # vicidid's database user lacks a grant
     INTERNAL_ERROR = "internal_error"
     TOO_LARGE = "too_large"
 

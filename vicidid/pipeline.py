@@ -1,7 +1,9 @@
-"""One request, start to finish, in VICIdial's order of checks (SPEC §2).
+"""One request, start to finish, in VICIdial's order of checks.
 
 request → parameters → caller → function → store → outcomes. Everything a request
-changes, its api_log rows included, commits in one transaction.
+changes, its api_log rows included, commits in one transaction — on InnoDB and SQLite.
+On MyISAM each write lands as it runs: a request that meets a database failure there is
+never run a second time once it has written, and says the change may be partly applied.
 """
 
 from __future__ import annotations
@@ -20,35 +22,19 @@ from sqlalchemy.engine import Connection, Engine
 from vicidid import auth, idempotency
 from vicidid.call import Call, Policy
 from vicidid.dialects.vicidial import log_rows
-from vicidid.fields import FUNCTION, IDEMPOTENCY_KEY, PASS, SOURCE, USER
+from vicidid.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, PASS, SOURCE, SOURCE_DID, USER
 from vicidid.functions import FUNCTIONS
 from vicidid.functions.version import version_line
 from vicidid.outcomes import Kind, Outcome
 from vicidid.params import Given, Params, merge
-from vicidid.store import queries, sizes
+from vicidid.store import faults, queries, sizes
 from vicidid.store import tables as t
-from vicidid.store.db import writer_turns
+from vicidid.store.db import transactional, writer_turns
 
 log = logging.getLogger("vicidid")
 FRESH_LOGIN = timedelta(seconds=60)
 SECRET_PARAMS = {"pass"}
 RETRIES = 3
-# MySQL/MariaDB deadlock and lock wait timeout: the whole transaction may simply run again.
-TRANSIENT_MYSQL = {1205, 1213}
-
-
-def is_transient(error: sa_exc.DBAPIError, committing: bool) -> bool:
-    """May the whole transaction run again after this error?
-
-    Deadlocks and lock waits, yes. A lost connection, yes, unless it was lost during
-    COMMIT: then the change may or may not have landed, and running it again could
-    apply it twice, so the request fails (503) instead.
-    """
-    if error.connection_invalidated:
-        return not committing
-    orig = error.orig
-    code = orig.args[0] if orig is not None and orig.args else None
-    return code in TRANSIENT_MYSQL or "database is locked" in str(orig)
 
 
 @dataclass
@@ -86,9 +72,11 @@ class Pipeline:
         self.verified = auth.VerifiedLogins()
         self._dids: sa.TableClause | None = None
         self.bulk_ids = False
+        self.transactional = True  # read with the DID table's columns
         self._has_idempotency: bool | None = None
         self._turns = writer_turns(engine)  # SQLite: one writer at a time, in turn
         self.purge_timer = idempotency.PurgeTimer()
+        faults.watch_writes(engine)
 
     def did_table(self) -> sa.TableClause:
         """The DID table with the columns the database really has, read once."""
@@ -96,6 +84,7 @@ class Pipeline:
             columns = [c["name"] for c in sa.inspect(self.engine).get_columns(t.inbound_dids.name)]
             with self.engine.connect() as conn:
                 self.bulk_ids = queries.consecutive_ids(conn)
+                self.transactional = transactional(conn)
             sizes.load(self.engine)  # every column's size, for the values written
             self._dids = queries.did_table(columns)
         return self._dids
@@ -124,14 +113,15 @@ class Pipeline:
         user = params.shown(USER)[:20]
         now = datetime.now().replace(microsecond=0)
         call_changes: list[str] = []
+        attempt = faults.Attempt()
         try:
             dids = self.did_table()
             self.has_idempotency_table()  # read the schema now, outside the transaction
-            for attempt in range(RETRIES):
+            for number in range(RETRIES):
                 call_changes.clear()
-                committing = False
+                attempt = faults.Attempt()
                 try:
-                    with self._turns, self.engine.begin() as conn:
+                    with faults.tracking(attempt), self._turns, self.engine.begin() as conn:
                         outcomes, user = self._run(
                             conn, params, function, incoming, now, dids, call_changes
                         )
@@ -140,22 +130,19 @@ class Pipeline:
                             self._write_log(
                                 conn, rows, params, function, user, incoming, now, started
                             )
-                        committing = True
+                        attempt.committing = True
                     break
                 except idempotency.KeyTaken:
-                    if attempt + 1 == RETRIES:
+                    if number + 1 == RETRIES:
                         raise
                 except (sa_exc.OperationalError, sa_exc.InterfaceError) as error:
-                    if attempt + 1 == RETRIES or not is_transient(error, committing):
+                    if number + 1 == RETRIES or not faults.may_rerun(
+                        error, attempt, self.transactional
+                    ):
                         raise
-                    log.warning("retrying the transaction after %s", error.orig)
-        except (sa_exc.OperationalError, sa_exc.InterfaceError) as error:
-            log.error("database unavailable: %s", type(error).__name__)
-            outcomes = [Outcome(Kind.DATABASE_DOWN, function=function, user=user)]
-            call_changes = []
-        except Exception:
-            log.exception("request failed, rolled back (function=%s user=%s)", function, user)
-            outcomes = [Outcome(Kind.INTERNAL_ERROR, function=function, user=user)]
+                    log.warning("running the transaction again after %s", faults.describe(error))
+        except Exception as error:
+            outcomes = [self._failed(error, attempt, function, user, params)]
             call_changes = []
         self._purge_expired_keys(now)
         return Reply(outcomes, function, params, call_changes)
@@ -171,6 +158,36 @@ class Pipeline:
                 idempotency.purge(conn, now)
         except sa_exc.SQLAlchemyError as error:
             log.warning("purging expired idempotency keys failed: %s", type(error).__name__)
+
+    def _failed(
+        self, error: Exception, attempt: faults.Attempt, function: str, user: str, params: Params
+    ) -> Outcome:
+        """The answer to a request that could not finish, and its log line."""
+        subject = params.shown(SOURCE_DID if function == "copy_did" else DID_PATTERN)
+        where = f"function={function or '-'} user={user!r} did={subject[:60]!r}"
+        database = isinstance(error, sa_exc.SQLAlchemyError)
+        what = faults.describe(error) if database else type(error).__name__
+        if attempt.changed and (attempt.committing or not self.transactional):
+            # Some of its writes may be there for good: say so, never pretend otherwise.
+            log.error(
+                "request stopped, change may be partly applied (%s): %s",
+                where,
+                what,
+                exc_info=not database,  # a fault of vicidid's own: keep its traceback
+            )
+            return Outcome(Kind.PARTLY_APPLIED, function=function, user=user, did=subject)
+        if not database:
+            log.exception("request failed, rolled back (%s)", where)
+            return Outcome(Kind.INTERNAL_ERROR, function=function, user=user)
+        fault = faults.classify(error)
+        if fault is faults.Fault.UNREACHABLE:
+            log.error("database unavailable (%s): %s", where, what)
+            return Outcome(Kind.DATABASE_DOWN, function=function, user=user)
+        if fault is faults.Fault.PRIVILEGE:
+            log.error("database user lacks a privilege (%s): %s", where, what)
+            return Outcome(Kind.DATABASE_PRIVILEGE, function=function, user=user)
+        log.error("database error, rolled back (%s): %s", where, what)
+        return Outcome(Kind.INTERNAL_ERROR, function=function, user=user)
 
     def _run(
         self,
@@ -238,6 +255,7 @@ class Pipeline:
             dids,
             changes,
             self.bulk_ids,
+            self.transactional,
         )
         key = incoming.idempotency_key or params.text(IDEMPOTENCY_KEY)
         if key and function in idempotency.FUNCTIONS:

@@ -22,34 +22,9 @@ import math
 from decimal import Decimal
 
 from vicidid.dialects import simple, vicidial
+from vicidid.dialects.status import STATUS
 from vicidid.outcomes import Kind, Outcome
 
-STATUS = {
-    Kind.BAD_LOGIN: 401,
-    Kind.LOCKED: 401,
-    Kind.CREDENTIALS_CONFLICT: 401,
-    Kind.IP_REFUSED: 403,
-    Kind.FUNCTION_NOT_ALLOWED: 403,
-    Kind.NO_PERMISSION: 403,
-    Kind.NO_DELETE_PERMISSION: 403,
-    Kind.DID_NOT_FOUND: 404,
-    Kind.DID_EXISTS: 409,
-    Kind.COPY_EXISTS: 409,
-    Kind.NO_FUNCTION: 422,
-    Kind.UNKNOWN_FUNCTION: 422,
-    Kind.INVALID_SOURCE: 422,
-    Kind.MISSING_FIELD: 422,
-    Kind.INVALID_FIELD: 422,
-    Kind.UNKNOWN_REFERENCE: 422,
-    Kind.CONFLICTING_VALUES: 422,
-    Kind.TOO_MANY_DIDS: 422,
-    Kind.COPY_INVALID: 422,
-    Kind.IDEMPOTENCY_REUSED: 422,
-    Kind.IDEMPOTENCY_UNAVAILABLE: 503,
-    Kind.DATABASE_DOWN: 503,
-    Kind.INTERNAL_ERROR: 503,
-    Kind.TOO_LARGE: 413,
-}
 COPY_ITEMS = (Kind.COPIED, Kind.COPY_EXISTS, Kind.COPY_INVALID)
 
 

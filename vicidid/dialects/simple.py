@@ -46,6 +46,9 @@ CATALOGUE: dict[str, str] = {
     "idempotency_unavailable": "ERROR: IDEMPOTENCY UNAVAILABLE | run `vicidid init-db "
     "--add-missing` to add its table",
     "database_down": "ERROR: DATABASE UNAVAILABLE",
+    "partly_applied": "ERROR: DATABASE CONNECTION LOST | the change to {did} may be partly applied",
+    "database_privilege": "ERROR: DATABASE PERMISSION DENIED | vicidid's database user lacks "
+    "a privilege (the server log names it); nothing was changed",
     "internal_error": "ERROR: INTERNAL ERROR | nothing was changed",
     "too_large": "ERROR: REQUEST TOO LARGE | at most 1 MiB",
 }

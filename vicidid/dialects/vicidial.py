@@ -191,6 +191,18 @@ CATALOGUE: dict[str, Entry] = {
     "database_down": Entry(
         "ERROR: {fn} DATABASE UNAVAILABLE: |{user}|", "ERROR", "{fn} DATABASE UNAVAILABLE", ""
     ),
+    "partly_applied": Entry(
+        "ERROR: {fn} DATABASE CONNECTION LOST, CHANGE MAY BE PARTLY APPLIED: |{user}|{did}",
+        "ERROR",
+        "{fn} DATABASE CONNECTION LOST, CHANGE MAY BE PARTLY APPLIED",
+        "{did}",
+    ),
+    "database_privilege": Entry(
+        "ERROR: {fn} DATABASE PERMISSION DENIED: |{user}|",
+        "ERROR",
+        "{fn} DATABASE PERMISSION DENIED",
+        "",
+    ),
     "internal_error": Entry(
         "ERROR: {fn} INTERNAL ERROR: |{user}|", "ERROR", "{fn} INTERNAL ERROR", ""
     ),

@@ -84,7 +84,13 @@ def _copy(
     template.update(changes)
     valid = VALID_ITEM[call.policy.min_item_len]
     wanted = list(dict.fromkeys(i for i in items if valid.fullmatch(i)))
-    new_ids = insert_all(call, template, wanted)
+    new_ids: dict[str, int] = {}
+    try:
+        insert_all(call, template, wanted, new_ids)
+    except Exception:
+        if not call.transactional:  # what was inserted stays: audit it before failing
+            audit.write_fresh(call, _stopped_row(call, source, row, template, wanted, new_ids))
+        raise
     single = len(items) == 1
     outcomes: list[Outcome] = []
     log: list[str] = []
@@ -112,32 +118,62 @@ def _copy(
     counts = CopyCounts(added, existed, invalid)
     outcomes.append(call.outcome(Kind.COPY_SUMMARY, did=source, counts=counts, single=single))
     # VICIdial writes its COPY row whatever happened, also when nothing was inserted
-    cols = ",".join(template)
-    sql = (
-        f"INSERT INTO vicidial_inbound_dids (did_pattern,{cols}) SELECT NEW,{cols} "
-        f"from vicidial_inbound_dids where did_id={audit.quote(row['did_id'])};"
-    )
     notes = (
         f"DID Source: {source} Inserts: {added} Insert Errors: {existed + invalid} "
         "Copy Log:\n" + "".join(line + "\n" for line in log)
     )
     record = "" if last_id is None else last_id
-    audit.write(call, "COPY", "ADMIN API COPY DIDS", record, sql, notes)
+    audit.write(call, "COPY", "ADMIN API COPY DIDS", record, _copy_sql(template, row), notes)
     return outcomes
+
+
+def _copy_sql(template: dict, row: dict) -> str:
+    cols = ",".join(template)
+    return (
+        f"INSERT INTO vicidial_inbound_dids (did_pattern,{cols}) SELECT NEW,{cols} "
+        f"from vicidial_inbound_dids where did_id={audit.quote(row['did_id'])};"
+    )
+
+
+def _stopped_row(
+    call: Call,
+    source: str,
+    row: dict,
+    template: dict,
+    wanted: list[str],
+    new_ids: dict[str, int],
+) -> dict:
+    """The COPY row of a copy whose inserts stopped part-way, naming what was inserted."""
+    position = {p: i for i, p in enumerate(wanted)}
+    after = wanted[max(position[p] for p in new_ids) + 1 :] if new_ids else wanted
+    maybe = f"; {after[0]} may have been added too" if after else ""
+    notes = (
+        f"DID Source: {source} Inserts: {len(new_ids)} Insert Errors: 0 "
+        "Copy Log:\n"
+        + "".join(f"{p} ADDED, did_id: {i}\n" for p, i in new_ids.items())
+        + f"STOPPED: the database failed after {len(new_ids)} of {len(wanted)} new DIDs"
+        + maybe
+        + "\n"
+    )
+    last_id = next(reversed(new_ids.values()), row["did_id"])
+    return audit.row(call, "COPY", "ADMIN API COPY DIDS", last_id, _copy_sql(template, row), notes)
 
 
 CHUNK = 200
 
 
-def insert_all(call: Call, template: dict, patterns: list[str]) -> dict[str, int]:
+def insert_all(
+    call: Call, template: dict, patterns: list[str], ids: dict[str, int] | None = None
+) -> dict[str, int]:
     """Insert a copy of the template for each pattern that does not exist yet.
 
-    Returns the new did_id of each pattern this call inserted. Large copies go in chunks
+    Returns the new did_id of each pattern this call inserted, also filled into `ids` as
+    it goes (a copy stopped part-way knows what it inserted). Large copies go in chunks
     of multi-row inserts (one round trip per chunk, not per DID) where the database hands
     out consecutive ids; otherwise, and for any chunk a concurrent client raced into, one
     insert per DID decides.
     """
-    ids: dict[str, int] = {}
+    ids = {} if ids is None else ids
     for start in range(0, len(patterns), CHUNK):
         chunk = patterns[start : start + CHUNK]
         if len(chunk) > 1:

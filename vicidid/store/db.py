@@ -152,3 +152,41 @@ def writer_turns(engine: Engine):
     path = engine.url.database
     in_memory = not path or path == ":memory:" or path.startswith("file:")
     return WriterTurns(None if in_memory else f"{path}-vicidid-lock")
+
+
+# The tables a request writes: a request is all or nothing only when every one of them is.
+WRITTEN_TABLES = (
+    "vicidial_inbound_dids",
+    "vicidial_admin_log",
+    "vicidial_api_log",
+    "vicidial_api_urls",
+    "vicidial_users",
+)
+
+
+def table_engines(conn: sa.Connection) -> dict[str, str]:
+    """Each table's storage engine (upper case), for MariaDB/MySQL; {} elsewhere."""
+    if conn.dialect.name not in ("mysql", "mariadb"):
+        return {}
+    rows = conn.execute(
+        sa.text(
+            "SELECT table_name, engine FROM information_schema.tables "
+            "WHERE table_schema = DATABASE()"
+        )
+    ).all()
+    return {name: (eng or "").upper() for name, eng in rows}
+
+
+def all_transactional(dialect: str, engines: dict[str, str]) -> bool:
+    """Whether a request's writes commit or roll back together on this database.
+
+    SQLite always; MariaDB/MySQL only when every table a request writes is InnoDB (MyISAM,
+    VICIdial's default, writes each statement for good as it runs).
+    """
+    if dialect == "sqlite":
+        return True
+    return all(engines.get(name) == "INNODB" for name in WRITTEN_TABLES)
+
+
+def transactional(conn: sa.Connection) -> bool:
+    return all_transactional(conn.dialect.name, table_engines(conn))

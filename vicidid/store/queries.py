@@ -23,6 +23,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from vicidid.store import sizes
 from vicidid.store import tables as t
+from vicidid.store.db import table_engines
 
 REF_COLUMNS = {
     "server": t.servers.c.server_ip,
@@ -100,7 +101,13 @@ def caller_and_settings(conn: Connection, user: str) -> tuple[dict | None, dict]
     return caller, {c: row[f"settings_{c}"] for c in LOGIN_SETTINGS}
 
 
-LOGIN_SUCCEEDED = t.users.update().where(t.users.c.user == sa.bindparam("caller"))
+# Writes the same values however often it runs: safe to run again after a lost connection
+# even where it landed for good (MyISAM; see pipeline.py).
+LOGIN_SUCCEEDED = (
+    t.users.update()
+    .where(t.users.c.user == sa.bindparam("caller"))
+    .execution_options(repeatable=True)
+)
 
 
 def login_succeeded(conn: Connection, user: str, ip: str, now: datetime) -> None:
@@ -254,26 +261,34 @@ def _first_id(conn: Connection, result, count: int) -> int:
     return last - count + 1 if conn.dialect.name == "sqlite" else last
 
 
+BULK_TABLES = ("vicidial_inbound_dids", "vicidial_api_log", "vicidial_api_urls")
+
+
+def ids_consecutive(lock_mode: object, increment: object, engines: dict[str, str]) -> bool:
+    """Whether a multi-row insert's rows get ids first, first + 1, … and can be undone.
+
+    InnoDB's autoinc lock mode 0 or 1 hands a statement one block of ids; an
+    auto_increment_increment above 1 (Galera, master-master replication) spaces them out;
+    MyISAM cannot undo a multi-row insert that a concurrent client raced into.
+    """
+    return (
+        lock_mode is not None
+        and int(lock_mode) <= 1
+        and increment is not None
+        and int(increment) == 1
+        and all(engines.get(name) == "INNODB" for name in BULK_TABLES)
+    )
+
+
 def consecutive_ids(conn: Connection) -> bool:
-    """Whether multi-row inserts are safe here: consecutive ids, first to last, and undoable."""
+    """Whether multi-row inserts are safe on this connection's database (see ids_consecutive)."""
     if conn.dialect.name == "sqlite":
         return True  # one writer at a time; new rowids follow the largest
     if conn.dialect.name in ("mysql", "mariadb"):
-        mode = conn.execute(sa.text("SELECT @@innodb_autoinc_lock_mode")).scalar()
-        engines = (
-            conn.execute(
-                sa.text(
-                    "SELECT UPPER(engine) FROM information_schema.tables "
-                    "WHERE table_schema = DATABASE() "
-                    "AND table_name IN ('vicidial_inbound_dids', 'vicidial_api_log', "
-                    "'vicidial_api_urls')"
-                )
-            )
-            .scalars()
-            .all()
-        )
-        # MyISAM cannot undo a multi-row insert that a concurrent client raced into.
-        return mode is not None and int(mode) <= 1 and set(engines) == {"INNODB"}
+        lock_mode, increment = conn.execute(
+            sa.text("SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment")
+        ).one()
+        return ids_consecutive(lock_mode, increment, table_engines(conn))
     return False
 
 
@@ -305,6 +320,16 @@ API_URLS = t.api_urls.insert()
 
 def admin_log(conn: Connection, **values) -> None:
     conn.execute(ADMIN_LOG, sizes.of(conn).fit(t.admin_log.name, values))
+
+
+def admin_log_exists(conn: Connection, values: dict) -> bool:
+    """Whether this very admin_log row is there (a write whose answer was lost may be)."""
+    a = t.admin_log
+    same = [
+        a.c[k] == values[k] for k in ("event_date", "user", "event_type", "record_id", "event_code")
+    ]
+    rows = conn.execute(sa.select(a.c.event_notes).where(*same)).scalars()
+    return any(notes == values["event_notes"] for notes in rows)
 
 
 def api_log(

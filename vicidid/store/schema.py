@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from vicidid import passhash
 from vicidid.store import sizes
 from vicidid.store import tables as t
+from vicidid.store.db import table_engines
 
 MARKER = sa.Table(
     "vicidid_meta",
@@ -139,19 +140,13 @@ def check_db(engine: Engine) -> Report:
 
 def _myisam_warnings(engine: Engine) -> list[str]:
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT table_name, engine FROM information_schema.tables "
-                "WHERE table_schema = DATABASE()"
-            )
-        ).all()
+        engines = table_engines(conn)
     wanted = {tbl.name for tbl in t.VICIDIAL_TABLES}
-    myisam = sorted(
-        name for name, eng in rows if name in wanted and (eng or "").upper() == "MYISAM"
-    )
+    myisam = sorted(name for name, eng in engines.items() if name in wanted and eng == "MYISAM")
     if not myisam:
         return []
     return [
-        f"{', '.join(myisam)} use MyISAM: a change and its audit row are written one after "
-        "the other, not in one transaction (a crash between them loses the audit row)"
+        f"{', '.join(myisam)} use MyISAM: a change and its audit rows are written one after "
+        "the other, not in one transaction (a lost connection or a crash between them can "
+        "leave the change without its audit row; see README, MyISAM)"
     ]
