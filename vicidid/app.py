@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import logging
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +18,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from vicidid import access_log, metrics, openapi
+from vicidid import access_log, json_body, metrics, openapi
 from vicidid.call import POLICIES
 from vicidid.dialects import json as json_dialect
 from vicidid.dialects import simple, vicidial
+from vicidid.fallback import Failed, Fallback, implemented
+from vicidid.fields import FUNCTION, NEW_DIDS, USER
 from vicidid.outcomes import Kind, Outcome
+from vicidid.params import Params, merge
 from vicidid.pipeline import Incoming, Pipeline, Reply, logged_url
 from vicidid.settings import Settings
 from vicidid.store.db import make_engine
@@ -29,6 +33,7 @@ from vicidid.store.db import make_engine
 API_PATH = "/vicidial/non_agent_api.php"
 TEXT = "text/plain; charset=utf-8"
 TEXT_DIALECTS = {"simple": simple.render, "vicidial": vicidial.render}
+log = logging.getLogger("vicidid")
 
 
 class TooLarge(Exception):
@@ -70,6 +75,8 @@ async def read_form(request: Request, limit: int) -> list[tuple[str, str]]:
         return pairs
     if ctype in ("application/x-www-form-urlencoded", ""):
         return _pairs(body.decode("latin-1"))
+    if ctype == "application/json" or ctype.endswith("+json"):
+        return json_body.pairs(body, NEW_DIDS.names)
     return []
 
 
@@ -107,6 +114,8 @@ TEXT_STATUS = {
     Kind.INTERNAL_ERROR: 503,
     Kind.IDEMPOTENCY_UNAVAILABLE: 503,
     Kind.TOO_LARGE: 413,
+    Kind.FALLBACK_DOWN: 502,
+    Kind.FALLBACK_TIMEOUT: 504,
 }
 
 
@@ -143,6 +152,12 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     # interpreter lock). asyncio's executor hands a request over in about half the time
     # Starlette's run_in_threadpool takes.
     threads = ThreadPoolExecutor(settings.pool_size, thread_name_prefix="vicidid-request")
+    fallback = (
+        Fallback(settings.fallback_url, settings.fallback_timeout)
+        if settings.fallback_url
+        else None
+    )
+    filtering = POLICIES[settings.dialect].filtering
 
     async def on_thread(fn, *args):
         return await asyncio.get_running_loop().run_in_executor(threads, fn, *args)
@@ -151,10 +166,22 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         started = time.perf_counter()
         request_id = secrets.token_hex(6)
         query = _pairs(request.scope.get("query_string", b"").decode("latin-1"))
+        malformed = ""
         try:
             form = await read_form(request, settings.max_body) if request.method == "POST" else []
         except TooLarge:
             reply = Reply([Outcome(Kind.TOO_LARGE)], "", None)  # type: ignore[arg-type]
+            return respond(reply, settings.dialect, wants_json(query, []))
+        except json_body.MalformedJson as error:
+            form, malformed = [], str(error)
+        if fallback is not None:
+            # the function as the pipeline would read it: PHP's merge, the dialect's filter
+            params = Params(merge(query, form), filtering=filtering)
+            function = params.text(FUNCTION)
+            if not implemented(function):
+                return await pass_on(request, params, function, started, request_id)
+        if malformed:
+            reply = Reply([Outcome(Kind.MALFORMED_BODY, value=malformed)], "", None)  # type: ignore[arg-type]
             return respond(reply, settings.dialect, wants_json(query, []))
         as_json = wants_json(query, form)
         incoming = Incoming(
@@ -189,6 +216,44 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         )
         return response
 
+    async def pass_on(
+        request: Request, params: Params, function: str, started: float, request_id: str
+    ) -> Response:
+        """Answer with the fallback's answer, or with a clear line when it gives none."""
+        assert fallback is not None
+        answer = await fallback.forward(request, getattr(request, "_body", b""))
+        if isinstance(answer, Failed):
+            log.warning("fallback did not answer (function=%s): %s", function, answer.error)
+            outcome = Outcome(
+                answer.kind,
+                function=function,
+                user=params.shown(USER)[:20],
+                value=function,
+                extra={"seconds": f"{answer.seconds:g}"},
+            )
+            reply = Reply([outcome], function, params)
+            response = respond(reply, settings.dialect, wants_json(list(params.raw.items()), []))
+        else:
+            reply = Reply([Outcome(Kind.FORWARDED, function=function)], function, params)
+            response = answer
+        metrics.observe(reply, time.perf_counter() - started)
+        response.headers["x-request-id"] = request_id
+        access_log.record(
+            {
+                "request_id": request_id,
+                "ip": client_ip(request, settings.trusted_proxies),
+                "method": request.method,
+                "path": logged_url(request.url.path, params),
+                "function": function,
+                "user": params.shown(USER)[:20],
+                "status": response.status_code,
+                "result": reply.outcomes[-1].kind.value,
+                "dids": 0,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+        )
+        return response
+
     async def healthz(request: Request) -> Response:
         ok = await on_thread(pipeline.healthy)
         return PlainTextResponse(
@@ -199,6 +264,8 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     async def lifespan(app: Starlette):
         yield
         threads.shutdown(wait=True)
+        if fallback is not None:
+            await fallback.aclose()
 
     app = Starlette(
         routes=[

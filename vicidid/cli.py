@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from vicidid import admin, demo
 from vicidid.cli_bulk import register
+from vicidid.fallback import shown_url
 from vicidid.store import queries
 from vicidid.store import tables as t
 from vicidid.store.db import DEFAULT_URL, DriverMissing, make_engine, safe_url
@@ -145,6 +146,20 @@ def check_db_cmd(obj: Context) -> None:
     show_default=True,
     help="Access log lines as key=value text or JSON.",
 )
+@click.option(
+    "--fallback-url",
+    envvar="VICIDID_FALLBACK_URL",
+    default="",
+    help="VICIdial's own non_agent_api.php: requests for other functions go there unchanged.",
+)
+@click.option(
+    "--fallback-timeout",
+    envvar="VICIDID_FALLBACK_TIMEOUT",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds to wait for the fallback before answering that it did not answer.",
+)
 @click.pass_obj
 @fail_on_db_errors
 def serve(
@@ -158,6 +173,8 @@ def serve(
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
     log_format: str,
+    fallback_url: str,
+    fallback_timeout: float,
 ) -> None:
     """Serve the API at /vicidial/non_agent_api.php."""
     from vicidid import server
@@ -181,21 +198,39 @@ def serve(
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)
     try:
-        settings = Settings(db_url=obj.db_url, dialect=dialect, trusted_proxies=trusted_proxy)
+        settings = Settings(
+            db_url=obj.db_url,
+            dialect=dialect,
+            trusted_proxies=trusted_proxy,
+            fallback_url=fallback_url,
+            fallback_timeout=fallback_timeout,
+        )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     scheme = "https" if ssl_certfile else "http"
-    base = f"{scheme}://{host}:{port}"
-    click.echo(
-        f"vicidid serving {safe_url(obj.db_url)} at {base}/vicidial/non_agent_api.php "
-        f"({dialect} dialect, {workers} worker{'s' if workers > 1 else ''})"
-    )
-    if with_demo:
-        click.echo("Try the tutorials:")
-        for url in demo.tutorial_urls(base):
-            click.echo(f'  curl "{url}"')
+    shown_host = f"[{host}]" if ":" in host else host
+    base = f"{scheme}://{shown_host}:{port}"
+
+    def banner() -> None:  # once the port is bound: "serving" is then true
+        click.echo(
+            f"vicidid serving {safe_url(obj.db_url)} at {base}/vicidial/non_agent_api.php "
+            f"({dialect} dialect, {workers} worker{'s' if workers > 1 else ''})"
+        )
+        if fallback_url:
+            click.echo(f"other functions go to {shown_url(fallback_url)}")
+        if with_demo:
+            click.echo("Try the tutorials:")
+            for url in demo.tutorial_urls(base):
+                click.echo(f'  curl "{url}"')
+
     obj.engine.dispose()
-    server.run(settings, host, port, workers, ssl_certfile, ssl_keyfile, log_format)
+    try:
+        server.run(
+            settings, host, port, workers, ssl_certfile, ssl_keyfile, log_format, on_bound=banner
+        )
+    except server.PortTaken as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)
 
 
 # users and groups ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vicidid.call import POLICIES
+from vicidid.fallback import check_url
 from vicidid.store.db import DEFAULT_URL, safe_url
 
 
@@ -18,6 +19,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     max_body: int = 1024 * 1024
     pool_size: int = 8
+    fallback_url: str = ""  # VICIdial's non_agent_api.php, for the functions vicidid lacks
+    fallback_timeout: float = 30.0
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -25,6 +28,10 @@ class Settings:
             raise ValueError(f"unknown dialect {self.dialect!r}: use simple or vicidial")
         for proxy in self.trusted_proxies:
             ipaddress.ip_address(proxy)  # refuses a typo now rather than trusting nobody later
+        if self.fallback_url:
+            check_url(self.fallback_url)
+        if not self.fallback_timeout > 0:
+            raise ValueError("the fallback timeout must be a number of seconds above 0")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -34,6 +41,13 @@ class Settings:
             "dialect": env.get("VICIDID_DIALECT") or "simple",
             "trusted_proxies": tuple(env.get("VICIDID_TRUSTED_PROXY", "").split()),
         }
+        if env.get("VICIDID_FALLBACK_URL"):
+            values["fallback_url"] = env["VICIDID_FALLBACK_URL"]
+        if env.get("VICIDID_FALLBACK_TIMEOUT"):
+            try:
+                values["fallback_timeout"] = float(env["VICIDID_FALLBACK_TIMEOUT"])
+            except ValueError as error:
+                raise ValueError("VICIDID_FALLBACK_TIMEOUT must be a number of seconds") from error
         if env.get("VICIDID_POOL_SIZE", "").isdigit():
             values["pool_size"] = max(1, int(env["VICIDID_POOL_SIZE"]))
         values.update({k: v for k, v in overrides.items() if v not in (None, ())})
