@@ -14,10 +14,12 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from vicidid import __version__
-from vicidid.fields import FORMAT, FUNCTION, IDEMPOTENCY_KEY, PASS, SOURCE, USER, Field
+from vicidid.fields import FORMAT, FUNCTION, IDEMPOTENCY_KEY, NEW_DIDS, PASS, SOURCE, USER, Field
 from vicidid.functions import FUNCTIONS
 
 API_PATH = "/vicidial/non_agent_api.php"
@@ -125,9 +127,12 @@ STATUS_TEXT = {
     "403": "JSON: no permission, or IP not allowed",
     "404": "JSON: DID not found",
     "409": "JSON: already exists",
+    "400": "JSON: a JSON request body that cannot be read (the text answer is 200)",
     "413": "Body over 1 MiB",
     "422": "JSON: invalid input",
+    "502": "With a fallback: VICIdial's non_agent_api.php did not answer",
     "503": "Database unavailable",
+    "504": "With a fallback: VICIdial's non_agent_api.php did not answer in time",
 }
 
 
@@ -135,7 +140,7 @@ def responses() -> dict:
     out = {}
     for code, text in STATUS_TEXT.items():
         content: dict = {"application/json": {"schema": JSON_BODY}}
-        if code in ("200", "413", "503"):
+        if code in ("200", "413", "502", "503", "504"):
             content["text/plain"] = {
                 "schema": {"type": "string"},
                 "examples": {k: {"value": v} for k, v in TEXT_EXAMPLES.items()}
@@ -146,9 +151,24 @@ def responses() -> dict:
     return out
 
 
+def json_value(parameter: dict) -> dict:
+    """A parameter in a JSON body: its form schema, or a number; a list for the DID lists."""
+    choices: list[dict] = [parameter["schema"], {"type": "number"}]
+    if parameter["name"] in NEW_DIDS.names:
+        choices.append({"type": "array", "items": {"type": ["string", "number"]}})
+    return {"anyOf": choices}
+
+
 def document() -> dict:
     params = parameters()
     form = {"type": "object", "properties": {p["name"]: p["schema"] for p in params}}
+    json_form = {
+        "type": "object",
+        "description": "The same parameters as the form, as one JSON object: values are "
+        "strings or numbers, new_dids may be a list, null counts as not given. A body "
+        "that is not such an object is answered `ERROR: INVALID JSON BODY | why`.",
+        "properties": {p["name"]: json_value(p) for p in params},
+    }
     described = "\n".join(f"- `{f.name}`: {f.summary}" for f in FUNCTIONS.values())
     operation = {
         "summary": "VICIdial Non-Agent API for inbound DIDs",
@@ -166,6 +186,7 @@ def document() -> dict:
             "content": {
                 "application/x-www-form-urlencoded": {"schema": form},
                 "multipart/form-data": {"schema": form},
+                "application/json": {"schema": json_form},
             }
         },
     }
@@ -176,7 +197,8 @@ def document() -> dict:
             "version": __version__,
             "description": "VICIdial's Non-Agent API for inbound DIDs.",
         },
-        "servers": [{"url": "http://127.0.0.1:8080"}],
+        # relative: "Try it out" targets whichever server (or proxy) served the document
+        "servers": [{"url": "/"}],
         "paths": {
             API_PATH: {
                 "get": {**operation, "operationId": "api_get"},
@@ -197,12 +219,16 @@ def document() -> dict:
     }
 
 
+# Swagger UI's files come from the swagger-ui-bundle-v2 package and are served here, so
+# /docs works on a machine without internet. Paths are relative, so it works behind a
+# proxy's prefix too; validatorUrl null keeps Swagger UI from calling its online validator.
+ASSETS = "/docs/assets"
 DOCS_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>vicidid API</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<link rel="stylesheet" href="docs/assets/swagger-ui.css"></head>
 <body><div id="ui"></div>
-<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+<script src="docs/assets/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "openapi.json", dom_id: "#ui", validatorUrl: null});</script>
 </body></html>
 """
 
@@ -215,10 +241,11 @@ async def docs(request: Request) -> HTMLResponse:
     return HTMLResponse(DOCS_PAGE)
 
 
-def routes() -> list[Route]:
+def routes() -> list[BaseRoute]:
     return [
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
+        Mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets"),
     ]
 
 
