@@ -251,52 +251,90 @@ def routes() -> list[BaseRoute]:
 
 # The Postman collection -----------------------------------------------------------------
 
+# (name, query, the answer's first line on the demo data, as a JavaScript regex). Sent in
+# this order to a fresh demo they get exactly the first alternative; sent again, the
+# copies and the add meet DIDs that exist by then, which is the second.
 TUTORIAL_REQUESTS = [
     (
         "Update a DID (update_did tutorial)",
         "function=update_did&user={{user}}&pass={{pass}}"
         "&source=DIDUpdate&did_pattern=18001234567&did_description=Customer%20Support%20Line"
         "&did_route=AGENT&user_id=1001&voicemail_ext=8500&did_active=Y&recording=ALLCALLS",
+        r"^SUCCESS: 18001234567 \| DID Updated Successfully$",
     ),
     (
         "Copy a DID (copy_did tutorial)",
         "function=copy_did&user={{user}}&pass={{pass}}"
         "&source=DIDCopy&did_pattern=18001234567&new_did_pattern=18002223333&did_active=Y",
+        r"^(SUCCESS: 18001234567 -> 18002223333 \| DID Copied Successfully"
+        r"|ERROR: NEW DID ALREADY EXISTS)$",
     ),
     (
         "Copy onto several DIDs",
         "function=copy_did&user={{user}}&pass={{pass}}&source=postman"
         "&did_pattern=18001234567&new_dids=18002223334,18002223335,18002223336",
+        r"^(SUCCESS: 18001234567 -> 18002223334 \| DID Copied Successfully"
+        r"|ERROR: NEW DID ALREADY EXISTS \| 18002223334)$",
     ),
     (
         "Add a DID",
         "function=add_did&user={{user}}&pass={{pass}}&source=postman"
         "&did_pattern=18005550123&did_description=Added%20from%20Postman&did_route=IN_GROUP"
         "&group_id=SALES_TEAM",
+        r"^SUCCESS: 18005550123 \| DID Added Successfully$",
     ),
     (
         "Delete a DID",
         "function=update_did&user={{user}}&pass={{pass}}&source=postman"
         "&did_pattern=18005550123&delete_did=Y",
+        r"^SUCCESS: 18005550123 \| DID Deleted Successfully$",
     ),
     (
         "One DID, every column",
         "function=did_info&user={{user}}&pass={{pass}}&source=postman&did_pattern=18001234567",
+        r"^did_id\|\d+$",
     ),
-    ("List DIDs", "function=did_list&user={{user}}&pass={{pass}}&source=postman&limit=50"),
+    (
+        "List DIDs",
+        "function=did_list&user={{user}}&pass={{pass}}&source=postman&limit=50",
+        r"^did_id\|did_pattern\|did_description\|",
+    ),
     (
         "Update, JSON answer",
         "function=update_did&user={{user}}&pass={{pass}}&source=postman"
         "&did_pattern=18001234567&did_active=N&format=json",
+        r'^\{"result": "SUCCESS", "function": "update_did", "kind": "updated"',
     ),
-    ("Version", "function=version"),
+    ("Version", "function=version", r"^VERSION: \S+\|BUILD: "),
 ]
 
 
-def _request(name: str, query: str, basic: bool = False) -> dict:
+def _tests(first_line: str) -> list[dict]:
+    """Postman test scripts: the status, and the answer's first line."""
+    return [
+        {
+            "listen": "test",
+            "script": {
+                "type": "text/javascript",
+                "exec": [
+                    'pm.test("HTTP 200", function () {',
+                    "    pm.response.to.have.status(200);",
+                    "});",
+                    'pm.test("first line of the answer", function () {',
+                    '    var first = pm.response.text().split("\\n")[0];',
+                    f"    pm.expect(first).to.match(/{first_line}/);",
+                    "});",
+                ],
+            },
+        }
+    ]
+
+
+def _request(name: str, query: str, first_line: str, basic: bool = False) -> dict:
     pairs = [p.split("=", 1) for p in query.split("&")]
     item: dict = {
         "name": name,
+        "event": _tests(first_line),
         "request": {
             "method": "GET",
             "url": {
@@ -319,11 +357,12 @@ def _request(name: str, query: str, basic: bool = False) -> dict:
 
 
 def postman() -> dict:
-    items = [_request(name, query) for name, query in TUTORIAL_REQUESTS]
+    items = [_request(*request) for request in TUTORIAL_REQUESTS]
     items.append(
         _request(
             "Update with HTTP Basic auth",
             "function=update_did&source=postman&did_pattern=18001234567&did_active=Y",
+            r"^SUCCESS: 18001234567 \| DID Updated Successfully$",
             basic=True,
         )
     )
