@@ -79,6 +79,7 @@ def test_get_of_another_function_is_passed_through_and_answered_unchanged(front,
     assert seen.header("x-custom") == "kept"
     assert seen.header("x-forwarded-for") == "127.0.0.1"
     assert seen.header("x-forwarded-host") == front.url.removeprefix("http://")
+    assert seen.header("via") == "1.1 vicidid"
 
 
 def test_post_form_body_reaches_php_byte_for_byte(front, php, caplog):
@@ -260,3 +261,14 @@ def test_the_client_reads_through_the_fallback_too(front, php):
         lead = client.get(f"{front.url}{API}", params={"function": "add_lead", "user": "6666"})
     assert did.text == "SUCCESS: 18001234567 | DID Updated Successfully\n"
     assert lead.text.startswith("SUCCESS: add_lead")
+
+
+def test_a_request_vicidid_passed_on_already_is_not_passed_on_again(demo_engine, caplog):
+    """A fallback URL that leads back to vicidid (through the proxy in front) is no loop."""
+    caplog.set_level(logging.WARNING)
+    with serve(demo_engine, fallback_url="http://127.0.0.1:1/x.php") as front:
+        response = front.client.get(
+            f"{front.url}{API}?function=add_lead", headers={"Via": "1.1 vicidid"}
+        )
+    assert response.status_code == 502
+    assert "leads back here" in caplog.text

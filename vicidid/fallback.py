@@ -37,10 +37,13 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
+NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "via"}
 # The server adds its own Date; a second one would be a duplicate header.
 NOT_RETURNED = HOP_BY_HOP | {"date"}
 DEFAULT_TIMEOUT = 30.0
+# Marks what vicidid passed on: a fallback URL that leads back to vicidid (the proxy in
+# front sends the path here again) would otherwise pass a request round forever.
+VIA = "1.1 vicidid"
 # httpx logs each request's full URL at INFO: a forwarded GET's query holds `pass`.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -88,6 +91,8 @@ def forwarded_headers(request: Request, peer: str) -> list[tuple[str, str]]:
     ]
     earlier = ", ".join(request.headers.getlist("x-forwarded-for"))
     headers.append(("x-forwarded-for", f"{earlier}, {peer}" if earlier else peer))
+    via = ", ".join(request.headers.getlist("via"))
+    headers.append(("via", f"{via}, {VIA}" if via else VIA))
     if "host" in request.headers and "x-forwarded-host" not in request.headers:
         headers.append(("x-forwarded-host", request.headers["host"]))
     return headers
@@ -114,6 +119,8 @@ class Fallback:
         await self._http.aclose()
 
     async def forward(self, request: Request, body: bytes) -> Response | Failed:
+        if any(VIA in via for via in request.headers.getlist("via")):
+            return Failed(Kind.FALLBACK_DOWN, self.timeout, "the fallback URL leads back here")
         peer = request.client.host if request.client else ""
         query = request.scope.get("query_string", b"").decode("latin-1")
         outgoing = self._http.build_request(
