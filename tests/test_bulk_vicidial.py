@@ -86,5 +86,7 @@ def test_functions_vicidial_lacks_say_so(vicidial, args):
     assert result.exit_code == 1
     assert "has no did_" in result.output and "ERROR: NO FUNCTION SPECIFIED" in result.output
     assert "Traceback" not in result.output
+    assert vicidial.seen
     for seen in vicidial.seen:
         assert "pass=" not in seen.query
+        assert parse_qs(seen.body.decode())["pass"] == ["1234"]
