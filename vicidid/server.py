@@ -8,6 +8,7 @@ import inspect
 import os
 import shutil
 import socket
+import sys
 import tempfile
 from collections.abc import Callable
 
@@ -101,6 +102,8 @@ def run(
             server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
+    if workers == 1 and not server.started:
+        sys.exit(3)  # the app could not start; uvicorn has logged why (its own exit code)
 
 
 def _supervise(config: uvicorn.Config, server: uvicorn.Server, sock: socket.socket) -> None:
