@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from tests.stand_in import Answer, Seen, stand_in
 from vicidid.cli import main
 
-CASES = {c["case"]: c for c in json.loads(Path("tests/data/vicidial_cases.json").read_text())}
+DATA = Path(__file__).parent / "data"
+CASES = {c["case"]: c for c in json.loads((DATA / "vicidial_cases.json").read_text())}
 LOGIN = ["--user", "6666", "--password", "1234"]
 
 
