@@ -141,7 +141,7 @@ def test_bad_input_is_one_message(demo_engine, tmp_path):
 def test_export_round_trip(demo_engine):
     url = demo_engine.url.render_as_string(hide_password=False)
     run(url, "did", "import", "--range", "18005000000-18005000004", "--like", "18001234567", *LOGIN)
-    r = run(url, "did", "export", "--like", "1800500")
+    r = run(url, "did", "export", "--prefix", "1800500")
     rows = list(csv.DictReader(io.StringIO(r.output)))
     assert [row["did_pattern"] for row in rows] == [f"1800500000{n}" for n in range(5)]
     assert "inbound_route_answer" in rows[0] and rows[0]["did_route"] == "IN_GROUP"
@@ -178,6 +178,6 @@ def test_remote_import_and_export(demo_engine):
             *LOGIN,
         )
         assert counts(r.output) == {"would be added": 10, "already existed": 10, "invalid": 0}
-        r = run(url, "did", "export", "--url", live.url, "--like", "1800600", *LOGIN)
+        r = run(url, "did", "export", "--url", live.url, "--prefix", "1800600", *LOGIN)
         assert r.exit_code == 0, r.output
         assert len(r.output.strip().splitlines()) == 51

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,24 @@ def test_served(live, path):
     if path == "/openapi.json":
         assert r.json() == json.loads(json.dumps(document()))
     else:
-        assert "/openapi.json" in r.text
+        assert '"openapi.json"' in r.text
+        # every asset the page loads is served here: nothing comes from another host
+        assets = re.findall(r'(?:href|src)="([^"]+)"', r.text)
+        assert assets == ["docs/assets/swagger-ui.css", "docs/assets/swagger-ui-bundle.js"]
+        for asset in assets:
+            served = live.client.get(f"{live.url}/{asset}")
+            assert served.status_code == 200 and len(served.content) > 10_000, asset
+
+
+def test_servers_are_relative_so_try_it_out_targets_the_serving_host():
+    assert document()["servers"] == [{"url": "/"}]
+
+
+def test_json_body_is_documented_with_the_same_names():
+    body = document()["paths"][API_PATH]["post"]["requestBody"]["content"]["application/json"]
+    assert set(body["schema"]["properties"]) == names_in_document()
+    new_dids = body["schema"]["properties"]["new_dids"]["anyOf"]
+    assert {"type": "array", "items": {"type": ["string", "number"]}} in new_dids
 
 
 def test_postman_requests_answer_on_the_demo(live):

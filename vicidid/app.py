@@ -16,12 +16,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from vicidid import access_log, forms, metrics, openapi
+from vicidid import access_log, forms, json_body, metrics, openapi
 from vicidid.call import POLICIES
 from vicidid.dialects import json as json_dialect
 from vicidid.dialects import simple, vicidial
 from vicidid.dialects.status import text_status
+from vicidid.fallback import Failed, Fallback, implemented
+from vicidid.fields import FUNCTION, NEW_DIDS, USER
 from vicidid.outcomes import Kind, Outcome
+from vicidid.params import Params, merge
 from vicidid.pipeline import Incoming, Pipeline, Reply, logged_url
 from vicidid.settings import Settings
 from vicidid.store.db import make_engine
@@ -30,6 +33,7 @@ log = logging.getLogger("vicidid")
 API_PATH = "/vicidial/non_agent_api.php"
 TEXT = "text/plain; charset=utf-8"
 TEXT_DIALECTS = {"simple": simple.render, "vicidial": vicidial.render}
+log = logging.getLogger("vicidid")
 
 
 class TooLarge(Exception):
@@ -46,12 +50,18 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise TooLarge
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    request._body = body  # kept for the fallback, which passes the body on unchanged
+    return body
 
 
 async def read_form(request: Request, limit: int) -> list[tuple[str, str]]:
     body = await read_body(request, limit)
-    return forms.form_pairs(body, request.headers.get("content-type", ""))
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";")[0].strip().lower()
+    if body and (media == "application/json" or media.endswith("+json")):
+        return json_body.pairs(body, NEW_DIDS.names)
+    return forms.form_pairs(body, content_type)
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -127,6 +137,12 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     # interpreter lock). asyncio's executor hands a request over in about half the time
     # Starlette's run_in_threadpool takes.
     threads = ThreadPoolExecutor(settings.pool_size, thread_name_prefix="vicidid-request")
+    fallback = (
+        Fallback(settings.fallback_url, settings.fallback_timeout)
+        if settings.fallback_url
+        else None
+    )
+    filtering = POLICIES[settings.dialect].filtering
 
     async def on_thread(fn, *args):
         return await asyncio.get_running_loop().run_in_executor(threads, fn, *args)
@@ -135,10 +151,22 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         started = time.perf_counter()
         request_id = secrets.token_hex(6)
         query = forms.query_pairs(request.scope.get("query_string", b"").decode("latin-1"))
+        malformed = ""
         try:
             form = await read_form(request, settings.max_body) if request.method == "POST" else []
         except TooLarge:
             reply = Reply([Outcome(Kind.TOO_LARGE)], "", None)  # type: ignore[arg-type]
+            return respond(reply, settings.dialect, wants_json(query, []))
+        except json_body.MalformedJson as error:
+            form, malformed = [], str(error)
+        if fallback is not None:
+            # the function as the pipeline would read it: PHP's merge, the dialect's filter
+            params = Params(merge(query, form), filtering=filtering)
+            function = params.text(FUNCTION)
+            if not implemented(function):
+                return await pass_on(request, params, function, started, request_id)
+        if malformed:
+            reply = Reply([Outcome(Kind.MALFORMED_BODY, value=malformed)], "", None)  # type: ignore[arg-type]
             return respond(reply, settings.dialect, wants_json(query, []))
         as_json = wants_json(query, form)
         incoming = Incoming(
@@ -173,6 +201,44 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         )
         return response
 
+    async def pass_on(
+        request: Request, params: Params, function: str, started: float, request_id: str
+    ) -> Response:
+        """Answer with the fallback's answer, or with a clear line when it gives none."""
+        assert fallback is not None
+        answer = await fallback.forward(request, getattr(request, "_body", b""))
+        if isinstance(answer, Failed):
+            log.warning("fallback did not answer (function=%s): %s", function, answer.error)
+            outcome = Outcome(
+                answer.kind,
+                function=function,
+                user=params.shown(USER)[:20],
+                value=function,
+                extra={"seconds": f"{answer.seconds:g}"},
+            )
+            reply = Reply([outcome], function, params)
+            response = respond(reply, settings.dialect, wants_json(list(params.raw.items()), []))
+        else:
+            reply = Reply([Outcome(Kind.FORWARDED, function=function)], function, params)
+            response = answer
+        metrics.observe(reply, time.perf_counter() - started)
+        response.headers["x-request-id"] = request_id
+        access_log.record(
+            {
+                "request_id": request_id,
+                "ip": client_ip(request, settings.trusted_proxies),
+                "method": request.method,
+                "path": logged_url(request.url.path, params),
+                "function": function,
+                "user": params.shown(USER)[:20],
+                "status": response.status_code,
+                "result": reply.outcomes[-1].kind.value,
+                "dids": 0,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+        )
+        return response
+
     async def healthz(request: Request) -> Response:
         ok = await on_thread(pipeline.healthy)
         return PlainTextResponse(
@@ -183,6 +249,8 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     async def lifespan(app: Starlette):
         yield
         threads.shutdown(wait=True)
+        if fallback is not None:
+            await fallback.aclose()
 
     app = Starlette(
         routes=[

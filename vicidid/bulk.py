@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from vicidid.call import POLICIES
-from vicidid.client import NODELAY
+from vicidid.client import ApiError, Client, CopyResult, DidPage
 from vicidid.dialects import simple
 from vicidid.outcomes import Kind
 from vicidid.pipeline import Incoming, Pipeline
@@ -26,6 +26,9 @@ from vicidid.store import queries
 from vicidid.store import tables as t
 
 CHUNK = 1000
+PAGE = 1000
+# How a server without a function says so: VICIdial, and vicidid without the extension.
+NOT_THERE = ("NO FUNCTION SPECIFIED", "UNKNOWN FUNCTION")
 MAX_RANGE = 100_000
 HEADER_NAMES = {"did", "did_pattern", "number", "phone", "new_did"}
 SEPARATORS = re.compile(r"[\s\-().]")
@@ -166,25 +169,46 @@ def run_remote(
     active: str | None = None,
     progress: Callable[[int], None] = lambda n: None,
 ) -> Summary:
+    """copy_did through a server's API: vicidid's or a real VICIdial's (read as text)."""
     valid, summary = split_valid(numbers)
-    endpoint = url.rstrip("/") + "/vicidial/non_agent_api.php"
-    transport = httpx.HTTPTransport(socket_options=NODELAY)
-    with httpx.Client(timeout=120, transport=transport) as client:
+    with _client(url, user, password) as api:
         for chunk in chunks(valid):
-            form = [
-                *copy_form(like, chunk, user, password, description, active),
-                ("format", "json"),
-            ]
-            try:
-                body = client.post(endpoint, data=dict(form)).json()
-            except (httpx.HTTPError, ValueError) as error:
-                raise BulkError(f"{url} did not answer as vicidid does: {error}") from error
-            if "results" not in body:
-                raise BulkError(body.get("message") or body.get("reason") or "unexpected answer")
-            for item in body["results"]:
-                summary.tally(item["did"], item["kind"])
+            result = _remote(
+                url,
+                api.copy_did,
+                like,
+                chunk,
+                did_description=description,
+                did_active=active,
+            )
+            if not isinstance(result, CopyResult):
+                raise BulkError(f"{url} answered: {result.message.strip()}")
+            for item in result.items:
+                summary.tally(item.did, item.kind)
             progress(len(chunk))
     return summary
+
+
+def _client(url: str, user: str, password: str) -> Client:
+    # credentials travel in the POST body: never in a URL, and VICIdial knows no Basic auth
+    return Client(url, user, password, source="vicidcli", timeout=120)
+
+
+def _remote(url: str, call: Callable, *args, **kwargs):
+    """One API call; any failure becomes a BulkError that says what the server answered."""
+    try:
+        return call(*args, **kwargs)
+    except ApiError as error:
+        answered = error.line.strip() or error.reason
+        if error.kind == "invalid_input" and any(w in answered for w in NOT_THERE):
+            name = getattr(call, "__name__", "this function")
+            raise BulkError(
+                f"{url} has no {name} (a VICIdial's own non_agent_api.php?): this needs a "
+                f"vicidid server; it answered: {answered}"
+            ) from error
+        raise BulkError(f"{url} answered: {answered}") from error
+    except (httpx.HTTPError, ValueError, KeyError) as error:
+        raise BulkError(f"{url} could not be used: {type(error).__name__}: {error}") from error
 
 
 def dry_run(engine: Engine, like: str, numbers: list[str]) -> Summary:
@@ -208,22 +232,9 @@ def dry_run(engine: Engine, like: str, numbers: list[str]) -> Summary:
 def dry_run_remote(url: str, like: str, numbers: list[str], user: str, password: str) -> Summary:
     """Read-only through the API: did_info for the source, did_list pages for the rest."""
     valid, summary = split_valid(numbers)
+    with _client(url, user, password) as api:
+        _remote(url, api.did_info, like)
     existing = {row["did_pattern"] for row in export_remote(url, user, password)}
-    endpoint = url.rstrip("/") + "/vicidial/non_agent_api.php"
-    info = httpx.get(
-        endpoint,
-        params={
-            "function": "did_info",
-            "user": user,
-            "pass": password,
-            "source": "vicidcli",
-            "did_pattern": like,
-            "format": "json",
-        },
-        timeout=60,
-    ).json()
-    if info.get("kind") != "did_info":
-        raise BulkError(info.get("message") or f"no DID {like} to copy from")
     seen: set[str] = set()
     for number in valid:
         if number in existing or number in seen:
@@ -245,26 +256,15 @@ def export_local(engine: Engine, prefix: str = "") -> tuple[list[str], list[dict
 
 
 def export_remote(url: str, user: str, password: str, prefix: str = "") -> list[dict]:
-    endpoint = url.rstrip("/") + "/vicidial/non_agent_api.php"
     rows: list[dict] = []
-    with httpx.Client(timeout=60) as client:
+    filters = {"prefix": prefix} if prefix else {}
+    with _client(url, user, password) as api:
         while True:
-            params = {
-                "function": "did_list",
-                "user": user,
-                "pass": password,
-                "source": "vicidcli",
-                "format": "json",
-                "limit": 1000,
-                "offset": len(rows),
-            }
-            if prefix:
-                params["prefix"] = prefix
-            body = client.get(endpoint, params=params).json()
-            if "rows" not in body:
-                raise BulkError(body.get("message") or "unexpected answer")
-            rows += body["rows"]
-            if len(body["rows"]) < 1000:
+            page = _remote(url, api.did_list, limit=PAGE, offset=len(rows), **filters)
+            if not isinstance(page, DidPage):
+                raise BulkError(f"{url} answered: {page.message.strip()}")
+            rows += page.rows
+            if len(page.rows) < PAGE:
                 return rows
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from vicidid import admin, demo, history
 from vicidid.cli_bulk import register
+from vicidid.fallback import shown_url
 from vicidid.store import queries
 from vicidid.store import tables as t
 from vicidid.store.db import DEFAULT_URL, DriverMissing, make_engine, safe_url
@@ -154,6 +155,20 @@ def check_db_cmd(obj: Context) -> None:
 )
 @click.option("--metrics-host", default="", help="Serve /metrics on a listener of its own.")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="Its port (default 9180).")
+@click.option(
+    "--fallback-url",
+    envvar="VICIDID_FALLBACK_URL",
+    default="",
+    help="VICIdial's own non_agent_api.php: requests for other functions go there unchanged.",
+)
+@click.option(
+    "--fallback-timeout",
+    envvar="VICIDID_FALLBACK_TIMEOUT",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds to wait for the fallback before answering that it did not answer.",
+)
 @click.pass_obj
 @fail_on_db_errors
 def serve(
@@ -170,6 +185,8 @@ def serve(
     metrics_token: str,
     metrics_host: str,
     metrics_port: int | None,
+    fallback_url: str,
+    fallback_timeout: float,
 ) -> None:
     """Serve the API at /vicidial/non_agent_api.php."""
     from vicidid import server
@@ -200,21 +217,35 @@ def serve(
             metrics_token=metrics_token,
             metrics_host=metrics_host or ("127.0.0.1" if metrics_port else ""),
             metrics_port=metrics_port or 9180,
+            fallback_url=fallback_url,
+            fallback_timeout=fallback_timeout,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     scheme = "https" if ssl_certfile else "http"
-    base = f"{scheme}://{host}:{port}"
-    click.echo(
-        f"vicidid serving {safe_url(obj.db_url)} at {base}/vicidial/non_agent_api.php "
-        f"({dialect} dialect, {workers} worker{'s' if workers > 1 else ''})"
-    )
-    if with_demo:
-        click.echo("Try the tutorials:")
-        for url in demo.tutorial_urls(base):
-            click.echo(f'  curl "{url}"')
+    shown_host = f"[{host}]" if ":" in host else host
+    base = f"{scheme}://{shown_host}:{port}"
+
+    def banner() -> None:  # once the port is bound: "serving" is then true
+        click.echo(
+            f"vicidid serving {safe_url(obj.db_url)} at {base}/vicidial/non_agent_api.php "
+            f"({dialect} dialect, {workers} worker{'s' if workers > 1 else ''})"
+        )
+        if fallback_url:
+            click.echo(f"other functions go to {shown_url(fallback_url)}")
+        if with_demo:
+            click.echo("Try the tutorials:")
+            for url in demo.tutorial_urls(base):
+                click.echo(f'  curl "{url}"')
+
     obj.engine.dispose()
-    server.run(settings, host, port, workers, ssl_certfile, ssl_keyfile, log_format)
+    try:
+        server.run(
+            settings, host, port, workers, ssl_certfile, ssl_keyfile, log_format, on_bound=banner
+        )
+    except server.PortTaken as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)
 
 
 # users and groups ----------------------------------------------------------------------

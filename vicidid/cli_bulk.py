@@ -42,7 +42,10 @@ def summary_table(summary: bulk.Summary, dry_run: bool) -> str:
 @click.option("--description", help="Description for the new DIDs (default: the source's).")
 @click.option("--active", type=click.Choice(["Y", "N"]), help="Active flag for the new DIDs.")
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
-@click.option("--url", help="A vicidid server to import through, e.g. http://host:8080.")
+@click.option(
+    "--url",
+    help="A server to import through, e.g. http://host:8080: vicidid or VICIdial itself.",
+)
 @click.option("--user", envvar="VICIDID_USER", required=True, help="API user (VICIDID_USER).")
 @click.option(
     "--password",
@@ -87,8 +90,8 @@ def import_cmd(
 
 @click.command("export")
 @click.option("--out", type=click.File("w"), default="-", help="CSV file (default: stdout).")
-@click.option("--like", "prefix", default="", help="Only DIDs starting with this.")
-@click.option("--url", help="A vicidid server to export from, through the API.")
+@click.option("--prefix", default="", help="Only DIDs starting with this.")
+@click.option("--url", help="A vicidid server to export from, through its did_list.")
 @click.option("--user", envvar="VICIDID_USER", help="API user, with --url.")
 @click.option("--password", envvar="VICIDID_PASSWORD", help="Password, with --url.")
 @click.pass_obj

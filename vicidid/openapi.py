@@ -14,10 +14,12 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from vicidid import __version__
-from vicidid.fields import FORMAT, FUNCTION, IDEMPOTENCY_KEY, PASS, SOURCE, USER, Field
+from vicidid.fields import FORMAT, FUNCTION, IDEMPOTENCY_KEY, NEW_DIDS, PASS, SOURCE, USER, Field
 from vicidid.functions import FUNCTIONS
 
 API_PATH = "/vicidial/non_agent_api.php"
@@ -125,14 +127,19 @@ STATUS_TEXT = {
     "403": "JSON: no permission, or IP not allowed",
     "404": "JSON: DID not found",
     "409": "JSON: already exists",
+    "400": "JSON: a JSON request body that cannot be read (the text answer is 200)",
     "413": "Body over 1 MiB",
     "422": "JSON: invalid input",
     "500": "The database refused vicidid: a missing privilege, or another server fault",
+    "502": "With a fallback: VICIdial's non_agent_api.php did not answer",
     "503": "Database unavailable, or the connection was lost and the change may be partly applied",
+    "504": "With a fallback: VICIdial's non_agent_api.php did not answer in time",
 }
 SERVER_ERRORS = {
     "500": "ERROR: DATABASE PERMISSION DENIED | vicidid's database user lacks a privilege …\n",
+    "502": "ERROR: FALLBACK UNAVAILABLE | add_lead goes to VICIdial's non_agent_api.php …\n",
     "503": "ERROR: DATABASE UNAVAILABLE\n",
+    "504": "ERROR: FALLBACK TIMED OUT | add_lead goes to VICIdial's non_agent_api.php …\n",
 }
 
 
@@ -140,7 +147,7 @@ def responses() -> dict:
     out = {}
     for code, text in STATUS_TEXT.items():
         content: dict = {"application/json": {"schema": JSON_BODY}}
-        if code in ("200", "413", "500", "503"):
+        if code in ("200", "413", "500", "502", "503", "504"):
             content["text/plain"] = {
                 "schema": {"type": "string"},
                 "examples": {k: {"value": v} for k, v in TEXT_EXAMPLES.items()}
@@ -157,9 +164,24 @@ def responses() -> dict:
     return out
 
 
+def json_value(parameter: dict) -> dict:
+    """A parameter in a JSON body: its form schema, or a number; a list for the DID lists."""
+    choices: list[dict] = [parameter["schema"], {"type": "number"}]
+    if parameter["name"] in NEW_DIDS.names:
+        choices.append({"type": "array", "items": {"type": ["string", "number"]}})
+    return {"anyOf": choices}
+
+
 def document() -> dict:
     params = parameters()
     form = {"type": "object", "properties": {p["name"]: p["schema"] for p in params}}
+    json_form = {
+        "type": "object",
+        "description": "The same parameters as the form, as one JSON object: values are "
+        "strings or numbers, new_dids may be a list, null counts as not given. A body "
+        "that is not such an object is answered `ERROR: INVALID JSON BODY | why`.",
+        "properties": {p["name"]: json_value(p) for p in params},
+    }
     described = "\n".join(f"- `{f.name}`: {f.summary}" for f in FUNCTIONS.values())
     operation = {
         "summary": "VICIdial Non-Agent API for inbound DIDs",
@@ -177,6 +199,7 @@ def document() -> dict:
             "content": {
                 "application/x-www-form-urlencoded": {"schema": form},
                 "multipart/form-data": {"schema": form},
+                "application/json": {"schema": json_form},
             }
         },
     }
@@ -187,7 +210,8 @@ def document() -> dict:
             "version": __version__,
             "description": "VICIdial's Non-Agent API for inbound DIDs.",
         },
-        "servers": [{"url": "http://127.0.0.1:8080"}],
+        # relative: "Try it out" targets whichever server (or proxy) served the document
+        "servers": [{"url": "/"}],
         "paths": {
             API_PATH: {
                 "get": {**operation, "operationId": "api_get"},
@@ -208,12 +232,16 @@ def document() -> dict:
     }
 
 
+# Swagger UI's files come from the swagger-ui-bundle-v2 package and are served here, so
+# /docs works on a machine without internet. Paths are relative, so it works behind a
+# proxy's prefix too; validatorUrl null keeps Swagger UI from calling its online validator.
+ASSETS = "/docs/assets"
 DOCS_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>vicidid API</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<link rel="stylesheet" href="docs/assets/swagger-ui.css"></head>
 <body><div id="ui"></div>
-<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+<script src="docs/assets/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "openapi.json", dom_id: "#ui", validatorUrl: null});</script>
 </body></html>
 """
 
@@ -226,61 +254,100 @@ async def docs(request: Request) -> HTMLResponse:
     return HTMLResponse(DOCS_PAGE)
 
 
-def routes() -> list[Route]:
+def routes() -> list[BaseRoute]:
     return [
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
+        Mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets"),
     ]
 
 
 # The Postman collection -----------------------------------------------------------------
 
+# (name, query, the answer's first line on the demo data, as a JavaScript regex). Sent in
+# this order to a fresh demo they get exactly the first alternative; sent again, the
+# copies and the add meet DIDs that exist by then, which is the second.
 TUTORIAL_REQUESTS = [
     (
         "Update a DID (update_did tutorial)",
         "function=update_did&user={{user}}&pass={{pass}}"
         "&source=DIDUpdate&did_pattern=18001234567&did_description=Customer%20Support%20Line"
         "&did_route=AGENT&user_id=1001&voicemail_ext=8500&did_active=Y&recording=ALLCALLS",
+        r"^SUCCESS: 18001234567 \| DID Updated Successfully$",
     ),
     (
         "Copy a DID (copy_did tutorial)",
         "function=copy_did&user={{user}}&pass={{pass}}"
         "&source=DIDCopy&did_pattern=18001234567&new_did_pattern=18002223333&did_active=Y",
+        r"^(SUCCESS: 18001234567 -> 18002223333 \| DID Copied Successfully"
+        r"|ERROR: NEW DID ALREADY EXISTS)$",
     ),
     (
         "Copy onto several DIDs",
         "function=copy_did&user={{user}}&pass={{pass}}&source=postman"
         "&did_pattern=18001234567&new_dids=18002223334,18002223335,18002223336",
+        r"^(SUCCESS: 18001234567 -> 18002223334 \| DID Copied Successfully"
+        r"|ERROR: NEW DID ALREADY EXISTS \| 18002223334)$",
     ),
     (
         "Add a DID",
         "function=add_did&user={{user}}&pass={{pass}}&source=postman"
         "&did_pattern=18005550123&did_description=Added%20from%20Postman&did_route=IN_GROUP"
         "&group_id=SALES_TEAM",
+        r"^SUCCESS: 18005550123 \| DID Added Successfully$",
     ),
     (
         "Delete a DID",
         "function=update_did&user={{user}}&pass={{pass}}&source=postman"
         "&did_pattern=18005550123&delete_did=Y",
+        r"^SUCCESS: 18005550123 \| DID Deleted Successfully$",
     ),
     (
         "One DID, every column",
         "function=did_info&user={{user}}&pass={{pass}}&source=postman&did_pattern=18001234567",
+        r"^did_id\|\d+$",
     ),
-    ("List DIDs", "function=did_list&user={{user}}&pass={{pass}}&source=postman&limit=50"),
+    (
+        "List DIDs",
+        "function=did_list&user={{user}}&pass={{pass}}&source=postman&limit=50",
+        r"^did_id\|did_pattern\|did_description\|",
+    ),
     (
         "Update, JSON answer",
         "function=update_did&user={{user}}&pass={{pass}}&source=postman"
         "&did_pattern=18001234567&did_active=N&format=json",
+        r'^\{"result": "SUCCESS", "function": "update_did", "kind": "updated"',
     ),
-    ("Version", "function=version"),
+    ("Version", "function=version", r"^VERSION: \S+\|BUILD: "),
 ]
 
 
-def _request(name: str, query: str, basic: bool = False) -> dict:
+def _tests(first_line: str) -> list[dict]:
+    """Postman test scripts: the status, and the answer's first line."""
+    return [
+        {
+            "listen": "test",
+            "script": {
+                "type": "text/javascript",
+                "exec": [
+                    'pm.test("HTTP 200", function () {',
+                    "    pm.response.to.have.status(200);",
+                    "});",
+                    'pm.test("first line of the answer", function () {',
+                    '    var first = pm.response.text().split("\\n")[0];',
+                    f"    pm.expect(first).to.match(/{first_line}/);",
+                    "});",
+                ],
+            },
+        }
+    ]
+
+
+def _request(name: str, query: str, first_line: str, basic: bool = False) -> dict:
     pairs = [p.split("=", 1) for p in query.split("&")]
     item: dict = {
         "name": name,
+        "event": _tests(first_line),
         "request": {
             "method": "GET",
             "url": {
@@ -303,11 +370,12 @@ def _request(name: str, query: str, basic: bool = False) -> dict:
 
 
 def postman() -> dict:
-    items = [_request(name, query) for name, query in TUTORIAL_REQUESTS]
+    items = [_request(*request) for request in TUTORIAL_REQUESTS]
     items.append(
         _request(
             "Update with HTTP Basic auth",
             "function=update_did&source=postman&did_pattern=18001234567&did_active=Y",
+            r"^SUCCESS: 18001234567 \| DID Updated Successfully$",
             basic=True,
         )
     )

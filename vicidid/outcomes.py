@@ -56,6 +56,11 @@ class Kind(enum.Enum):
     DATABASE_PRIVILEGE = "database_privilege"  # vicidid's database user lacks a grant
     INTERNAL_ERROR = "internal_error"
     TOO_LARGE = "too_large"
+    MALFORMED_BODY = "malformed_body"  # a JSON body that cannot be read as parameters
+    # the fallback non_agent_api.php (functions vicidid does not implement)
+    FORWARDED = "forwarded"  # answered by the fallback, its answer passed back unchanged
+    FALLBACK_DOWN = "fallback_down"
+    FALLBACK_TIMEOUT = "fallback_timeout"
 
 
 # Outcomes that are not a failure.

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import atexit
+import errno
+import inspect
 import os
 import shutil
+import socket
+import sys
 import tempfile
+from collections.abc import Callable
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.supervisors import Multiprocess
 
 from vicidid import access_log, metrics
 from vicidid.app import create_app
@@ -21,6 +27,35 @@ def app_from_env() -> Starlette:
     return create_app(Settings.from_env())
 
 
+class PortTaken(Exception):
+    """The address cannot be listened on; the message says why, in one line."""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or PortTaken.
+
+    vicidid binds before it starts uvicorn, so that "serving" is printed only once the
+    port is really ours, and a taken port is one clear line rather than a log record.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        reason = (
+            "is in use" if error.errno == errno.EADDRINUSE else f"cannot be used ({error.strerror})"
+        )
+        raise PortTaken(
+            f"port {port} on {host} {reason}: stop what listens there, or pick another "
+            "port with --port"
+        ) from error
+    sock.set_inheritable(True)  # the worker processes serve on it too
+    return sock
+
+
 def run(
     settings: Settings,
     host: str,
@@ -29,6 +64,7 @@ def run(
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
     log_format: str = "text",
+    on_bound: Callable[[], None] = lambda: None,
 ) -> None:
     os.environ["VICIDID_LOG_FORMAT"] = log_format
     if workers > 1:
@@ -48,7 +84,11 @@ def run(
         except OSError as error:
             where = f"{settings.metrics_host}:{settings.metrics_port}"
             raise SystemExit(f"Error: cannot serve /metrics at {where}: {error.strerror}") from None
-    uvicorn.run(
+    os.environ["VICIDID_FALLBACK_URL"] = settings.fallback_url
+    os.environ["VICIDID_FALLBACK_TIMEOUT"] = str(settings.fallback_timeout)
+    sock = bind(host, port)
+    on_bound()
+    config = uvicorn.Config(
         "vicidid.server:app_from_env",
         factory=True,
         host=host,
@@ -63,3 +103,21 @@ def run(
         # uvicorn's own handling would trust any local peer.
         proxy_headers=False,
     )
+    server = uvicorn.Server(config)
+    try:
+        if workers > 1:
+            _supervise(config, server, sock)
+        else:
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    if workers == 1 and not server.started:
+        sys.exit(3)  # the app could not start; uvicorn has logged why (its own exit code)
+
+
+def _supervise(config: uvicorn.Config, server: uvicorn.Server, sock: socket.socket) -> None:
+    """Worker processes sharing the socket (uvicorn's supervisor; its signature changed)."""
+    if "target" in inspect.signature(Multiprocess).parameters:
+        Multiprocess(config, target=server.run, sockets=[sock]).run()  # type: ignore[call-arg]
+    else:
+        Multiprocess(config, sockets=[sock]).run()

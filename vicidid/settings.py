@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vicidid.call import POLICIES
+from vicidid.fallback import check_url
 from vicidid.store.db import DEFAULT_URL, safe_url
 
 
@@ -22,6 +23,8 @@ class Settings:
     metrics_token: str = ""
     metrics_host: str = ""
     metrics_port: int = 9180
+    fallback_url: str = ""  # VICIdial's non_agent_api.php, for the functions vicidid lacks
+    fallback_timeout: float = 30.0
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -38,6 +41,10 @@ class Settings:
             ipaddress.ip_address(self.metrics_host)
         if not 1 <= self.metrics_port <= 65535:
             raise ValueError(f"metrics port {self.metrics_port} is not 1 to 65535")
+        if self.fallback_url:
+            check_url(self.fallback_url)
+        if not self.fallback_timeout > 0:
+            raise ValueError("the fallback timeout must be a number of seconds above 0")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -51,6 +58,13 @@ class Settings:
         }
         if env.get("VICIDID_METRICS_PORT", "").isdigit():
             values["metrics_port"] = int(env["VICIDID_METRICS_PORT"])
+        if env.get("VICIDID_FALLBACK_URL"):
+            values["fallback_url"] = env["VICIDID_FALLBACK_URL"]
+        if env.get("VICIDID_FALLBACK_TIMEOUT"):
+            try:
+                values["fallback_timeout"] = float(env["VICIDID_FALLBACK_TIMEOUT"])
+            except ValueError as error:
+                raise ValueError("VICIDID_FALLBACK_TIMEOUT must be a number of seconds") from error
         if env.get("VICIDID_POOL_SIZE", "").isdigit():
             values["pool_size"] = max(1, int(env["VICIDID_POOL_SIZE"]))
         values.update({k: v for k, v in overrides.items() if v not in (None, ())})

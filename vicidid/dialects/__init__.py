@@ -77,6 +77,7 @@ def context(o: Outcome, whole: bool = False) -> dict[str, object]:
         "total": counts.total if counts else 0,
         "line": o.extra.get("line", ""),
         "count": o.extra.get("count", ""),
+        "seconds": o.extra.get("seconds", ""),
     }
 
 

@@ -51,6 +51,11 @@ CATALOGUE: dict[str, str] = {
     "a privilege (the server log names it); nothing was changed",
     "internal_error": "ERROR: INTERNAL ERROR | nothing was changed",
     "too_large": "ERROR: REQUEST TOO LARGE | at most 1 MiB",
+    "malformed_body": "ERROR: INVALID JSON BODY | {value}",
+    "fallback_down": "ERROR: FALLBACK UNAVAILABLE | {value} goes to VICIdial's "
+    "non_agent_api.php, which did not answer",
+    "fallback_timeout": "ERROR: FALLBACK TIMED OUT | {value} goes to VICIdial's "
+    "non_agent_api.php, which did not answer in {seconds} s",
 }
 
 

@@ -31,12 +31,15 @@ STATUS = {
     Kind.COPY_INVALID: 422,
     Kind.IDEMPOTENCY_REUSED: 422,
     Kind.TOO_LARGE: 413,
+    Kind.MALFORMED_BODY: 400,
     # the server's own trouble
     Kind.IDEMPOTENCY_UNAVAILABLE: 503,
     Kind.DATABASE_DOWN: 503,  # unreachable or overloaded: worth trying again later
     Kind.PARTLY_APPLIED: 503,  # look at the DID before trying again
     Kind.DATABASE_PRIVILEGE: 500,
     Kind.INTERNAL_ERROR: 500,
+    Kind.FALLBACK_DOWN: 502,  # VICIdial's own non_agent_api.php did not answer
+    Kind.FALLBACK_TIMEOUT: 504,
 }
 SERVER_KINDS = {
     Kind.TOO_LARGE,
@@ -45,6 +48,8 @@ SERVER_KINDS = {
     Kind.PARTLY_APPLIED,
     Kind.DATABASE_PRIVILEGE,
     Kind.INTERNAL_ERROR,
+    Kind.FALLBACK_DOWN,
+    Kind.FALLBACK_TIMEOUT,
 }
 
 

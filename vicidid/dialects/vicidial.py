@@ -207,6 +207,15 @@ CATALOGUE: dict[str, Entry] = {
         "ERROR: {fn} INTERNAL ERROR: |{user}|", "ERROR", "{fn} INTERNAL ERROR", ""
     ),
     "too_large": Entry("ERROR: REQUEST TOO LARGE: ||", "ERROR", "REQUEST TOO LARGE", ""),
+    "malformed_body": Entry(
+        "ERROR: INVALID JSON BODY: ||{value}", "ERROR", "INVALID JSON BODY", "{value}"
+    ),
+    "fallback_down": Entry(
+        "ERROR: {fn} FALLBACK UNAVAILABLE: |{user}|", "ERROR", "{fn} FALLBACK UNAVAILABLE", ""
+    ),
+    "fallback_timeout": Entry(
+        "ERROR: {fn} FALLBACK TIMED OUT: |{user}|", "ERROR", "{fn} FALLBACK TIMED OUT", ""
+    ),
 }
 
 
