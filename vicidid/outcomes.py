@@ -19,6 +19,7 @@ class Kind(enum.Enum):
     VERSION = "version"
     BAD_LOGIN = "bad_login"
     LOCKED = "locked"
+    THROTTLED = "throttled"  # too many failed logins from the client's address
     CREDENTIALS_CONFLICT = "credentials_conflict"
     IP_REFUSED = "ip_refused"
     # request shape
@@ -69,7 +70,7 @@ GOOD = {
     Kind.REPLAYED,
 }
 # Outcomes of a failed login: VICIdial writes no api_log row for them.
-LOGIN_FAILURES = {Kind.BAD_LOGIN, Kind.LOCKED, Kind.CREDENTIALS_CONFLICT}
+LOGIN_FAILURES = {Kind.BAD_LOGIN, Kind.LOCKED, Kind.CREDENTIALS_CONFLICT, Kind.THROTTLED}
 
 
 @dataclass(frozen=True)

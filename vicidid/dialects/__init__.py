@@ -54,7 +54,7 @@ def context(o: Outcome) -> dict[str, object]:
         reason = f.copy_reason if (o.function == "copy_did" and f.copy_reason) else f.reason
     return {
         "fn": shown(fn),
-        "user": o.user,
+        "user": shown(o.user),
         "did": shown(o.did),
         "value": shown(o.value),
         "name": o.name or (f.name if f else ""),
