@@ -25,6 +25,7 @@ from vicidid.outcomes import Kind, Outcome
 from vicidid.pipeline import Incoming, Pipeline, Reply, logged_url
 from vicidid.settings import Settings
 from vicidid.store.db import make_engine
+from vicidid.throttle import LoginThrottle
 
 API_PATH = "/vicidial/non_agent_api.php"
 TEXT = "text/plain; charset=utf-8"
@@ -137,7 +138,8 @@ def respond(reply: Reply, dialect: str, as_json: bool) -> Response:
 def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlette:
     if pipeline is None:
         engine = make_engine(settings.db_url, pool_size=settings.pool_size)
-        pipeline = Pipeline(engine, POLICIES[settings.dialect])
+        throttle = LoginThrottle(settings.login_throttle) if settings.login_throttle else None
+        pipeline = Pipeline(engine, POLICIES[settings.dialect], throttle)
     # The pipeline blocks on the database, so it runs on threads: as many as there are
     # pooled connections (more would only queue for a connection while contending for the
     # interpreter lock). asyncio's executor hands a request over in about half the time

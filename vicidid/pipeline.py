@@ -124,6 +124,7 @@ class Pipeline:
         call_changes: list[str] = []
         if function != "version" and self.gate.throttled(incoming.ip):
             # refused before any database work or hashing (throttle.py)
+            user = self.gate.credentials(params, incoming.basic)[0][:20]
             return Reply([Outcome(Kind.THROTTLED, function=function, user=user)], function, params)
         try:
             dids = self.did_table()

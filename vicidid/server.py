@@ -39,6 +39,7 @@ def run(
     os.environ["VICIDID_DB"] = settings.db_url
     os.environ["VICIDID_DIALECT"] = settings.dialect
     os.environ["VICIDID_TRUSTED_PROXY"] = " ".join(settings.trusted_proxies)
+    os.environ["VICIDID_LOGIN_THROTTLE"] = str(settings.login_throttle or "off")
     uvicorn.run(
         "vicidid.server:app_from_env",
         factory=True,

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from vicidid.call import POLICIES
 from vicidid.store.db import DEFAULT_URL, safe_url
+from vicidid.throttle import DEFAULT as DEFAULT_THROTTLE
+from vicidid.throttle import Limit, parse_limit
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,9 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     max_body: int = 1024 * 1024
     pool_size: int = 8
+    # failed logins per client address before it is refused for the rest of the window;
+    # None: no limit
+    login_throttle: Limit | None = DEFAULT_THROTTLE
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -34,6 +39,9 @@ class Settings:
             "dialect": env.get("VICIDID_DIALECT") or "simple",
             "trusted_proxies": tuple(env.get("VICIDID_TRUSTED_PROXY", "").split()),
         }
+        throttle = env.get("VICIDID_LOGIN_THROTTLE", "").strip()
+        if throttle:
+            values["login_throttle"] = None if throttle == "off" else parse_limit(throttle)
         if env.get("VICIDID_POOL_SIZE", "").isdigit():
             values["pool_size"] = max(1, int(env["VICIDID_POOL_SIZE"]))
         values.update({k: v for k, v in overrides.items() if v not in (None, ())})

@@ -14,8 +14,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-DEFAULT = "30/60"
-
 
 @dataclass(frozen=True)
 class Limit:
@@ -24,6 +22,9 @@ class Limit:
 
     def __str__(self) -> str:
         return f"{self.failures}/{self.seconds}"
+
+
+DEFAULT = Limit(30, 60)
 
 
 def parse_limit(text: str) -> Limit:
