@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import os
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -145,9 +146,23 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     # interpreter lock). asyncio's executor hands a request over in about half the time
     # Starlette's run_in_threadpool takes.
     threads = ThreadPoolExecutor(settings.pool_size, thread_name_prefix="vicidid-request")
+    # Passwords not yet verified are hashed here, not on the request threads: a flood of
+    # wrong passwords then queues for these (half the cores) while requests whose
+    # password is already verified go on.
+    hashers = ThreadPoolExecutor(
+        max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="vicidid-hash"
+    )
 
     async def on_thread(fn, *args):
         return await asyncio.get_running_loop().run_in_executor(threads, fn, *args)
+
+    async def handled(incoming: Incoming) -> Reply:
+        reply = await on_thread(pipeline.handle, incoming)
+        if reply.pending is not None:
+            loop = asyncio.get_running_loop()
+            incoming.verdict = await loop.run_in_executor(hashers, reply.pending)
+            reply = await on_thread(pipeline.handle, incoming)
+        return reply
 
     async def api(request: Request) -> Response:
         started = time.perf_counter()
@@ -167,11 +182,12 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
             request.url.path,
             idempotency_key=request.headers.get("idempotency-key", "").strip(),
             as_json=as_json,
+            defer_hashing=True,
             render=lambda outcomes, function, dids: render(
                 outcomes, function, dids, settings.dialect, as_json
             ),
         )
-        reply = await on_thread(pipeline.handle, incoming)
+        reply = await handled(incoming)
         response = respond(reply, settings.dialect, as_json)
         metrics.observe(reply, time.perf_counter() - started)
         response.headers["x-request-id"] = request_id
@@ -201,6 +217,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     async def lifespan(app: Starlette):
         yield
         threads.shutdown(wait=True)
+        hashers.shutdown(wait=True)
 
     app = Starlette(
         routes=[

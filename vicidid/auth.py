@@ -85,6 +85,12 @@ class VerifiedLogins:
         digest = hmac.new(self._secret, password.encode(), hashlib.sha256).digest()
         return (user, stored, digest)
 
+    def known(self, user: str, password: str, stored: str) -> bool:
+        """Whether this password was verified against this stored hash already."""
+        key = self._key(user, stored, password)
+        with self._lock:
+            return key in self._seen
+
     def verify(self, user: str, password: str, stored: str, settings: Settings) -> bool:
         key = self._key(user, stored, password)
         with self._lock:

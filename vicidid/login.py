@@ -12,7 +12,7 @@ it racing within milliseconds is as if the request had come first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
@@ -29,22 +29,35 @@ FRESH_LOGIN = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """A login as read, before its password is checked."""
+
+    user: str  # the user name as given (answers show it through the dialect's filter)
+    password: str
+    ip: str
+    conflict: bool = False
+    row: dict | None = None
+    settings: auth.Settings = field(default_factory=auth.Settings)
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What the check found: who, whether the login holds, and the rows read for it."""
 
-    user: str  # the user name as given (answers show it through the dialect's filter)
+    user: str
     login: auth.Login | None  # None: conflicting credentials
     row: dict | None = None
     settings: auth.Settings = field(default_factory=auth.Settings)
-    ip_allowed: bool = True
-
-    @property
-    def ok(self) -> bool:
-        return self.login is auth.Login.OK and self.ip_allowed
+    ip_allowed: bool | None = None  # None: not looked at yet (IP lists are read for OK only)
 
 
 class Gate:
-    """The login of one server process: its verified-password cache and its throttle."""
+    """The login of one server process: its verified-password cache and its throttle.
+
+    In order: `read` (the database, no lock), `verify` (CPU only: the hashing, which the
+    HTTP edge runs on threads of its own), `screen` (the IP lists), then, inside the
+    request's write transaction, `settle`.
+    """
 
     def __init__(self, policy: Policy, throttle: LoginThrottle | None = None) -> None:
         self.policy = policy
@@ -70,26 +83,67 @@ class Gate:
             user, password = b_user, b_pass
         return user, password, False
 
-    def check(
-        self, conn: Connection, params: Params, basic: tuple[str, str] | None, ip: str, now
-    ) -> Verdict:
-        """Read and decide, writing nothing: run it before the write transaction."""
+    def read(
+        self, conn: Connection, params: Params, basic: tuple[str, str] | None, ip: str
+    ) -> Attempt:
+        """The caller's row and the login settings, in one read that takes no lock."""
         user, password, conflict = self.credentials(params, basic)
         if conflict:
-            self._failed(ip)
-            return Verdict(user[:20], None)
+            return Attempt(user[:20], "", ip, conflict=True)
         # Always read, even without a user name: the settings say what a check costs.
         row, settings_row = queries.caller_and_settings(conn, user)
-        settings = auth.Settings.from_row(settings_row)
+        return Attempt(user[:20], password, ip, False, row, auth.Settings.from_row(settings_row))
+
+    def costly(self, attempt: Attempt, now: datetime) -> bool:
+        """Whether verifying this attempt means hashing (not locked, not remembered)."""
+        if attempt.conflict or not attempt.password or not attempt.settings.pass_hash_enabled:
+            return False
+        row = attempt.row
+        if row is None:
+            return True
+        if auth.is_locked(row, now):
+            return False
+        stored = row.get("pass_hash") or ""
+        return not self.verified.known(row["user"], attempt.password, stored)
+
+    def verify(self, attempt: Attempt, now: datetime) -> Verdict:
+        """Check the password (the costly part: no connection or lock is held for it)."""
+        if attempt.conflict:
+            self._failed(attempt.ip)
+            return Verdict(attempt.user, None)
         login = auth.check_login(
-            row, password, settings, now, self.policy.min_login_level, self.verified
+            attempt.row,
+            attempt.password,
+            attempt.settings,
+            now,
+            self.policy.min_login_level,
+            self.verified,
         )
         if login is not auth.Login.OK:
-            self._failed(ip)
-            return Verdict(user[:20], login, row, settings)
-        assert row is not None
-        allowed = self._ip_allowed(conn, row, settings, ip)
-        return Verdict(row["user"], login, row, settings, allowed)
+            self._failed(attempt.ip)
+            return Verdict(attempt.user, login, attempt.row, attempt.settings)
+        assert attempt.row is not None
+        return Verdict(attempt.row["user"], login, attempt.row, attempt.settings)
+
+    def screen(self, conn: Connection, verdict: Verdict, ip: str) -> Verdict:
+        """A good login, checked against the IP lists (read, no lock)."""
+        if verdict.login is not auth.Login.OK or verdict.ip_allowed is not None:
+            return verdict
+        assert verdict.row is not None
+        allowed = self._ip_allowed(conn, verdict.row, verdict.settings, ip)
+        return replace(verdict, ip_allowed=allowed)
+
+    def check(
+        self,
+        conn: Connection,
+        params: Params,
+        basic: tuple[str, str] | None,
+        ip: str,
+        now: datetime,
+    ) -> Verdict:
+        """read, verify and screen in one go, writing nothing."""
+        verdict = self.verify(self.read(conn, params, basic, ip), now)
+        return self.screen(conn, verdict, ip)
 
     def settle(
         self, conn: Connection, verdict: Verdict, function: str, ip: str, now: datetime

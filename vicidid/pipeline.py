@@ -7,6 +7,7 @@ the login bookkeeping included, commits in one transaction.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -67,6 +68,10 @@ class Incoming:
     # How the edge will answer: (outcomes, function, changed DIDs) -> (status, type, body).
     # Needed to store the first answer for an Idempotency-Key.
     render: Callable[[list[Outcome], str, list[str]], tuple[int, str, str]] | None = None
+    # A password that needs hashing is handed back (Reply.pending) instead of hashed on
+    # the request thread; the edge hashes it on threads of its own and sets `verdict`.
+    defer_hashing: bool = False
+    verdict: Verdict | None = None
 
 
 @dataclass
@@ -75,6 +80,7 @@ class Reply:
     function: str
     params: Params
     dids: list[str] = field(default_factory=list)
+    pending: Callable[[], Verdict] | None = None  # the password check still to run
 
     @property
     def kinds(self) -> list[Kind]:
@@ -122,7 +128,7 @@ class Pipeline:
         user = params.shown(USER)[:20]
         now = datetime.now().replace(microsecond=0)
         call_changes: list[str] = []
-        if function != "version" and self.gate.throttled(incoming.ip):
+        if function != "version" and incoming.verdict is None and self.gate.throttled(incoming.ip):
             # refused before any database work or hashing (throttle.py)
             user = self.gate.credentials(params, incoming.basic)[0][:20]
             return Reply([Outcome(Kind.THROTTLED, function=function, user=user)], function, params)
@@ -136,9 +142,9 @@ class Pipeline:
                     with self.engine.connect() as conn:
                         verdict = None
                         if function != "version":  # the login, checked before any lock
-                            verdict = self.gate.check(
-                                reading_first(conn), params, incoming.basic, incoming.ip, now
-                            )
+                            verdict = self._login(reading_first(conn), params, incoming, now)
+                            if callable(verdict):
+                                return Reply([], function, params, pending=verdict)
                         with self._turns, write_transaction(conn):
                             outcomes, user = self._run(
                                 conn, verdict, params, function, incoming, now, dids, call_changes
@@ -166,6 +172,18 @@ class Pipeline:
             outcomes = [Outcome(Kind.INTERNAL_ERROR, function=function, user=user)]
             call_changes = []
         return Reply(outcomes, function, params, call_changes)
+
+    def _login(
+        self, conn: Connection, params: Params, incoming: Incoming, now: datetime
+    ) -> Verdict | Callable[[], Verdict]:
+        """The login's verdict, or the password check to run first off this thread."""
+        verdict = incoming.verdict
+        if verdict is None:
+            attempt = self.gate.read(conn, params, incoming.basic, incoming.ip)
+            if incoming.defer_hashing and self.gate.costly(attempt, now):
+                return functools.partial(self.gate.verify, attempt, now)
+            verdict = self.gate.verify(attempt, now)
+        return self.gate.screen(conn, verdict, incoming.ip)
 
     def _run(
         self,
