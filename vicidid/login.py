@@ -1,8 +1,9 @@
 """Logging in, in two steps: check before any lock, then write the bookkeeping.
 
-`Gate.check` reads the caller, the login settings and the IP lists on a connection that
-holds no write lock, and checks the password (bcrypt for hashed ones, remembered once
-right). Only then does the request open its write transaction, in which `Gate.settle`
+`Gate.read` reads the caller and the login settings on a connection that holds no write
+lock, `Gate.verify` checks the password (bcrypt for hashed ones, remembered once right;
+the HTTP edge runs it on threads of its own when it must hash), `Gate.screen` reads the
+IP lists. Only then does the request open its write transaction, in which `Gate.settle`
 writes what VICIdial writes on the user's row and answers a refused login. A failing
 login therefore holds up writers only for its short UPDATE, never for its hashing.
 
@@ -132,18 +133,6 @@ class Gate:
         assert verdict.row is not None
         allowed = self._ip_allowed(conn, verdict.row, verdict.settings, ip)
         return replace(verdict, ip_allowed=allowed)
-
-    def check(
-        self,
-        conn: Connection,
-        params: Params,
-        basic: tuple[str, str] | None,
-        ip: str,
-        now: datetime,
-    ) -> Verdict:
-        """read, verify and screen in one go, writing nothing."""
-        verdict = self.verify(self.read(conn, params, basic, ip), now)
-        return self.screen(conn, verdict, ip)
 
     def settle(
         self, conn: Connection, verdict: Verdict, function: str, ip: str, now: datetime

@@ -73,14 +73,17 @@ def caller(conn: Connection, user: str) -> dict | None:
     return dict(row) if row else None
 
 
-_SETTINGS = SYSTEM_SETTINGS.subquery("login_settings")
-# The settings lead, so that an unknown user still gets them: checking a password against
-# a dummy at the system's own hashing cost needs them.
+_ONE_ROW = sa.select(sa.literal(1).label("one")).subquery("one_row")
+# One row always, whether the user and the settings row exist or not: an unknown user
+# still gets the settings (its password is checked against a dummy at the system's cost).
 CALLER_AND_SETTINGS = sa.select(
     *CALLER.selected_columns,
-    *(_SETTINGS.c[c].label(f"settings_{c}") for c in LOGIN_SETTINGS),
+    *(
+        sa.select(t.system_settings.c[c]).limit(1).scalar_subquery().label(f"settings_{c}")
+        for c in LOGIN_SETTINGS
+    ),
 ).select_from(
-    _SETTINGS.outerjoin(t.users, t.users.c.user == sa.bindparam("caller")).outerjoin(
+    _ONE_ROW.outerjoin(t.users, t.users.c.user == sa.bindparam("caller")).outerjoin(
         t.user_groups, _SAME_GROUP
     )
 )
@@ -88,9 +91,7 @@ CALLER_AND_SETTINGS = sa.select(
 
 def caller_and_settings(conn: Connection, user: str) -> tuple[dict | None, dict]:
     """caller() and system_settings() in one round trip: every login needs both."""
-    row = conn.execute(CALLER_AND_SETTINGS, {"caller": user}).mappings().first()
-    if row is None:
-        return None, {}
+    row = conn.execute(CALLER_AND_SETTINGS, {"caller": user}).mappings().one()
     settings = {c: row[f"settings_{c}"] for c in LOGIN_SETTINGS}
     if row["user"] is None:
         return None, settings
