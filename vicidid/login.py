@@ -34,10 +34,10 @@ class Attempt:
     """A login as read, before its password is checked."""
 
     user: str  # the user name as given (answers show it through the dialect's filter)
-    password: str
+    password: str = field(repr=False)  # never in a log line
     ip: str
     conflict: bool = False
-    row: dict | None = None
+    row: dict | None = field(default=None, repr=False)  # holds pass and pass_hash
     settings: auth.Settings = field(default_factory=auth.Settings)
 
 
@@ -47,7 +47,7 @@ class Verdict:
 
     user: str
     login: auth.Login | None  # None: conflicting credentials
-    row: dict | None = None
+    row: dict | None = field(default=None, repr=False)  # holds pass and pass_hash
     settings: auth.Settings = field(default_factory=auth.Settings)
     ip_allowed: bool | None = None  # None: not looked at yet (IP lists are read for OK only)
 
