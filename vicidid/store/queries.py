@@ -91,7 +91,10 @@ CALLER_AND_SETTINGS = sa.select(
 
 def caller_and_settings(conn: Connection, user: str) -> tuple[dict | None, dict]:
     """caller() and system_settings() in one round trip: every login needs both."""
-    row = conn.execute(CALLER_AND_SETTINGS, {"caller": user}).mappings().one()
+    # first(): VICIdial's own schema does not make user names or group names unique
+    row = conn.execute(CALLER_AND_SETTINGS, {"caller": user}).mappings().first()
+    if row is None:
+        return None, {}
     settings = {c: row[f"settings_{c}"] for c in LOGIN_SETTINGS}
     if row["user"] is None:
         return None, settings
