@@ -128,11 +128,15 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def serve(engine: sa.engine.Engine, dialect: str = "simple", **settings) -> Iterator[LiveServer]:
-    """The real app under a real uvicorn, on a free port of 127.0.0.1, in a thread."""
+def serve(
+    engine: sa.engine.Engine, dialect: str = "simple", throttle=None, **settings
+) -> Iterator[LiveServer]:
+    """The real app under a real uvicorn, on a free port of 127.0.0.1, in a thread.
+
+    No login throttle unless one is given: tests fail logins on purpose."""
     app = create_app(
         Settings(db_url="sqlite://", dialect=dialect, **settings),
-        Pipeline(engine, POLICIES[dialect]),
+        Pipeline(engine, POLICIES[dialect], throttle),
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))

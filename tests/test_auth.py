@@ -184,3 +184,35 @@ def test_may_use(over, function, ok):
 )
 def test_visibility(viewable, did_group, sees):
     assert auth.sees(user(admin_viewable_groups=viewable), did_group) is sees
+
+
+@pytest.mark.parametrize(
+    ("count", "last_login", "failure"),
+    [
+        (0, NOW, auth.Failure.COUNT),
+        (9, NOW - timedelta(days=1), auth.Failure.COUNT),
+        (10, NOW - timedelta(minutes=5), auth.Failure.LOCKED),
+        (10, NOW - timedelta(minutes=15, seconds=1), auth.Failure.NEW_WINDOW),
+        (12, None, auth.Failure.NEW_WINDOW),  # never logged in: the window is long over
+        (10, "0000-00-00 00:00:00", auth.Failure.NEW_WINDOW),  # a zero date, as text
+    ],
+)
+def test_what_a_failed_login_writes(count, last_login, failure):
+    row = user(failed_login_count=count, last_login_date=last_login)
+    assert auth.failure(row, NOW) is failure
+    assert auth.is_locked(row, NOW) is (failure is auth.Failure.LOCKED)
+
+
+def test_a_stale_lock_lets_the_right_password_in():
+    row = user(failed_login_count=10, last_login_date=None)
+    assert login(row) is auth.Login.OK
+    assert login(row, "wrong") is auth.Login.BAD
+
+
+def test_unknown_users_are_checked_against_a_dummy():
+    assert login(None, "1234", settings=HASHED) is auth.Login.UNKNOWN
+    assert login(None, "", settings=HASHED) is auth.Login.UNKNOWN
+    assert not auth.password_matches(None, "1234", HASHED, auth.VerifiedLogins())
+    assert not auth.password_matches(None, "1234", PLAIN, auth.VerifiedLogins())
+    # a user without a usable hash is no shortcut either
+    assert not auth.password_matches(user(pass_hash="short"), "1234", HASHED, auth.VerifiedLogins())

@@ -209,3 +209,30 @@ def test_help_says_the_environment_is_safer(sqlite_url):
     for command in ("add", "set"):
         r = run(sqlite_url, "user", command, "--help")
         assert "VICIDID_PASSWORD" in r.output and "safer" in r.output
+
+
+def test_user_unlock_clears_the_lock_and_nothing_else(sqlite_url):
+    run(sqlite_url, "init-db", "--demo")
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE vicidial_users SET failed_login_count=10, "
+                "last_login_date=CURRENT_TIMESTAMP, active='N' WHERE user='6666'"
+            )
+        )
+    r = run(sqlite_url, "user", "unlock", "6666")
+    assert r.exit_code == 0, r.output
+    assert r.output == "user 6666 unlocked\n"
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT * FROM vicidial_users WHERE user='6666'")).mappings()
+        row = row.one()
+    assert (row["failed_login_count"], row["active"]) == (0, "N")
+    r = run(sqlite_url, "user", "unlock", "ghost")
+    assert r.exit_code == 1 and "no user named ghost" in r.output
+
+
+def test_serve_refuses_a_bad_login_throttle(sqlite_url):
+    run(sqlite_url, "init-db", "--demo")
+    r = run(sqlite_url, "serve", "--login-throttle", "lots")
+    assert r.exit_code == 1 and "must look like 30/60" in r.output

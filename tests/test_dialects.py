@@ -264,4 +264,4 @@ def test_every_kind_has_words():
         assert simple.render([outcome]).endswith("\n"), kind
         assert vicidial.render([outcome]).endswith("\n"), kind
         status, _ = json_dialect.render([outcome], "update_did", [])
-        assert status in (200, 400, 401, 403, 404, 409, 413, 422, 500, 502, 503, 504)
+        assert status in (200, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504)

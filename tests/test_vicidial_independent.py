@@ -78,11 +78,6 @@ DEVIATIONS: dict[str, str] = {
 }
 
 # Behaviour another change brings; the case is skipped until it is in.
-PENDING = {
-    "lock_10_20min_wrong": "lockout stale-date branch: a failure after the 15 minutes starts "
-    "a fresh window (failed_login_count=1, last_login_date=NOW())",
-}
-
 # On SQLite, vicidid's own schema compares DID patterns case-sensitively (VICIdial's MariaDB
 # collation does not) and has no admin_ip_list column: these cases only make sense on
 # VICIdial's schema.
@@ -101,8 +96,7 @@ def case_params(backend: str) -> list:
         name = case["case"]
         if backend == "sqlite" and name in MARIADB_ONLY:
             continue
-        marks = [pytest.mark.skip(reason=PENDING[name])] if name in PENDING else []
-        params.append(pytest.param(name, id=name, marks=marks))
+        params.append(pytest.param(name, id=name))
     return params
 
 
@@ -407,4 +401,4 @@ def test_replays_on_sqlite(sqlite_replayer, name):
 
 
 def test_every_listed_case_exists():
-    assert set(DEVIATIONS) | MARIADB_ONLY | set(PENDING) <= set(BY_NAME)
+    assert set(DEVIATIONS) | MARIADB_ONLY <= set(BY_NAME)

@@ -121,6 +121,12 @@ def set_user(conn: Connection, user: str, password: str | None, flags: UserFlags
     conn.execute(t.users.update().where(t.users.c.user == user).values(**values))
 
 
+def unlock_user(conn: Connection, user: str) -> None:
+    """Clear the failed-login count: the lockout ends now; active and password stay."""
+    if not queries.unlock(conn, user):
+        raise AdminError(f"no user named {user}")
+
+
 def add_group(conn: Connection, group: str, viewable: str) -> None:
     _check_user_name(group)
     if _group_exists(conn, group):

@@ -7,6 +7,7 @@ import base64
 import binascii
 import contextlib
 import logging
+import os
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from vicidid.params import Params, merge
 from vicidid.pipeline import Incoming, Pipeline, Reply, logged_url
 from vicidid.settings import Settings
 from vicidid.store.db import make_engine
+from vicidid.throttle import LoginThrottle
 
 log = logging.getLogger("vicidid")
 API_PATH = "/vicidial/non_agent_api.php"
@@ -131,7 +133,8 @@ def _respond(reply: Reply, dialect: str, as_json: bool) -> Response:
 def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlette:
     if pipeline is None:
         engine = make_engine(settings.db_url, pool_size=settings.pool_size)
-        pipeline = Pipeline(engine, POLICIES[settings.dialect])
+        throttle = LoginThrottle(settings.login_throttle) if settings.login_throttle else None
+        pipeline = Pipeline(engine, POLICIES[settings.dialect], throttle)
     # The pipeline blocks on the database, so it runs on threads: as many as there are
     # pooled connections (more would only queue for a connection while contending for the
     # interpreter lock). asyncio's executor hands a request over in about half the time
@@ -143,9 +146,23 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         else None
     )
     filtering = POLICIES[settings.dialect].filtering
+    # Passwords not yet verified are hashed here, not on the request threads: a flood of
+    # wrong passwords then queues for these (half the cores) while requests whose
+    # password is already verified go on.
+    hashers = ThreadPoolExecutor(
+        max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="vicidid-hash"
+    )
 
     async def on_thread(fn, *args):
         return await asyncio.get_running_loop().run_in_executor(threads, fn, *args)
+
+    async def handled(incoming: Incoming) -> Reply:
+        reply = await on_thread(pipeline.handle, incoming)
+        if reply.pending is not None:
+            loop = asyncio.get_running_loop()
+            incoming.verdict = await loop.run_in_executor(hashers, reply.pending)
+            reply = await on_thread(pipeline.handle, incoming)
+        return reply
 
     async def api(request: Request) -> Response:
         started = time.perf_counter()
@@ -177,11 +194,12 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
             request.url.path,
             idempotency_key=request.headers.get("idempotency-key", "").strip(),
             as_json=as_json,
+            defer_hashing=True,
             render=lambda outcomes, function, dids: render(
                 outcomes, function, dids, settings.dialect, as_json
             ),
         )
-        reply = await on_thread(pipeline.handle, incoming)
+        reply = await handled(incoming)
         response = respond(reply, settings.dialect, as_json)
         metrics.observe(reply, time.perf_counter() - started)
         response.headers["x-request-id"] = request_id
@@ -251,6 +269,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         threads.shutdown(wait=True)
         if fallback is not None:
             await fallback.aclose()
+        hashers.shutdown(wait=True)
 
     app = Starlette(
         routes=[

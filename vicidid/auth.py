@@ -1,4 +1,4 @@
-"""Who may do what (SPEC §4): login, lockout, IP lists, function and DID permissions.
+"""Who may do what: login, lockout, IP lists, function and DID permissions.
 
 Every function here decides from plain values (a user row, the system settings, a
 time); reading and writing those rows is the caller's job.
@@ -10,6 +10,7 @@ import enum
 import hashlib
 import hmac
 import secrets
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,14 @@ class Login(enum.Enum):
     BAD = "bad"  # counts as a failed login
     UNKNOWN = "unknown"  # no such user: nothing to count
     LOCKED = "locked"
+
+
+class Failure(enum.Enum):
+    """What a failed login writes on the user's row (VICIdial's three branches)."""
+
+    COUNT = "count"  # under ten failures: one more
+    NEW_WINDOW = "new_window"  # ten or more, but the window is over: a new one, count 1
+    LOCKED = "locked"  # ten or more within the window: refused, only the day's attempts count
 
 
 @dataclass(frozen=True)
@@ -68,31 +77,80 @@ class VerifiedLogins:
         self._secret = secrets.token_bytes(32)
         self._seen: OrderedDict[tuple[str, str, bytes], None] = OrderedDict()
         self._size = size
+        # request threads share the cache: each look-up and each insertion (with its
+        # eviction) happens whole; the hashing itself runs outside the lock
+        self._lock = threading.Lock()
 
     def _key(self, user: str, stored: str, password: str) -> tuple[str, str, bytes]:
         digest = hmac.new(self._secret, password.encode(), hashlib.sha256).digest()
         return (user, stored, digest)
 
+    def known(self, user: str, password: str, stored: str) -> bool:
+        """Whether this password was verified against this stored hash already."""
+        key = self._key(user, stored, password)
+        with self._lock:
+            return key in self._seen
+
     def verify(self, user: str, password: str, stored: str, settings: Settings) -> bool:
         key = self._key(user, stored, password)
-        if key in self._seen:
-            self._seen.move_to_end(key)
-            return True
+        with self._lock:
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return True
         ok = passhash.verify_password(password, stored, settings.pass_key, settings.pass_cost)
         if ok:
-            self._seen[key] = None
-            if len(self._seen) > self._size:
-                self._seen.popitem(last=False)
+            with self._lock:
+                self._seen[key] = None
+                while len(self._seen) > self._size:
+                    self._seen.popitem(last=False)
         return ok
 
 
 def is_locked(row: dict, now: datetime) -> bool:
-    """VICIdial's lockout: ten failures, then refused until the last login is 15 minutes old."""
+    """VICIdial's lockout: ten failures, and the last login under 15 minutes old.
+
+    A login may succeed while fewer than ten failures are counted, or once the last login
+    (or the start of the last window of failures) is more than 15 minutes old.
+    """
     if _int(row.get("failed_login_count")) < LOCK_AFTER:
         return False
     last = row.get("last_login_date")
-    # VICIdial databases may hold zero dates, which the driver returns as text
-    return isinstance(last, datetime) and last > now - LOCK_FOR
+    # NULL counts as long ago; a zero date comes back from some drivers as text
+    return isinstance(last, datetime) and last >= now - LOCK_FOR
+
+
+def failure(row: dict, now: datetime) -> Failure:
+    """What a failed login does to the user's row, as VICIdial decides it.
+
+    Ten failures with a stale last login do not lock: they start a new 15-minute window
+    (last_login_date becomes now, the count 1), so an account nobody logged into lately
+    locks after about twenty failures instead of never.
+    """
+    if _int(row.get("failed_login_count")) < LOCK_AFTER:
+        return Failure.COUNT
+    return Failure.LOCKED if is_locked(row, now) else Failure.NEW_WINDOW
+
+
+# What an unknown user's password is checked against, so that a wrong guess costs the
+# same whether the user exists or not (user names cannot be told apart by timing).
+DUMMY_HASH = "." * passhash.STORED_LENGTH
+DUMMY_PASS = secrets.token_bytes(16)
+
+
+def password_matches(
+    row: dict | None, password: str, settings: Settings, verified: VerifiedLogins
+) -> bool:
+    """The password against the user's own, or against a dummy at the same cost."""
+    if settings.pass_hash_enabled:
+        stored = (row or {}).get("pass_hash") or ""
+        if row is None or len(stored) != passhash.STORED_LENGTH:
+            passhash.verify_password(password, DUMMY_HASH, settings.pass_key, settings.pass_cost)
+            return False
+        return verified.verify(row["user"], password, stored, settings)
+    if row is None:
+        hmac.compare_digest(DUMMY_PASS, password.encode())
+        return False
+    return hmac.compare_digest((row.get("pass") or "").encode(), password.encode())
 
 
 def check_login(
@@ -103,17 +161,15 @@ def check_login(
     min_level: int,
     verified: VerifiedLogins,
 ) -> Login:
-    if row is None:
-        return Login.UNKNOWN
-    if is_locked(row, now):
+    """Decide a login. A locked account is refused before its password is looked at (its
+    answer says it exists anyway); every other one costs a full password check."""
+    if row is not None and is_locked(row, now):
         return Login.LOCKED
     if not password:
-        return Login.BAD
-    if settings.pass_hash_enabled:
-        stored = row.get("pass_hash") or ""
-        good = bool(stored) and verified.verify(row["user"], password, stored, settings)
-    else:
-        good = hmac.compare_digest((row.get("pass") or "").encode(), password.encode())
+        return Login.UNKNOWN if row is None else Login.BAD
+    good = password_matches(row, password, settings, verified)
+    if row is None:
+        return Login.UNKNOWN
     if not good or row.get("active") != "Y" or _int(row.get("user_level")) < min_level:
         return Login.BAD
     return Login.OK

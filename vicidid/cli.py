@@ -18,6 +18,7 @@ from vicidid.store import queries
 from vicidid.store import tables as t
 from vicidid.store.db import DEFAULT_URL, DriverMissing, make_engine, safe_url
 from vicidid.store.schema import ForeignDatabase, check_db, created_by_vicidid, init_db
+from vicidid.throttle import parse_limit
 
 
 class Context:
@@ -138,6 +139,15 @@ def check_db_cmd(obj: Context) -> None:
     help="Wording of text responses.",
 )
 @click.option("--trusted-proxy", multiple=True, help="Believe X-Forwarded-For from this IP.")
+@click.option(
+    "--login-throttle",
+    envvar="VICIDID_LOGIN_THROTTLE",
+    default="30/60",
+    show_default=True,
+    help="FAILURES/SECONDS: after this many failed logins from one address within the "
+    "window, refuse it until the window ends.",
+)
+@click.option("--no-login-throttle", is_flag=True, help="No limit on failed logins per address.")
 @click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False))
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -179,6 +189,8 @@ def serve(
     workers: int,
     dialect: str,
     trusted_proxy: tuple[str, ...],
+    login_throttle: str,
+    no_login_throttle: bool,
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
     log_format: str,
@@ -210,6 +222,9 @@ def serve(
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)
     try:
+        throttle = None
+        if not no_login_throttle and login_throttle.strip() != "off":
+            throttle = parse_limit(login_throttle)
         settings = Settings(
             db_url=obj.db_url,
             dialect=dialect,
@@ -219,6 +234,7 @@ def serve(
             metrics_port=metrics_port or 9180,
             fallback_url=fallback_url,
             fallback_timeout=fallback_timeout,
+            login_throttle=throttle,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
@@ -329,6 +345,17 @@ def user_set(obj: Context, name: str, password: str | None, active: bool | None,
     with obj.engine.begin() as conn:
         admin.set_user(conn, name, password, _flags({**flags, "active": active}))
     click.echo(f"user {name} changed")
+
+
+@user.command("unlock")
+@click.argument("name")
+@click.pass_obj
+@fail_on_db_errors
+def user_unlock(obj: Context, name: str) -> None:
+    """Clear a user's failed logins, so that a locked account may log in at once."""
+    with obj.engine.begin() as conn:
+        admin.unlock_user(conn, name)
+    click.echo(f"user {name} unlocked")
 
 
 def _flags(options: dict) -> admin.UserFlags:

@@ -60,6 +60,7 @@ class Unavailable(ApiError):
 ERRORS: dict[str, type[ApiError]] = {
     "bad_login": AuthError,
     "locked": AuthError,
+    "throttled": AuthError,
     "credentials_conflict": AuthError,
     "ip_refused": PermissionDenied,
     "no_permission": PermissionDenied,

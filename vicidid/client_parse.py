@@ -55,6 +55,7 @@ ERRORS: list[tuple[str, str]] = [
     ("Login incorrect", "bad_login"),
     ("ACCOUNT LOCKED", "locked"),
     ("Too many login attempts", "locked"),
+    ("TOO MANY FAILED LOGINS", "throttled"),
     ("CONFLICTING CREDENTIALS", "credentials_conflict"),
     ("IP ADDRESS NOT ALLOWED", "ip_refused"),
     ("IP Address is not allowed", "ip_refused"),

@@ -19,6 +19,7 @@ class Kind(enum.Enum):
     VERSION = "version"
     BAD_LOGIN = "bad_login"
     LOCKED = "locked"
+    THROTTLED = "throttled"  # too many failed logins from the client's address
     CREDENTIALS_CONFLICT = "credentials_conflict"
     IP_REFUSED = "ip_refused"
     # request shape
@@ -76,7 +77,13 @@ GOOD = {
     Kind.REPLAYED,
 }
 # Outcomes of a failed login: VICIdial writes no api_log row for them (an IP refusal is one).
-LOGIN_FAILURES = {Kind.BAD_LOGIN, Kind.LOCKED, Kind.CREDENTIALS_CONFLICT, Kind.IP_REFUSED}
+LOGIN_FAILURES = {
+    Kind.BAD_LOGIN,
+    Kind.LOCKED,
+    Kind.CREDENTIALS_CONFLICT,
+    Kind.IP_REFUSED,
+    Kind.THROTTLED,
+}
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,20 @@
 """One request, start to finish, in VICIdial's order of checks.
 
-request → parameters → caller → function → store → outcomes. Everything a request
-changes, its api_log rows included, commits in one transaction — on InnoDB and SQLite.
-On MyISAM each write lands as it runs: a request that meets a database failure there is
+request → parameters → caller → function → store → outcomes. The login is checked first,
+without any lock (login.py); everything the request then changes, its api_log rows and
+the login bookkeeping included, commits in one transaction — on InnoDB and SQLite. On
+MyISAM each write lands as it runs: a request that meets a database failure there is
 never run a second time once it has written, and says the change may be partly applied.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -22,17 +24,18 @@ from sqlalchemy.engine import Connection, Engine
 from vicidid import auth, idempotency
 from vicidid.call import Call, Policy
 from vicidid.dialects.vicidial import log_rows
-from vicidid.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, PASS, SOURCE, SOURCE_DID, USER
+from vicidid.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, SOURCE, SOURCE_DID, USER
 from vicidid.functions import FUNCTIONS
 from vicidid.functions.version import version_line
+from vicidid.login import Gate, Verdict
 from vicidid.outcomes import Kind, Outcome
 from vicidid.params import Given, Params, merge
 from vicidid.store import faults, queries, sizes
 from vicidid.store import tables as t
-from vicidid.store.db import transactional, writer_turns
+from vicidid.store.db import reading_first, transactional, write_transaction, writer_turns
+from vicidid.throttle import LoginThrottle
 
 log = logging.getLogger("vicidid")
-FRESH_LOGIN = timedelta(seconds=60)
 SECRET_PARAMS = {"pass"}
 RETRIES = 3
 
@@ -51,6 +54,10 @@ class Incoming:
     # How the edge will answer: (outcomes, function, changed DIDs) -> (status, type, body).
     # Needed to store the first answer for an Idempotency-Key.
     render: Callable[[list[Outcome], str, list[str]], tuple[int, str, str]] | None = None
+    # A password that needs hashing is handed back (Reply.pending) instead of hashed on
+    # the request thread; the edge hashes it on threads of its own and sets `verdict`.
+    defer_hashing: bool = False
+    verdict: Verdict | None = None
 
 
 @dataclass
@@ -59,6 +66,7 @@ class Reply:
     function: str
     params: Params
     dids: list[str] = field(default_factory=list)
+    pending: Callable[[], Verdict] | None = None  # the password check still to run
 
     @property
     def kinds(self) -> list[Kind]:
@@ -66,10 +74,12 @@ class Reply:
 
 
 class Pipeline:
-    def __init__(self, engine: Engine, policy: Policy) -> None:
+    def __init__(
+        self, engine: Engine, policy: Policy, throttle: LoginThrottle | None = None
+    ) -> None:
         self.engine = engine
         self.policy = policy
-        self.verified = auth.VerifiedLogins()
+        self.gate = Gate(policy, throttle)
         self._dids: sa.TableClause | None = None
         self.bulk_ids = False
         self.transactional = True  # read with the DID table's columns
@@ -113,6 +123,10 @@ class Pipeline:
         user = params.shown(USER)[:20]
         now = datetime.now().replace(microsecond=0)
         call_changes: list[str] = []
+        if function != "version" and incoming.verdict is None and self.gate.throttled(incoming.ip):
+            # refused before any database work or hashing (throttle.py)
+            user = self.gate.credentials(params, incoming.basic)[0][:20]
+            return Reply([Outcome(Kind.THROTTLED, function=function, user=user)], function, params)
         attempt = faults.Attempt()
         try:
             dids = self.did_table()
@@ -121,16 +135,22 @@ class Pipeline:
                 call_changes.clear()
                 attempt = faults.Attempt()
                 try:
-                    with faults.tracking(attempt), self._turns, self.engine.begin() as conn:
-                        outcomes, user = self._run(
-                            conn, params, function, incoming, now, dids, call_changes
-                        )
-                        rows = log_rows(outcomes, whole=self.policy.whole_echoes)
-                        if rows:
-                            self._write_log(
-                                conn, rows, params, function, user, incoming, now, started
+                    with self.engine.connect() as conn:
+                        verdict = None
+                        if function != "version":  # the login, checked before any lock
+                            verdict = self._login(reading_first(conn), params, incoming, now)
+                            if callable(verdict):
+                                return Reply([], function, params, pending=verdict)
+                        with faults.tracking(attempt), self._turns, write_transaction(conn):
+                            outcomes, user = self._run(
+                                conn, verdict, params, function, incoming, now, dids, call_changes
                             )
-                        attempt.committing = True
+                            rows = log_rows(outcomes, whole=self.policy.whole_echoes)
+                            if rows:
+                                self._write_log(
+                                    conn, rows, params, function, user, incoming, now, started
+                                )
+                            attempt.committing = True
                     break
                 except idempotency.KeyTaken:
                     if number + 1 == RETRIES:
@@ -189,9 +209,22 @@ class Pipeline:
         log.error("database error, rolled back (%s): %s", where, what)
         return Outcome(Kind.INTERNAL_ERROR, function=function, user=user)
 
+    def _login(
+        self, conn: Connection, params: Params, incoming: Incoming, now: datetime
+    ) -> Verdict | Callable[[], Verdict]:
+        """The login's verdict, or the password check to run first off this thread."""
+        verdict = incoming.verdict
+        if verdict is None:
+            attempt = self.gate.read(conn, params, incoming.basic, incoming.ip)
+            if incoming.defer_hashing and self.gate.costly(attempt, now):
+                return functools.partial(self.gate.verify, attempt, now)
+            verdict = self.gate.verify(attempt, now)
+        return self.gate.screen(conn, verdict, incoming.ip)
+
     def _run(
         self,
         conn: Connection,
+        verdict: Verdict | None,
         params: Params,
         function: str,
         incoming: Incoming,
@@ -199,34 +232,18 @@ class Pipeline:
         dids: sa.TableClause,
         changes: list[str],
     ) -> tuple[list[Outcome], str]:
-        if function == "version":
+        if verdict is None:  # version: no login
             line = version_line(now, self._local_gmt(conn))
             user = params.shown(USER)[:20]
             return [
                 Outcome(Kind.VERSION, function="version", user=user, extra={"line": line})
             ], user
-
-        user, password, conflict = self._credentials(params, incoming.basic)
-        if conflict:
-            return [Outcome(Kind.CREDENTIALS_CONFLICT, user=user)], user
-        row, settings_row = queries.caller_and_settings(conn, user) if user else (None, {})
-        settings = auth.Settings.from_row(settings_row)
-        login = auth.check_login(
-            row, password, settings, now, self.policy.min_login_level, self.verified
-        )
-        if login is auth.Login.LOCKED:
-            queries.login_locked(conn, user, incoming.ip)
-            return [Outcome(Kind.LOCKED, function=function, user=user)], user
-        if login is not auth.Login.OK:
-            if login is auth.Login.BAD:
-                queries.login_failed(conn, user, incoming.ip)
-            return [Outcome(Kind.BAD_LOGIN, function=function, user=user)], user
+        refused = self.gate.settle(conn, verdict, function, incoming.ip, now)
+        if refused is not None:
+            return refused, verdict.user
+        row = verdict.row
         assert row is not None
         user = row["user"]
-        if not self._ip_allowed(conn, row, settings, incoming.ip):
-            queries.ip_refused(conn, user, incoming.ip)
-            return [Outcome(Kind.IP_REFUSED, function=function, user=user, value=incoming.ip)], user
-        self._record_login(conn, row, incoming.ip, now)
 
         if not function:
             return [Outcome(Kind.NO_FUNCTION, user=user)], user
@@ -290,36 +307,6 @@ class Pipeline:
             names = sa.inspect(self.engine).get_table_names()
             self._has_idempotency = t.idempotency.name in names
         return self._has_idempotency
-
-    def _credentials(self, params: Params, basic: tuple[str, str] | None) -> tuple[str, str, bool]:
-        if self.policy.filtering:
-            user, password = params.shown(USER), params.shown(PASS)
-        else:
-            user, password = params.raw.get("user", ""), params.raw.get("pass", "")
-        if basic is not None:
-            if (user and user != basic[0]) or (password and password != basic[1]):
-                return user or basic[0], "", True
-            user, password = basic
-        return user, password, False
-
-    def _ip_allowed(self, conn: Connection, row: dict, settings: auth.Settings, ip: str) -> bool:
-        black, allow = auth.ip_lists_to_check(row, settings)
-        if not black and not allow:
-            return True
-        blacklist = queries.ip_list(conn, black) if black else None
-        allow_list = queries.ip_list(conn, allow) if allow else None
-        return auth.ip_allowed(ip, blacklist, allow_list)
-
-    def _record_login(self, conn: Connection, row: dict, ip: str, now: datetime) -> None:
-        last = row.get("last_login_date")
-        if (
-            row.get("last_ip") == ip
-            and not row.get("failed_login_count")
-            and isinstance(last, datetime)
-            and now - last < FRESH_LOGIN
-        ):
-            return  # only a timestamp under a minute old would change (README)
-        queries.login_succeeded(conn, row["user"], ip, now)
 
     def _local_gmt(self, conn: Connection) -> str | None:
         s = t.servers

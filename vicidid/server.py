@@ -86,6 +86,7 @@ def run(
             raise SystemExit(f"Error: cannot serve /metrics at {where}: {error.strerror}") from None
     os.environ["VICIDID_FALLBACK_URL"] = settings.fallback_url
     os.environ["VICIDID_FALLBACK_TIMEOUT"] = str(settings.fallback_timeout)
+    os.environ["VICIDID_LOGIN_THROTTLE"] = str(settings.login_throttle or "off")
     sock = bind(host, port)
     on_bound()
     config = uvicorn.Config(

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from vicidid.call import POLICIES
 from vicidid.fallback import check_url
 from vicidid.store.db import DEFAULT_URL, safe_url
+from vicidid.throttle import DEFAULT as DEFAULT_THROTTLE
+from vicidid.throttle import Limit, parse_limit
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class Settings:
     metrics_port: int = 9180
     fallback_url: str = ""  # VICIdial's non_agent_api.php, for the functions vicidid lacks
     fallback_timeout: float = 30.0
+    # failed logins per client address before it is refused for the rest of the window;
+    # None: no limit
+    login_throttle: Limit | None = DEFAULT_THROTTLE
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,6 +70,9 @@ class Settings:
                 values["fallback_timeout"] = float(env["VICIDID_FALLBACK_TIMEOUT"])
             except ValueError as error:
                 raise ValueError("VICIDID_FALLBACK_TIMEOUT must be a number of seconds") from error
+        throttle = env.get("VICIDID_LOGIN_THROTTLE", "").strip()
+        if throttle:
+            values["login_throttle"] = None if throttle == "off" else parse_limit(throttle)
         if env.get("VICIDID_POOL_SIZE", "").isdigit():
             values["pool_size"] = max(1, int(env["VICIDID_POOL_SIZE"]))
         values.update({k: v for k, v in overrides.items() if v not in (None, ())})

@@ -40,6 +40,7 @@ CATALOGUE: dict[str, str] = {
     "conflicting_values": "ERROR: CONFLICTING VALUES | {name} and {other}",
     "credentials_conflict": "ERROR: CONFLICTING CREDENTIALS",
     "locked": "ERROR: ACCOUNT LOCKED | too many failed logins, try again in 15 minutes",
+    "throttled": "ERROR: TOO MANY FAILED LOGINS | from this address, try again in a minute",
     "ip_refused": "ERROR: IP ADDRESS NOT ALLOWED | {value}",
     "too_many_dids": "ERROR: TOO MANY DIDS | {count} given, at most 10000",
     "idempotency_reused": "ERROR: IDEMPOTENCY KEY REUSED | {value} was used with other parameters",

@@ -12,6 +12,7 @@ from vicidid.outcomes import Kind
 STATUS = {
     Kind.BAD_LOGIN: 401,
     Kind.LOCKED: 401,
+    Kind.THROTTLED: 429,  # too many failed logins from one address
     Kind.CREDENTIALS_CONFLICT: 401,
     Kind.IP_REFUSED: 403,
     Kind.FUNCTION_NOT_ALLOWED: 403,

@@ -32,6 +32,13 @@ CATALOGUE: dict[str, Entry] = {
         "Login incorrect, please try again",
         "",
     ),
+    # vicidid's limit per address answers as a failed login does: VICIdial has no other words
+    "throttled": Entry(
+        "ERROR: Login incorrect, please try again: |{user}||BAD|",
+        "ERROR",
+        "Login incorrect, please try again",
+        "",
+    ),
     "locked": Entry(
         "ERROR: Too many login attempts, try again in 15 minutes: |{user}|LOCK|",
         "ERROR",

@@ -7,9 +7,10 @@ import importlib.util
 import os
 import threading
 import weakref
+from collections.abc import Iterator
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 try:
     from fcntl import LOCK_EX as _LOCK_EX
@@ -83,8 +84,10 @@ def _sqlite_engine(url: str) -> Engine:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn):
         # Take the write lock up front: a reader that later writes would otherwise be
-        # refused (SQLITE_BUSY) instead of waiting its turn.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # refused (SQLITE_BUSY) instead of waiting its turn. Only a read marked as such
+        # (reading_first) begins without it.
+        deferred = conn.get_execution_options().get(READ_FIRST, False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -103,6 +106,37 @@ def _mysql_engine(u: URL, pool_size: int) -> Engine:
         pool_recycle=3600,
         isolation_level="READ COMMITTED",
     )
+
+
+READ_FIRST = "vicidid_read_first"
+
+
+def reading_first(conn: Connection) -> Connection:
+    """Mark a fresh connection's first transaction as a read: on SQLite it then takes no
+    write lock (a login's password is checked before anyone waits for it)."""
+    return conn.execution_options(**{READ_FIRST: True})
+
+
+@contextlib.contextmanager
+def write_transaction(conn: Connection) -> Iterator[Connection]:
+    """The request's write transaction, on a connection that may have read already.
+
+    SQLite: the read ran in a deferred transaction of its own, which ends here; the write
+    one begins with BEGIN IMMEDIATE. MariaDB/MySQL: the read began the transaction (a
+    plain read takes no row locks), and it goes on, so no round trip is added.
+    """
+    if is_sqlite(conn.engine):
+        if conn.in_transaction():
+            conn.commit()
+        conn.execution_options(**{READ_FIRST: False})
+    transaction = conn.get_transaction() or conn.begin()
+    try:
+        yield conn
+    except BaseException:
+        if transaction.is_active:
+            transaction.rollback()
+        raise
+    transaction.commit()
 
 
 def is_sqlite(engine: Engine) -> bool:

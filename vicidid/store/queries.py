@@ -79,26 +79,32 @@ def caller(conn: Connection, user: str) -> dict | None:
     return dict(row) if row else None
 
 
-_SETTINGS = SYSTEM_SETTINGS.subquery("login_settings")
-CALLER_AND_SETTINGS = (
-    sa.select(
-        *CALLER.selected_columns,
-        *(_SETTINGS.c[c].label(f"settings_{c}") for c in LOGIN_SETTINGS),
+_ONE_ROW = sa.select(sa.literal(1).label("one")).subquery("one_row")
+# One row always, whether the user and the settings row exist or not: an unknown user
+# still gets the settings (its password is checked against a dummy at the system's cost).
+CALLER_AND_SETTINGS = sa.select(
+    *CALLER.selected_columns,
+    *(
+        sa.select(t.system_settings.c[c]).limit(1).scalar_subquery().label(f"settings_{c}")
+        for c in LOGIN_SETTINGS
+    ),
+).select_from(
+    _ONE_ROW.outerjoin(t.users, t.users.c.user == sa.bindparam("caller")).outerjoin(
+        t.user_groups, _SAME_GROUP
     )
-    # settings joined to the user first: MySQL's compiler checks a join's ON clause
-    # against its two sides, and `true` names neither
-    .select_from(t.users.outerjoin(_SETTINGS, sa.true()).outerjoin(t.user_groups, _SAME_GROUP))
-    .where(t.users.c.user == sa.bindparam("caller"))
 )
 
 
 def caller_and_settings(conn: Connection, user: str) -> tuple[dict | None, dict]:
-    """caller() and system_settings() in one round trip: every request needs both."""
+    """caller() and system_settings() in one round trip: every login needs both."""
+    # first(): VICIdial's own schema does not make user names or group names unique
     row = conn.execute(CALLER_AND_SETTINGS, {"caller": user}).mappings().first()
     if row is None:
         return None, {}
-    caller = {k: v for k, v in row.items() if not k.startswith("settings_")}
-    return caller, {c: row[f"settings_{c}"] for c in LOGIN_SETTINGS}
+    settings = {c: row[f"settings_{c}"] for c in LOGIN_SETTINGS}
+    if row["user"] is None:
+        return None, settings
+    return {k: v for k, v in row.items() if not k.startswith("settings_")}, settings
 
 
 # Writes the same values however often it runs: safe to run again after a lost connection
@@ -115,32 +121,57 @@ def login_succeeded(conn: Connection, user: str, ip: str, now: datetime) -> None
     conn.execute(LOGIN_SUCCEEDED, sizes.of(conn).fit(t.users.name, values))
 
 
-def login_failed(conn: Connection, user: str, ip: str) -> None:
-    u = t.users
-    conn.execute(
-        u.update()
-        .where(u.c.user == user)
-        .values(
-            failed_login_count=u.c.failed_login_count + 1,
-            failed_login_attempts_today=u.c.failed_login_attempts_today + 1,
-            failed_login_count_today=u.c.failed_login_count_today + 1,
-            failed_last_ip_today=_fit_ip(conn, ip),
-            failed_last_type_today="aBAD",
-        )
+_THE_CALLER = t.users.c.user == sa.bindparam("caller")
+_FAILED_TODAY = {
+    "failed_login_attempts_today": t.users.c.failed_login_attempts_today + 1,
+    "failed_login_count_today": t.users.c.failed_login_count_today + 1,
+    "failed_last_ip_today": sa.bindparam("from_ip"),
+    "failed_last_type_today": "aBAD",
+}
+LOGIN_FAILED = (
+    t.users.update()
+    .where(_THE_CALLER)
+    .values(failed_login_count=t.users.c.failed_login_count + 1, **_FAILED_TODAY)
+)
+# Ten failures or more, but the last login is over 15 minutes old: a new window starts.
+LOGIN_FAILED_NEW_WINDOW = (
+    t.users.update()
+    .where(_THE_CALLER)
+    .values(failed_login_count=1, last_login_date=sa.bindparam("at"), **_FAILED_TODAY)
+)
+LOGIN_LOCKED = (
+    t.users.update()
+    .where(_THE_CALLER)
+    .values(
+        failed_login_attempts_today=t.users.c.failed_login_attempts_today + 1,
+        failed_last_ip_today=sa.bindparam("from_ip"),
+        failed_last_type_today=sa.bindparam("kind"),
     )
+)
+
+
+def login_failed(conn: Connection, user: str, ip: str, now: datetime, new_window: bool) -> None:
+    """A wrong password: one more failure, or the first of a new window."""
+    stmt = LOGIN_FAILED_NEW_WINDOW if new_window else LOGIN_FAILED
+    conn.execute(stmt, {"caller": user, "from_ip": _fit_ip(conn, ip), "at": now})
 
 
 def login_locked(conn: Connection, user: str, ip: str) -> None:
-    u = t.users
-    conn.execute(
-        u.update()
-        .where(u.c.user == user)
-        .values(
-            failed_login_attempts_today=u.c.failed_login_attempts_today + 1,
-            failed_last_ip_today=_fit_ip(conn, ip),
-            failed_last_type_today="aLOCK",
-        )
+    """Refused while locked: only the day's attempts and the last failure change."""
+    conn.execute(LOGIN_LOCKED, {"caller": user, "from_ip": _fit_ip(conn, ip), "kind": "aLOCK"})
+
+
+def login_ip_refused(conn: Connection, user: str, ip: str) -> None:
+    """The right password from an address the IP lists refuse: the failure count stays."""
+    conn.execute(LOGIN_LOCKED, {"caller": user, "from_ip": _fit_ip(conn, ip), "kind": "aIPBLOCK"})
+
+
+def unlock(conn: Connection, user: str) -> bool:
+    """Clear the user's failed logins; False when there is no such user."""
+    result = conn.execute(
+        t.users.update().where(_THE_CALLER).values(failed_login_count=0), {"caller": user}
     )
+    return result.rowcount == 1
 
 
 def _fit_ip(conn: Connection, ip: str) -> str:
@@ -153,20 +184,6 @@ def ip_list(conn: Connection, list_id: str) -> list[str]:
     entries = t.ip_list_entries
     rows = conn.execute(sa.select(entries.c.ip_address).where(entries.c.ip_list_id == list_id))
     return [r[0] for r in rows]
-
-
-def ip_refused(conn: Connection, user: str, ip: str) -> None:
-    """An IP refusal is noted on the user as VICIdial does; the failure count is untouched."""
-    u = t.users
-    conn.execute(
-        u.update()
-        .where(u.c.user == user)
-        .values(
-            failed_login_attempts_today=u.c.failed_login_attempts_today + 1,
-            failed_last_ip_today=_fit_ip(conn, ip),
-            failed_last_type_today="aIPBLOCK",
-        )
-    )
 
 
 def ref_exists(conn: Connection, kind: str, value: str) -> bool:
