@@ -435,7 +435,7 @@ def run(args) -> list[Row]:
                     first += 12 * 1000
                     row.backend, row.workers = backend, workers
                     rows.append(row)
-                # the largest copy a call may ask for (SPEC: up to 10,000 new DIDs)
+                # the largest copy a call may ask for (up to 10,000 new DIDs)
                 row = copies(server_url, 10_000, 1, 1, first)
                 row.backend, row.workers = backend, workers
                 rows.append(row)

@@ -1,8 +1,8 @@
 """Replays the answers recorded from the real VICIdial 2.14, in order, on fresh data.
 
 tests/data/vicidial_cases.json holds each request, VICIdial's body, and what changed in
-the database. Bodies are compared byte for byte, after normalising what SPEC §2b
-excludes (the version line's time fields and build, did_ids where our sequence
+the database. Bodies are compared byte for byte, after normalising what a comparison with
+VICIdial leaves out (the version line's time fields and build, did_ids where our sequence
 differs). The deliberate deviation (copy_did copies the three columns VICIdial drops) is
 asserted as a deviation.
 """
@@ -105,7 +105,7 @@ def load_sample_data(engine) -> None:
 
 
 def normal(body: str) -> str:
-    """Blank out what SPEC §2b does not compare: the version's time fields, did_ids."""
+    """Blank out what is not compared: the version's time fields, did_ids."""
     body = re.sub(
         r"BUILD: [^|]*\|DATE: [^|]*\|EPOCH: \d+\|DST: \d\|TZ: [^|]*\|TZNOW: [^|]*\|",
         "BUILD: *|DATE: *|EPOCH: *|DST: *|TZ: *|TZNOW: *|",

@@ -14,7 +14,10 @@ from vicidid.params import Params
 
 @dataclass(frozen=True)
 class Policy:
-    """Where the dialects differ in policy, not only in words (SPEC §2c)."""
+    """Where the dialects differ in policy, not only in words.
+
+    The contract: docs/behaviour.md#dialect-policies.
+    """
 
     name: str
     filtering: bool  # remove characters outside a field's set instead of refusing them

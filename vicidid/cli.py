@@ -1,4 +1,4 @@
-"""The `vicidid` command: a thin skin over the library (SPEC §6)."""
+"""The `vicidid` command: a thin skin over the library (commands: README.md)."""
 
 from __future__ import annotations
 

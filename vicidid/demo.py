@@ -1,4 +1,4 @@
-"""The demo data of SPEC §6: what the two tutorials expect to find."""
+"""The demo data: what the two tutorials expect to find (README.md, first screen)."""
 
 from __future__ import annotations
 

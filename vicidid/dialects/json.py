@@ -1,4 +1,4 @@
-"""`format=json`: one object per request, with a meaningful HTTP status (SPEC §1).
+"""`format=json`: one object per request, with a meaningful HTTP status (docs/behaviour.md#json).
 
 Field by field (also in README):
   result    SUCCESS, NOTICE or ERROR: the request as a whole

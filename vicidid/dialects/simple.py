@@ -1,4 +1,4 @@
-"""The tutorials' wording (SPEC §2a), the default dialect."""
+"""The tutorials' wording (docs/behaviour.md#catalogue-simple), the default dialect."""
 
 from __future__ import annotations
 

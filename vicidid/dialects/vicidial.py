@@ -1,4 +1,6 @@
-"""VICIdial 2.14's wording (SPEC §2b), byte for byte, and the api_log rows it writes.
+"""VICIdial 2.14's wording, byte for byte, and the api_log rows it writes.
+
+The contract: docs/behaviour.md#catalogue-vicidial.
 
 Every entry is literal: VICIdial's separators and trailing pipes vary from message to
 message, so nothing here is derived from a rule. An entry is

@@ -1,4 +1,4 @@
-"""VICIdial's tables, with VICIdial's names, columns and defaults (SPEC §5).
+"""VICIdial's tables, with VICIdial's names, columns and defaults (docs/behaviour.md#logs).
 
 These definitions create a new database (`init-db`). On an existing VICIdial database
 they are only a map of the columns vicidid reads and writes: the real tables may have
