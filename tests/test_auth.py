@@ -154,19 +154,19 @@ def test_function_allowed(functions, allowed):
 
 
 @pytest.mark.parametrize(
-    ("over", "function", "ok"),
+    ("over", "changes_dids", "ok"),
     [
-        ({}, "update_did", True),
-        ({"user_level": 7}, "update_did", False),
-        ({"vdc_agent_api_access": "0"}, "update_did", False),
-        ({"vdc_agent_api_access": 1}, "update_did", True),
-        ({"modify_inbound_dids": "0"}, "update_did", False),
-        ({"modify_inbound_dids": "0"}, "did_info", True),
-        ({"active": "N"}, "did_list", False),
+        ({}, True, True),
+        ({"user_level": 7}, True, False),
+        ({"vdc_agent_api_access": "0"}, True, False),
+        ({"vdc_agent_api_access": 1}, True, True),
+        ({"modify_inbound_dids": "0"}, True, False),
+        ({"modify_inbound_dids": "0"}, False, True),
+        ({"active": "N"}, False, False),
     ],
 )
-def test_may_use(over, function, ok):
-    assert auth.may_use(user(**over), function) is ok
+def test_may_use(over, changes_dids, ok):
+    assert auth.may_use(user(**over), changes_dids) is ok
 
 
 @pytest.mark.parametrize(

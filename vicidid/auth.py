@@ -19,7 +19,6 @@ from vicidid import passhash
 
 LOCK_AFTER = 10
 LOCK_FOR = timedelta(minutes=15)
-READ_FUNCTIONS = {"did_info", "did_list"}
 
 
 class Login(enum.Enum):
@@ -207,13 +206,13 @@ def function_allowed(row: dict, function: str) -> bool:
     return " ALL_FUNCTIONS " in allowed or f" {function} " in allowed
 
 
-def may_use(row: dict, function: str) -> bool:
-    """Step 6: API access and level 8, plus the modify flag for anything that changes DIDs."""
+def may_use(row: dict, changes_dids: bool) -> bool:
+    """API access and level 8, plus the modify flag for a function that changes DIDs."""
     if str(row.get("vdc_agent_api_access")) != "1" or _int(row.get("user_level")) < 8:
         return False
     if row.get("active") != "Y":
         return False
-    return function in READ_FUNCTIONS or str(row.get("modify_inbound_dids")) == "1"
+    return not changes_dids or str(row.get("modify_inbound_dids")) == "1"
 
 
 def may_delete(row: dict) -> bool:

@@ -25,7 +25,7 @@ from vicidid import auth, idempotency
 from vicidid.call import Call, Policy
 from vicidid.dialects.vicidial import log_rows
 from vicidid.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, SOURCE, SOURCE_DID, USER
-from vicidid.functions import FUNCTIONS
+from vicidid.functions import FUNCTIONS, dispatch
 from vicidid.functions.version import version_line
 from vicidid.login import Gate, Verdict
 from vicidid.outcomes import Kind, Outcome
@@ -275,9 +275,9 @@ class Pipeline:
             self.transactional,
         )
         key = incoming.idempotency_key or params.text(IDEMPOTENCY_KEY)
-        if key and function in idempotency.FUNCTIONS:
+        if key and FUNCTIONS[function].idempotent:
             return self._once(call, key, incoming), user
-        return FUNCTIONS[function].run(call), user
+        return dispatch(call), user
 
     def _once(self, call: Call, key: str, incoming: Incoming) -> list[Outcome]:
         """Run an add or copy at most once per key, replaying the first answer."""
@@ -296,7 +296,7 @@ class Pipeline:
             if stored.fingerprint != fp:
                 return call.fail(Kind.IDEMPOTENCY_REUSED, value=key)
             return call.fail(Kind.REPLAYED, value=key, extra={"stored": stored})
-        outcomes = FUNCTIONS[call.function].run(call)
+        outcomes = dispatch(call)
         status, content_type, body = incoming.render(outcomes, call.function, call.changes)
         answer = idempotency.Stored(fp, status, content_type, body)
         idempotency.save(call.conn, key, call.user, answer, call.now)

