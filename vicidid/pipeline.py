@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
-from vicidid import auth, idempotency
+from vicidid import API_PATH, auth, idempotency
 from vicidid.call import Call, Policy
 from vicidid.dialects.vicidial import log_rows
 from vicidid.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, SOURCE, SOURCE_DID, USER
@@ -48,7 +48,7 @@ class Incoming:
     form: list[tuple[str, str]] = field(default_factory=list)
     ip: str = "127.0.0.1"
     basic: tuple[str, str] | None = None  # HTTP Basic credentials
-    path: str = "/vicidial/non_agent_api.php"
+    path: str = API_PATH
     idempotency_key: str = ""  # the Idempotency-Key header
     as_json: bool = False
     # How the edge will answer: (outcomes, function, changed DIDs) -> (status, type, body).
