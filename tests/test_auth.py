@@ -33,8 +33,8 @@ def user(**over) -> dict:
     return row
 
 
-PLAIN = auth.Settings()
-HASHED = auth.Settings(pass_hash_enabled=True, pass_key=KEY, pass_cost=4)
+PLAIN = auth.LoginSettings()
+HASHED = auth.LoginSettings(pass_hash_enabled=True, pass_key=KEY, pass_cost=4)
 
 
 def login(row, password="1234", settings=PLAIN, min_level=1, verified=None):
@@ -122,7 +122,7 @@ def test_ip_matches(ip, entries, match):
 def test_ip_lists_apply_only_when_enabled():
     row = user(api_ip_list="OFFICE")
     assert auth.ip_lists_to_check(row, PLAIN) == ("", "")
-    on = auth.Settings(allow_ip_lists=1, system_ip_blacklist="BAD")
+    on = auth.LoginSettings(allow_ip_lists=1, system_ip_blacklist="BAD")
     assert auth.ip_lists_to_check(row, on) == ("BAD", "OFFICE")
     # ignore_ip_list skips every IP check, the system blacklist included
     assert auth.ip_lists_to_check(user(api_ip_list="OFFICE", ignore_ip_list="1"), on) == ("", "")

@@ -284,7 +284,7 @@ class Pipeline:
         problem = _key_problem(key)
         if problem or incoming.render is None or not self.has_idempotency_table():
             kind = Kind.IDEMPOTENCY_UNAVAILABLE if not problem else Kind.INVALID_FIELD
-            return call.fail(
+            return call.answer(
                 kind,
                 field=IDEMPOTENCY_KEY,
                 value=key[:100],
@@ -294,8 +294,8 @@ class Pipeline:
         stored = idempotency.lookup(call.conn, key, call.user, call.now)
         if stored is not None:
             if stored.fingerprint != fp:
-                return call.fail(Kind.IDEMPOTENCY_REUSED, value=key)
-            return call.fail(Kind.REPLAYED, value=key, extra={"stored": stored})
+                return call.answer(Kind.IDEMPOTENCY_REUSED, value=key)
+            return call.answer(Kind.REPLAYED, value=key, extra={"stored": stored})
         outcomes = dispatch(call)
         status, content_type, body = incoming.render(outcomes, call.function, call.changes)
         answer = idempotency.Stored(fp, status, content_type, body)

@@ -74,5 +74,5 @@ def dispatch(call: Call) -> list[Outcome]:
     """Run the call's function for a caller allowed to read, or to change, DIDs."""
     function = FUNCTIONS[call.function]
     if not auth.may_use(call.caller, changes_dids=function.changes_dids):
-        return call.fail(Kind.NO_PERMISSION)
+        return call.answer(Kind.NO_PERMISSION)
     return function.run(call)

@@ -18,14 +18,14 @@ def run(call: Call) -> list[Outcome]:
         return [error]
     # VICIdial checks existence across all user groups here: a DID number is global.
     if queries.did_by_pattern(call.conn, call.dids, pattern) is not None:
-        return call.fail(Kind.DID_EXISTS, did=pattern)
+        return call.answer(Kind.DID_EXISTS, did=pattern)
     changes, error = check_fields(call, DID_FIELDS)
     if error:
         return [error]
     values = {"did_pattern": pattern, **changes}
     did_id = queries.insert_did(call.conn, call.dids, values)
     if did_id is None:  # another client added it since the check above
-        return call.fail(Kind.DID_EXISTS, did=pattern)
+        return call.answer(Kind.DID_EXISTS, did=pattern)
     cols = ",".join(values)
     sql = (
         f"INSERT INTO vicidial_inbound_dids ({cols}) values "
@@ -40,4 +40,4 @@ def run(call: Call) -> list[Outcome]:
         f"did: {pattern} did_id: {did_id} inserted: 1",
     )
     call.changes.append(pattern)
-    return call.fail(Kind.ADDED, did=pattern, did_id=did_id)
+    return call.answer(Kind.ADDED, did=pattern, did_id=did_id)

@@ -18,5 +18,5 @@ def run(call: Call) -> list[Outcome]:
         return [error]
     row = queries.did_by_pattern(call.conn, call.dids, pattern)
     if row is None or not auth.sees(call.caller, row.get("user_group")):
-        return call.fail(Kind.DID_NOT_FOUND, did=pattern)
-    return call.fail(Kind.DID_INFO, did=pattern, did_id=row["did_id"], rows=[row])
+        return call.answer(Kind.DID_NOT_FOUND, did=pattern)
+    return call.answer(Kind.DID_INFO, did=pattern, did_id=row["did_id"], rows=[row])
