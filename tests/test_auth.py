@@ -33,8 +33,8 @@ def user(**over) -> dict:
     return row
 
 
-PLAIN = auth.Settings()
-HASHED = auth.Settings(pass_hash_enabled=True, pass_key=KEY, pass_cost=4)
+PLAIN = auth.LoginSettings()
+HASHED = auth.LoginSettings(pass_hash_enabled=True, pass_key=KEY, pass_cost=4)
 
 
 def login(row, password="1234", settings=PLAIN, min_level=1, verified=None):
@@ -122,7 +122,7 @@ def test_ip_matches(ip, entries, match):
 def test_ip_lists_apply_only_when_enabled():
     row = user(api_ip_list="OFFICE")
     assert auth.ip_lists_to_check(row, PLAIN) == ("", "")
-    on = auth.Settings(allow_ip_lists=1, system_ip_blacklist="BAD")
+    on = auth.LoginSettings(allow_ip_lists=1, system_ip_blacklist="BAD")
     assert auth.ip_lists_to_check(row, on) == ("BAD", "OFFICE")
     # ignore_ip_list skips every IP check, the system blacklist included
     assert auth.ip_lists_to_check(user(api_ip_list="OFFICE", ignore_ip_list="1"), on) == ("", "")
@@ -154,19 +154,19 @@ def test_function_allowed(functions, allowed):
 
 
 @pytest.mark.parametrize(
-    ("over", "function", "ok"),
+    ("over", "changes_dids", "ok"),
     [
-        ({}, "update_did", True),
-        ({"user_level": 7}, "update_did", False),
-        ({"vdc_agent_api_access": "0"}, "update_did", False),
-        ({"vdc_agent_api_access": 1}, "update_did", True),
-        ({"modify_inbound_dids": "0"}, "update_did", False),
-        ({"modify_inbound_dids": "0"}, "did_info", True),
-        ({"active": "N"}, "did_list", False),
+        ({}, True, True),
+        ({"user_level": 7}, True, False),
+        ({"vdc_agent_api_access": "0"}, True, False),
+        ({"vdc_agent_api_access": 1}, True, True),
+        ({"modify_inbound_dids": "0"}, True, False),
+        ({"modify_inbound_dids": "0"}, False, True),
+        ({"active": "N"}, False, False),
     ],
 )
-def test_may_use(over, function, ok):
-    assert auth.may_use(user(**over), function) is ok
+def test_may_use(over, changes_dids, ok):
+    assert auth.may_use(user(**over), changes_dids) is ok
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from vicidid import demo
 from vicidid.call import POLICIES
+from vicidid.functions import FUNCTIONS
 from vicidid.outcomes import Kind
 from vicidid.pipeline import Incoming, Pipeline
 from vicidid.store.db import make_engine
@@ -283,3 +284,18 @@ def test_vicidial_new_dids_shorter_than_two_characters_is_a_required_field_error
         engine, "vicidial", function="copy_did", source_did_pattern="18001234567", new_dids="1"
     )
     assert reply.kinds == [Kind.INVALID_FIELD] and reply.outcomes[0].extra["required"]
+
+
+def test_the_registry_says_which_functions_add_replay_or_only_read():
+    assert {n for n, f in FUNCTIONS.items() if f.adds_dids} == {"add_did", "copy_did"}
+    assert {n for n, f in FUNCTIONS.items() if f.idempotent} == {"add_did", "copy_did"}
+    assert {n for n, f in FUNCTIONS.items() if not f.changes_dids} == {"did_info", "did_list"}
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_without_the_modify_flag_only_the_reading_functions_run(engine, function):
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE vicidial_users SET modify_inbound_dids='0'"))
+    reply = call(engine, function=function, did_pattern="8005551234")
+    refused = reply.kinds == [Kind.NO_PERMISSION]
+    assert refused is FUNCTIONS[function].changes_dids

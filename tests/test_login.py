@@ -444,7 +444,7 @@ def test_a_successful_update_takes_no_more_round_trips_than_before(mariadb_url):
 
 
 def test_verified_logins_hold_under_threads():
-    settings = auth.Settings(pass_hash_enabled=True, pass_key="0123456789abcdef", pass_cost=4)
+    settings = auth.LoginSettings(pass_hash_enabled=True, pass_key="0123456789abcdef", pass_cost=4)
     stored = passhash.hash_password("1234", settings.pass_key, 4)
     cache = auth.VerifiedLogins(size=3)
     errors: list[BaseException] = []

@@ -1,3 +1,77 @@
-"""vicidid: VICIdial's Non-Agent API for inbound DIDs, as a fast, safe Python server."""
+"""vicidid: VICIdial's Non-Agent API for inbound DIDs, as a fast, safe Python server.
+
+The names below are the public API. The server's are loaded on first use, so that
+`from vicidid import Client` does not pull in the server, its database layer or Starlette.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Where VICIdial answers its Non-Agent API, and so where vicidid does.
+API_PATH = "/vicidial/non_agent_api.php"
+
+# public name -> the module that defines it
+_LAZY = {
+    "Client": "vicidid.client",
+    "AsyncClient": "vicidid.client",
+    "ApiError": "vicidid.client",
+    "AuthError": "vicidid.client",
+    "PermissionDenied": "vicidid.client",
+    "NotFound": "vicidid.client",
+    "AlreadyExists": "vicidid.client",
+    "InvalidInput": "vicidid.client",
+    "Unavailable": "vicidid.client",
+    "create_app": "vicidid.app",
+    "Settings": "vicidid.settings",
+    "Pipeline": "vicidid.pipeline",
+}
+
+__all__ = [
+    "API_PATH",
+    "AlreadyExists",
+    "ApiError",
+    "AsyncClient",
+    "AuthError",
+    "Client",
+    "InvalidInput",
+    "NotFound",
+    "PermissionDenied",
+    "Pipeline",
+    "Settings",
+    "Unavailable",
+    "__version__",
+    "create_app",
+]
+
+if TYPE_CHECKING:
+    from vicidid.app import create_app
+    from vicidid.client import (
+        AlreadyExists,
+        ApiError,
+        AsyncClient,
+        AuthError,
+        Client,
+        InvalidInput,
+        NotFound,
+        PermissionDenied,
+        Unavailable,
+    )
+    from vicidid.pipeline import Pipeline
+    from vicidid.settings import Settings
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vicidid' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

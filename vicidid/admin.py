@@ -39,7 +39,7 @@ def password_columns(conn: Connection, password: str) -> dict[str, str]:
     """pass/pass_hash for a new password, as the system settings say VICIdial stores it."""
     if not password or len(password) > 100:
         raise AdminError("the password must be 1 to 100 characters")
-    settings = auth.Settings.from_row(queries.system_settings(conn))
+    settings = auth.LoginSettings.from_row(queries.system_settings(conn))
     if settings.pass_hash_enabled:
         digest = passhash.hash_password(password, settings.pass_key, settings.pass_cost)
         return {"pass": "", "pass_hash": digest}

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from vicidid import access_log, forms, json_body, metrics, openapi
+from vicidid import API_PATH, access_log, forms, json_body, metrics, openapi
 from vicidid.call import POLICIES
 from vicidid.dialects import json as json_dialect
 from vicidid.dialects import simple, vicidial
@@ -32,10 +32,8 @@ from vicidid.store.db import make_engine
 from vicidid.throttle import LoginThrottle
 
 log = logging.getLogger("vicidid")
-API_PATH = "/vicidial/non_agent_api.php"
 TEXT = "text/plain; charset=utf-8"
 TEXT_DIALECTS = {"simple": simple.render, "vicidial": vicidial.render}
-log = logging.getLogger("vicidid")
 
 
 class TooLarge(Exception):

@@ -19,7 +19,6 @@ from vicidid import passhash
 
 LOCK_AFTER = 10
 LOCK_FOR = timedelta(minutes=15)
-READ_FUNCTIONS = {"did_info", "did_list"}
 
 
 class Login(enum.Enum):
@@ -38,7 +37,7 @@ class Failure(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Settings:
+class LoginSettings:
     """The system_settings values that matter for logging in."""
 
     pass_hash_enabled: bool = False
@@ -48,7 +47,7 @@ class Settings:
     system_ip_blacklist: str = ""
 
     @classmethod
-    def from_row(cls, row: dict) -> Settings:
+    def from_row(cls, row: dict) -> LoginSettings:
         return cls(
             pass_hash_enabled=_int(row.get("pass_hash_enabled")) > 0,
             pass_key=row.get("pass_key") or "",
@@ -91,7 +90,7 @@ class VerifiedLogins:
         with self._lock:
             return key in self._seen
 
-    def verify(self, user: str, password: str, stored: str, settings: Settings) -> bool:
+    def verify(self, user: str, password: str, stored: str, settings: LoginSettings) -> bool:
         key = self._key(user, stored, password)
         with self._lock:
             if key in self._seen:
@@ -138,7 +137,7 @@ DUMMY_PASS = secrets.token_bytes(16)
 
 
 def password_matches(
-    row: dict | None, password: str, settings: Settings, verified: VerifiedLogins
+    row: dict | None, password: str, settings: LoginSettings, verified: VerifiedLogins
 ) -> bool:
     """The password against the user's own, or against a dummy at the same cost."""
     if settings.pass_hash_enabled:
@@ -156,7 +155,7 @@ def password_matches(
 def check_login(
     row: dict | None,
     password: str,
-    settings: Settings,
+    settings: LoginSettings,
     now: datetime,
     min_level: int,
     verified: VerifiedLogins,
@@ -187,7 +186,7 @@ def ip_matches(ip: str, entries: list[str]) -> bool:
     return False
 
 
-def ip_lists_to_check(row: dict, settings: Settings) -> tuple[str, str]:
+def ip_lists_to_check(row: dict, settings: LoginSettings) -> tuple[str, str]:
     """(blacklist id, allow-list id) that apply to this user; '' where none applies."""
     if settings.allow_ip_lists not in (1, 2):
         return "", ""
@@ -207,13 +206,13 @@ def function_allowed(row: dict, function: str) -> bool:
     return " ALL_FUNCTIONS " in allowed or f" {function} " in allowed
 
 
-def may_use(row: dict, function: str) -> bool:
-    """Step 6: API access and level 8, plus the modify flag for anything that changes DIDs."""
+def may_use(row: dict, changes_dids: bool) -> bool:
+    """API access and level 8, plus the modify flag for a function that changes DIDs."""
     if str(row.get("vdc_agent_api_access")) != "1" or _int(row.get("user_level")) < 8:
         return False
     if row.get("active") != "Y":
         return False
-    return function in READ_FUNCTIONS or str(row.get("modify_inbound_dids")) == "1"
+    return not changes_dids or str(row.get("modify_inbound_dids")) == "1"
 
 
 def may_delete(row: dict) -> bool:

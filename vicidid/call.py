@@ -73,5 +73,6 @@ class Call:
     def outcome(self, kind: Kind, **kw) -> Outcome:
         return Outcome(kind, function=self.function, user=self.user, **kw)
 
-    def fail(self, kind: Kind, **kw) -> list[Outcome]:
+    def answer(self, kind: Kind, **kw) -> list[Outcome]:
+        """The whole answer when it is this one outcome, a success or a refusal."""
         return [self.outcome(kind, **kw)]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
-from vicidid import admin, demo, history
+from vicidid import API_PATH, admin, demo, history
 from vicidid.cli_bulk import register
 from vicidid.fallback import shown_url
 from vicidid.store import queries
@@ -244,7 +244,7 @@ def serve(
 
     def banner() -> None:  # once the port is bound: "serving" is then true
         click.echo(
-            f"vicidid serving {safe_url(obj.db_url)} at {base}/vicidial/non_agent_api.php "
+            f"vicidid serving {safe_url(obj.db_url)} at {base}{API_PATH} "
             f"({dialect} dialect, {workers} worker{'s' if workers > 1 else ''})"
         )
         if fallback_url:

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from vicidid import client_parse
+from vicidid import API_PATH, client_parse
 from vicidid.fields import vicidial_name
 
-API_PATH = "/vicidial/non_agent_api.php"
 # A POST's body is a second small write: without TCP_NODELAY it waits for the server's
 # delayed ACK, up to 40 ms a request.
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from vicidid import admin
+from vicidid import API_PATH, admin
 from vicidid.store import queries
 from vicidid.store import tables as t
 
@@ -59,7 +59,7 @@ def load(engine: Engine) -> list[str]:
 
 
 def tutorial_urls(base: str) -> list[str]:
-    api = f"{base}/vicidial/non_agent_api.php"
+    api = f"{base}{API_PATH}"
     return [
         f"{api}?function=update_did&user=admin&pass=1234&source=DIDUpdate&did_pattern=18001234567"
         "&did_description=Customer%20Support%20Line&did_route=AGENT&user_id=1001"

@@ -26,7 +26,6 @@ from vicidid.store import tables as t
 
 KEEP_FOR = timedelta(hours=24)
 PURGE_EVERY = 60.0  # seconds
-FUNCTIONS = {"add_did", "copy_did"}
 NOT_COMPARED = {"pass", "idempotency_key"}
 
 

@@ -38,7 +38,7 @@ class Attempt:
     ip: str
     conflict: bool = False
     row: dict | None = field(default=None, repr=False)  # holds pass and pass_hash
-    settings: auth.Settings = field(default_factory=auth.Settings)
+    settings: auth.LoginSettings = field(default_factory=auth.LoginSettings)
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Verdict:
     user: str
     login: auth.Login | None  # None: conflicting credentials
     row: dict | None = field(default=None, repr=False)  # holds pass and pass_hash
-    settings: auth.Settings = field(default_factory=auth.Settings)
+    settings: auth.LoginSettings = field(default_factory=auth.LoginSettings)
     ip_allowed: bool | None = None  # None: not looked at yet (IP lists are read for OK only)
 
 
@@ -93,7 +93,9 @@ class Gate:
             return Attempt(user[:20], "", ip, conflict=True)
         # Always read, even without a user name: the settings say what a check costs.
         row, settings_row = queries.caller_and_settings(conn, user)
-        return Attempt(user[:20], password, ip, False, row, auth.Settings.from_row(settings_row))
+        return Attempt(
+            user[:20], password, ip, False, row, auth.LoginSettings.from_row(settings_row)
+        )
 
     def costly(self, attempt: Attempt, now: datetime) -> bool:
         """Whether verifying this attempt means hashing (not locked, not remembered)."""
@@ -160,7 +162,9 @@ class Gate:
         if self.throttle is not None:
             self.throttle.failed(ip)
 
-    def _ip_allowed(self, conn: Connection, row: dict, settings: auth.Settings, ip: str) -> bool:
+    def _ip_allowed(
+        self, conn: Connection, row: dict, settings: auth.LoginSettings, ip: str
+    ) -> bool:
         black, allow = auth.ip_lists_to_check(row, settings)
         if not black and not allow:
             return True

@@ -18,11 +18,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from vicidid import __version__
+from vicidid import API_PATH, __version__
 from vicidid.fields import FORMAT, FUNCTION, IDEMPOTENCY_KEY, NEW_DIDS, PASS, SOURCE, USER, Field
 from vicidid.functions import FUNCTIONS
 
-API_PATH = "/vicidial/non_agent_api.php"
 REQUEST_FIELDS = (FUNCTION, USER, PASS, SOURCE, FORMAT, IDEMPOTENCY_KEY)
 
 

@@ -76,9 +76,6 @@ class Params:
             return value.upper()
         return value
 
-    def names(self) -> set[str]:
-        return set(self.raw)
-
     def read(self, field: Field) -> Read:
         found: list[Given] = []
         for name in self._names(field):

@@ -21,11 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
-from vicidid import auth, idempotency
+from vicidid import API_PATH, auth, idempotency
 from vicidid.call import Call, Policy
 from vicidid.dialects.vicidial import log_rows
 from vicidid.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, SOURCE, SOURCE_DID, USER
-from vicidid.functions import FUNCTIONS
+from vicidid.functions import FUNCTIONS, dispatch
 from vicidid.functions.version import version_line
 from vicidid.login import Gate, Verdict
 from vicidid.outcomes import Kind, Outcome
@@ -48,7 +48,7 @@ class Incoming:
     form: list[tuple[str, str]] = field(default_factory=list)
     ip: str = "127.0.0.1"
     basic: tuple[str, str] | None = None  # HTTP Basic credentials
-    path: str = "/vicidial/non_agent_api.php"
+    path: str = API_PATH
     idempotency_key: str = ""  # the Idempotency-Key header
     as_json: bool = False
     # How the edge will answer: (outcomes, function, changed DIDs) -> (status, type, body).
@@ -275,16 +275,16 @@ class Pipeline:
             self.transactional,
         )
         key = incoming.idempotency_key or params.text(IDEMPOTENCY_KEY)
-        if key and function in idempotency.FUNCTIONS:
+        if key and FUNCTIONS[function].idempotent:
             return self._once(call, key, incoming), user
-        return FUNCTIONS[function].run(call), user
+        return dispatch(call), user
 
     def _once(self, call: Call, key: str, incoming: Incoming) -> list[Outcome]:
         """Run an add or copy at most once per key, replaying the first answer."""
         problem = _key_problem(key)
         if problem or incoming.render is None or not self.has_idempotency_table():
             kind = Kind.IDEMPOTENCY_UNAVAILABLE if not problem else Kind.INVALID_FIELD
-            return call.fail(
+            return call.answer(
                 kind,
                 field=IDEMPOTENCY_KEY,
                 value=key[:100],
@@ -294,9 +294,9 @@ class Pipeline:
         stored = idempotency.lookup(call.conn, key, call.user, call.now)
         if stored is not None:
             if stored.fingerprint != fp:
-                return call.fail(Kind.IDEMPOTENCY_REUSED, value=key)
-            return call.fail(Kind.REPLAYED, value=key, extra={"stored": stored})
-        outcomes = FUNCTIONS[call.function].run(call)
+                return call.answer(Kind.IDEMPOTENCY_REUSED, value=key)
+            return call.answer(Kind.REPLAYED, value=key, extra={"stored": stored})
+        outcomes = dispatch(call)
         status, content_type, body = incoming.render(outcomes, call.function, call.changes)
         answer = idempotency.Stored(fp, status, content_type, body)
         idempotency.save(call.conn, key, call.user, answer, call.now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from vicidid.call import POLICIES
 from vicidid.fallback import check_url
@@ -30,7 +30,6 @@ class Settings:
     # failed logins per client address before it is refused for the rest of the window;
     # None: no limit
     login_throttle: Limit | None = DEFAULT_THROTTLE
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.dialect not in POLICIES:

@@ -8,12 +8,14 @@ an object per request. The api_log rows are always VICIdial's (its reports read 
 from __future__ import annotations
 
 from vicidid.fields import CHARSET_HINTS, CHARSET_WORDS
+from vicidid.functions import FUNCTIONS
 from vicidid.outcomes import Kind, Outcome
 
 THINGS = {"server": "server", "ingroup": "in-group", "menu": "call menu", "user": "user"}
 
-# Which functions VICIdial words as "ADD DIDS" rather than "UPDATE DIDS".
-ADDING = {"copy_did", "add_did"}
+# Which functions VICIdial words as "ADD DIDS" rather than "UPDATE DIDS", and which only view.
+ADDING = {f.name for f in FUNCTIONS.values() if f.adds_dids}
+VIEWING = {f.name for f in FUNCTIONS.values() if not f.changes_dids}
 
 
 SHOWN_MAX = 100
@@ -37,7 +39,7 @@ def variant(o: Outcome) -> str:
     if k is Kind.NO_PERMISSION:
         if o.function in ADDING:
             return "no_permission/add"
-        if o.function in ("did_info", "did_list"):
+        if o.function in VIEWING:
             return "no_permission/view"
     if k is Kind.COPY_SUMMARY and not o.ok:
         return "copy_summary/none"

@@ -1,6 +1,7 @@
-"""The `function=` registry: one mapping from name to handler and its parameters.
+"""The `function=` registry: every fact about each function, in one mapping by name.
 
-The pipeline dispatches through it; the OpenAPI document and the tests read it too.
+The pipeline dispatches through it; permissions, idempotency, the dialects' wording,
+the OpenAPI document and the tests read their facts from it.
 """
 
 from __future__ import annotations
@@ -8,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vicidid import auth
 from vicidid.call import Call
 from vicidid.fields import Field
 from vicidid.functions import add_did, copy_did, did_info, did_list, update_did
-from vicidid.outcomes import Outcome
+from vicidid.outcomes import Kind, Outcome
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,9 @@ class Function:
     run: Callable[[Call], list[Outcome]]
     parameters: tuple[Field, ...]
     summary: str
-    changes: bool = True
+    changes_dids: bool = True  # False: it only reads, so the modify permission is not needed
+    adds_dids: bool = False  # its answers say "ADD DIDS" rather than "UPDATE DIDS"
+    idempotent: bool = False  # an Idempotency-Key makes a retry replay the first answer
 
 
 FUNCTIONS: dict[str, Function] = {
@@ -37,21 +41,38 @@ FUNCTIONS: dict[str, Function] = {
             copy_did.run,
             copy_did.PARAMETERS,
             "Copy a DID's settings onto one or more new DIDs",
+            adds_dids=True,
+            idempotent=True,
         ),
-        Function("add_did", add_did.run, add_did.PARAMETERS, "Add a new DID"),
+        Function(
+            "add_did",
+            add_did.run,
+            add_did.PARAMETERS,
+            "Add a new DID",
+            adds_dids=True,
+            idempotent=True,
+        ),
         Function(
             "did_info",
             did_info.run,
             did_info.PARAMETERS,
             "Every column of one DID (vicidid extension)",
-            changes=False,
+            changes_dids=False,
         ),
         Function(
             "did_list",
             did_list.run,
             did_list.PARAMETERS,
             "A filtered, paged listing of DIDs (vicidid extension)",
-            changes=False,
+            changes_dids=False,
         ),
     )
 }
+
+
+def dispatch(call: Call) -> list[Outcome]:
+    """Run the call's function for a caller allowed to read, or to change, DIDs."""
+    function = FUNCTIONS[call.function]
+    if not auth.may_use(call.caller, changes_dids=function.changes_dids):
+        return call.answer(Kind.NO_PERMISSION)
+    return function.run(call)

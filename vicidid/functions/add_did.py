@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vicidid import audit, auth
+from vicidid import audit
 from vicidid.call import Call
 from vicidid.fields import DID_FIELDS, DID_PATTERN
 from vicidid.outcomes import Kind, Outcome
@@ -13,21 +13,19 @@ PARAMETERS = (DID_PATTERN, *DID_FIELDS)
 
 
 def run(call: Call) -> list[Outcome]:
-    if not auth.may_use(call.caller, call.function):
-        return call.fail(Kind.NO_PERMISSION)
     pattern, error = read_required(call, DID_PATTERN, data=call.params.shown(DID_PATTERN))
     if error:
         return [error]
     # VICIdial checks existence across all user groups here: a DID number is global.
     if queries.did_by_pattern(call.conn, call.dids, pattern) is not None:
-        return call.fail(Kind.DID_EXISTS, did=pattern)
+        return call.answer(Kind.DID_EXISTS, did=pattern)
     changes, error = check_fields(call, DID_FIELDS)
     if error:
         return [error]
     values = {"did_pattern": pattern, **changes}
     did_id = queries.insert_did(call.conn, call.dids, values)
     if did_id is None:  # another client added it since the check above
-        return call.fail(Kind.DID_EXISTS, did=pattern)
+        return call.answer(Kind.DID_EXISTS, did=pattern)
     cols = ",".join(values)
     sql = (
         f"INSERT INTO vicidial_inbound_dids ({cols}) values "
@@ -42,4 +40,4 @@ def run(call: Call) -> list[Outcome]:
         f"did: {pattern} did_id: {did_id} inserted: 1",
     )
     call.changes.append(pattern)
-    return call.fail(Kind.ADDED, did=pattern, did_id=did_id)
+    return call.answer(Kind.ADDED, did=pattern, did_id=did_id)

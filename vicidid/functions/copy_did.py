@@ -23,8 +23,6 @@ def split_items(value: str, empty_items_invalid: bool) -> list[str]:
 
 
 def run(call: Call) -> list[Outcome]:
-    if not auth.may_use(call.caller, call.function):
-        return call.fail(Kind.NO_PERMISSION)
     data = f"{call.params.shown(SOURCE_DID)}|{call.params.shown(NEW_DIDS)}"
     source, error = read_required(call, SOURCE_DID, data)
     if error:
@@ -33,7 +31,7 @@ def run(call: Call) -> list[Outcome]:
     if error:
         return [error]
     if call.policy.filtering and not NEW_DIDS.min_len <= len(new_dids) <= NEW_DIDS.max_len:
-        return call.fail(
+        return call.answer(
             Kind.INVALID_FIELD,
             field=NEW_DIDS,
             name="new_dids",
@@ -42,12 +40,14 @@ def run(call: Call) -> list[Outcome]:
         )
     items = split_items(new_dids, call.policy.empty_items_invalid)
     if not items:
-        return call.fail(Kind.MISSING_FIELD, field=NEW_DIDS, extra={"required": True, "data": data})
+        return call.answer(
+            Kind.MISSING_FIELD, field=NEW_DIDS, extra={"required": True, "data": data}
+        )
     if len(items) > call.policy.max_new_dids:
-        return call.fail(Kind.TOO_MANY_DIDS, did=source, extra={"count": len(items)})
+        return call.answer(Kind.TOO_MANY_DIDS, did=source, extra={"count": len(items)})
     row = queries.did_by_pattern(call.conn, call.dids, source)
     if row is None or not auth.sees(call.caller, row.get("user_group")):
-        return call.fail(Kind.DID_NOT_FOUND, did=source)
+        return call.answer(Kind.DID_NOT_FOUND, did=source)
     changes, error = check_fields(call, COPY_FIELDS)
     if error and call.policy.description_in_loop:
         # VICIdial checks the description only when a DID is about to be inserted

