@@ -12,7 +12,7 @@ import hmac
 import secrets
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from vicidid import passhash
@@ -41,7 +41,7 @@ class LoginSettings:
     """The system_settings values that matter for logging in."""
 
     pass_hash_enabled: bool = False
-    pass_key: str = ""
+    pass_key: str = field(default="", repr=False)  # the hashing key never shows in a repr
     pass_cost: int = 2
     allow_ip_lists: int = 0
     system_ip_blacklist: str = ""
