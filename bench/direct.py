@@ -9,7 +9,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from vicidid.functions.update_did import READ
+from vicidid.core.functions.update_did import READ
 from vicidid.store import queries
 from vicidid.store import tables as t
 from vicidid.store.db import make_engine

@@ -38,8 +38,8 @@ import httpx
 import sqlalchemy as sa
 
 from bench import direct
-from vicidid.call import POLICIES
-from vicidid.pipeline import Incoming, Pipeline
+from vicidid.core.call import POLICIES
+from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.store.db import make_engine, mysql_url
 
 HERE = Path(__file__).parent

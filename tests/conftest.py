@@ -21,13 +21,13 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from vicidid import demo
-from vicidid.app import create_app
-from vicidid.call import POLICIES
-from vicidid.pipeline import Pipeline
-from vicidid.settings import Settings
+from vicidid.cli import demo
+from vicidid.core.call import POLICIES
+from vicidid.core.pipeline import Pipeline
 from vicidid.store.db import make_engine, mysql_url
 from vicidid.store.schema import init_db
+from vicidid.web.app import create_app
+from vicidid.web.settings import Settings
 
 # The driver is left to vicidid: mysqlclient when installed (scripts/test installs it),
 # else PyMySQL. tests/test_drivers.py runs both by name.

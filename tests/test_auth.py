@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from vicidid import auth, passhash
+from vicidid.auth import passhash
+from vicidid.auth import rules as auth
 
 NOW = datetime(2026, 11, 23, 12, 0, 0)
 KEY = "0123456789abcdef"

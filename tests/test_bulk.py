@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from tests.conftest import serve
-from vicidid import bulk
-from vicidid.cli import main
+from vicidid.cli import bulk, main
 
 LOGIN = ["--user", "admin", "--password", "1234"]
 

@@ -151,9 +151,9 @@ def test_serve_refuses_a_database_without_tables(tmp_path):
 
 
 def logs_in(url: str, user: str, password: str) -> bool:
-    from vicidid.call import POLICIES
-    from vicidid.outcomes import Kind
-    from vicidid.pipeline import Incoming, Pipeline
+    from vicidid.core.call import POLICIES
+    from vicidid.core.outcomes import Kind
+    from vicidid.core.pipeline import Incoming, Pipeline
     from vicidid.store.db import make_engine
 
     engine = make_engine(url)

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from tests.conftest import serve
-from vicidid import client_parse
-from vicidid.client import (
+from vicidid.client import parse as client_parse
+from vicidid.client.api import (
     AlreadyExists,
     AsyncClient,
     AuthError,

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 
 from tests.test_functions import admin_rows, call, did, engine  # noqa: F401 (fixture)
-from vicidid import fields
-from vicidid.dialects import simple, vicidial
-from vicidid.outcomes import Kind, Outcome
-from vicidid.params import ABSENT, Given, Params
+from vicidid.core import fields
+from vicidid.core.dialects import simple, vicidial
+from vicidid.core.outcomes import Kind, Outcome
+from vicidid.core.params import ABSENT, Given, Params
 
 ACTIVE = next(f for f in fields.DID_FIELDS if f.key == "active")
 COPY_ACTIVE = next(f for f in fields.COPY_FIELDS if f.key == "active")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from vicidid import fields
-from vicidid.dialects import json as json_dialect
-from vicidid.dialects import simple, vicidial
-from vicidid.outcomes import CopyCounts, Kind, Outcome
+from vicidid.core import fields
+from vicidid.core.dialects import json as json_dialect
+from vicidid.core.dialects import simple, vicidial
+from vicidid.core.outcomes import CopyCounts, Kind, Outcome
 
 ROUTE = next(f for f in fields.DID_FIELDS if f.key == "did_route")
 MENU = next(f for f in fields.DID_FIELDS if f.key == "menu_id")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from vicidid.dialects import simple, vicidial
+from vicidid.core.dialects import simple, vicidial
 
 ROOT = Path(__file__).parent.parent
 CONTRACT = (ROOT / "docs" / "behaviour.md").read_text()

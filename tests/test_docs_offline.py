@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from vicidid.openapi import document
+from vicidid.web.openapi import document
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import serve
-from vicidid import demo
+from vicidid.cli import demo
 from vicidid.store.db import MYSQL_DRIVERS, make_engine, mysql_url
 from vicidid.store.schema import init_db
 

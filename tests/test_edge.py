@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import serve
-from vicidid import metrics
-from vicidid.settings import Settings
+from vicidid.web import metrics
+from vicidid.web.settings import Settings
 
 TOKEN = "s3cret-metrics-token-42"
 TRAILING_SLASHES = [

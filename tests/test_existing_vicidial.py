@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 from tests.conftest import serve
 from tests.test_vicidial_sample import replay
-from vicidid.call import POLICIES
 from vicidid.cli import main
-from vicidid.pipeline import Incoming, Pipeline
+from vicidid.core.call import POLICIES
+from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.store.db import make_engine
 
 HERE = Path(__file__).parent

@@ -13,11 +13,11 @@ import pytest
 
 from tests.conftest import serve
 from tests.stand_in import Answer, stand_in
-from vicidid import demo
-from vicidid.access_log import KeyValueFormatter
-from vicidid.settings import Settings
+from vicidid.cli import demo
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
+from vicidid.web.access_log import KeyValueFormatter
+from vicidid.web.settings import Settings
 
 API = "/vicidial/non_agent_api.php"
 

@@ -31,11 +31,11 @@ import sqlalchemy as sa
 from bench.soak import Killer, reconcile, verdict
 from tests.conftest import MYSQL_ROOT, serve
 from tests.test_existing_vicidial import vicidial_url  # noqa: F401  (a fixture)
-from vicidid import demo
-from vicidid.call import POLICIES
-from vicidid.dialects import simple, vicidial
-from vicidid.outcomes import Kind, Outcome
-from vicidid.pipeline import Incoming, Pipeline
+from vicidid.cli import demo
+from vicidid.core.call import POLICIES
+from vicidid.core.dialects import simple, vicidial
+from vicidid.core.outcomes import Kind, Outcome
+from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.store import faults, queries
 from vicidid.store.db import all_transactional, make_engine
 from vicidid.store.schema import init_db
@@ -489,8 +489,8 @@ def test_spaced_auto_increment_takes_the_one_row_path(innodb_url):
 WRITER = """
 import sys, time
 import sqlalchemy as sa
-from vicidid.call import POLICIES
-from vicidid.pipeline import Incoming, Pipeline
+from vicidid.core.call import POLICIES
+from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.store.db import make_engine
 
 url, pause = sys.argv[1], sys.argv[2] == "pause"

@@ -11,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import serve
-from vicidid import demo, forms
+from vicidid.cli import demo
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
+from vicidid.web import forms
 
 MIB = 1024 * 1024
 PART = b'--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\n\r\n'

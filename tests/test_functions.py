@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from vicidid import demo
-from vicidid.call import POLICIES
-from vicidid.functions import FUNCTIONS
-from vicidid.outcomes import Kind
-from vicidid.pipeline import Incoming, Pipeline
+from vicidid.cli import demo
+from vicidid.core.call import POLICIES
+from vicidid.core.functions import FUNCTIONS
+from vicidid.core.outcomes import Kind
+from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
 

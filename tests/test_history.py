@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vicidid import history
+from vicidid.core import history
 
 
 def row(kind: str, sql: str, notes: str = "") -> dict:

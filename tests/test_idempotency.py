@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from tests.conftest import serve
 from tests.test_existing_vicidial import table_definitions, vicidial_url  # noqa: F401
 from tests.test_limits import strict_db  # noqa: F401
-from vicidid import demo, idempotency
-from vicidid.call import POLICIES
-from vicidid.cli import main
-from vicidid.pipeline import Incoming, Pipeline
+from vicidid.cli import demo, main
+from vicidid.core import idempotency
+from vicidid.core.call import POLICIES
+from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.store import sizes
 from vicidid.store import tables as t
 from vicidid.store.db import make_engine

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import serve
-from vicidid.dialects import json as json_dialect
+from vicidid.core.dialects import json as json_dialect
 
 BASE = "function=update_did&user=admin&pass=1234&source=test&format=json"
 COPY = "function=copy_did&user=admin&pass=1234&source=test&format=json&did_pattern=18001234567"

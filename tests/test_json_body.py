@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from vicidid import forms, json_body
+from vicidid.web import forms, json_body
 
 API = "/vicidial/non_agent_api.php"
 LISTS = ("new_dids", "new_did_pattern")

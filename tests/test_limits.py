@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 from tests.conftest import serve
 from tests.test_existing_vicidial import table_definitions, vicidial_url  # noqa: F401
-from vicidid import demo
-from vicidid.call import POLICIES
-from vicidid.pipeline import Incoming, Pipeline
+from vicidid.cli import demo
+from vicidid.core.call import POLICIES
+from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.store import sizes
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db

@@ -11,13 +11,15 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import serve
-from vicidid import admin, auth, demo, passhash
-from vicidid.call import POLICIES
-from vicidid.outcomes import Kind
-from vicidid.pipeline import Incoming, Pipeline
+from vicidid.auth import passhash
+from vicidid.auth import rules as auth
+from vicidid.auth.throttle import Limit, LoginThrottle
+from vicidid.cli import admin, demo
+from vicidid.core.call import POLICIES
+from vicidid.core.outcomes import Kind
+from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
-from vicidid.throttle import Limit, LoginThrottle
 
 Q = "function=update_did&user=6666&pass={pw}&source=test&did_pattern=18001234567&active=N"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 
-from vicidid import fields
-from vicidid.functions import FUNCTIONS
-from vicidid.openapi import API_PATH, document, render_postman
+from vicidid.core import fields
+from vicidid.core.functions import FUNCTIONS
+from vicidid.web.openapi import API_PATH, document, render_postman
 
 ROOT = Path(__file__).parent.parent
 
@@ -69,7 +69,7 @@ def test_function_enum_and_choices():
 def test_postman_collection_is_current():
     committed = (ROOT / "docs" / "postman_collection.json").read_text()
     assert committed == render_postman(), (
-        "run: python -m vicidid.openapi postman docs/postman_collection.json"
+        "run: python -m vicidid.web.openapi postman docs/postman_collection.json"
     )
     collection = json.loads(committed)
     assert collection["info"]["schema"].endswith("v2.1.0/collection.json")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vicidid import fields
-from vicidid.params import ABSENT, BadChars, Conflict, Given, Params, merge, strip_to
+from vicidid.core import fields
+from vicidid.core.params import ABSENT, BadChars, Conflict, Given, Params, merge, strip_to
 
 
 def test_get_wins_over_post_and_last_repeat_wins():

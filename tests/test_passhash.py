@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vicidid import passhash
-from vicidid.blowfish import eksblowfish, pi_words
+from vicidid.auth import passhash
+from vicidid.auth.blowfish import eksblowfish, pi_words
 
 KEY = "0123456789abcdef"
 

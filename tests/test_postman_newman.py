@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import serve
-from vicidid import demo
-from vicidid.openapi import render_postman
+from vicidid.cli import demo
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
+from vicidid.web.openapi import render_postman
 
 ROOT = Path(__file__).parent.parent
 NEWMAN = os.environ.get("VICIDID_NEWMAN") or shutil.which(

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from tests.conftest import serve
 from tests.test_existing_vicidial import vicidial_url  # noqa: F401 (a fixture)
-from vicidid import demo
+from vicidid.cli import demo
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
 

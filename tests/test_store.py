@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from tests.conftest import MYSQL_ROOT, serve
-from vicidid import demo
-from vicidid.call import POLICIES
-from vicidid.pipeline import Incoming, Pipeline
+from vicidid.cli import demo
+from vicidid.core.call import POLICIES
+from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.store import faults, queries
 from vicidid.store.db import WriterTurns, make_engine, safe_url, writer_turns
 from vicidid.store.schema import init_db

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from vicidid.settings import Settings
-from vicidid.throttle import DEFAULT, Limit, LoginThrottle, parse_limit
+from vicidid.auth.throttle import DEFAULT, Limit, LoginThrottle, parse_limit
+from vicidid.web.settings import Settings
 
 
 class Clock:

@@ -16,18 +16,18 @@ API_PATH = "/vicidial/non_agent_api.php"
 
 # public name -> the module that defines it
 _LAZY = {
-    "Client": "vicidid.client",
-    "AsyncClient": "vicidid.client",
-    "ApiError": "vicidid.client",
-    "AuthError": "vicidid.client",
-    "PermissionDenied": "vicidid.client",
-    "NotFound": "vicidid.client",
-    "AlreadyExists": "vicidid.client",
-    "InvalidInput": "vicidid.client",
-    "Unavailable": "vicidid.client",
-    "create_app": "vicidid.app",
-    "Settings": "vicidid.settings",
-    "Pipeline": "vicidid.pipeline",
+    "Client": "vicidid.client.api",
+    "AsyncClient": "vicidid.client.api",
+    "ApiError": "vicidid.client.api",
+    "AuthError": "vicidid.client.api",
+    "PermissionDenied": "vicidid.client.api",
+    "NotFound": "vicidid.client.api",
+    "AlreadyExists": "vicidid.client.api",
+    "InvalidInput": "vicidid.client.api",
+    "Unavailable": "vicidid.client.api",
+    "create_app": "vicidid.web.app",
+    "Settings": "vicidid.web.settings",
+    "Pipeline": "vicidid.core.pipeline",
 }
 
 __all__ = [
@@ -48,8 +48,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from vicidid.app import create_app
-    from vicidid.client import (
+    from vicidid.client.api import (
         AlreadyExists,
         ApiError,
         AsyncClient,
@@ -60,8 +59,9 @@ if TYPE_CHECKING:
         PermissionDenied,
         Unavailable,
     )
-    from vicidid.pipeline import Pipeline
-    from vicidid.settings import Settings
+    from vicidid.core.pipeline import Pipeline
+    from vicidid.web.app import create_app
+    from vicidid.web.settings import Settings
 
 
 def __getattr__(name: str) -> Any:

@@ -1,3 +1,3 @@
-from vicidid.cli import main
+from vicidid.cli.commands import main
 
 main()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from vicidid import passhash
+from vicidid.auth import passhash
 from vicidid.store import sizes
 from vicidid.store import tables as t
 from vicidid.store.db import table_engines

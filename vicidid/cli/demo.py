@@ -1,0 +1,70 @@
+"""The demo data: what the two tutorials expect to find (README.md, first screen)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from vicidid import API_PATH
+from vicidid.cli import admin
+from vicidid.store import queries
+from vicidid.store import tables as t
+
+DEMO_DID = "18001234567"
+ADMIN_FLAGS = admin.UserFlags(
+    level=9, group="ADMIN", functions="ALL_FUNCTIONS", api=True, modify_dids=True, delete_dids=True
+)
+AGENT_FLAGS = admin.UserFlags(
+    level=1,
+    group="ADMIN",
+    functions="ALL_FUNCTIONS",
+    api=False,
+    modify_dids=False,
+    delete_dids=False,
+)
+USERS = (
+    ("admin", "1234", ADMIN_FLAGS),
+    ("6666", "1234", ADMIN_FLAGS),
+    ("1001", "1234", AGENT_FLAGS),
+)
+
+
+def load(engine: Engine) -> list[str]:
+    """Add whatever demo rows are missing; returns what was added."""
+    added: list[str] = []
+    with engine.begin() as conn:
+        g = t.user_groups
+        if conn.execute(sa.select(g.c.user_group).where(g.c.user_group == "ADMIN")).first() is None:
+            admin.add_group(conn, "ADMIN", "---ALL---")
+            added.append("group ADMIN")
+        for user, password, flags in USERS:
+            if queries.caller(conn, user) is None:
+                admin.add_user(conn, user, password, flags)
+                added.append(f"user {user}")
+        for kind, value in (("ingroup", "SALES_TEAM"), ("menu", "MAIN_MENU")):
+            if not queries.ref_exists(conn, kind, value):
+                admin.add_reference(conn, kind, value)
+                added.append(f"{kind} {value}")
+        d = t.inbound_dids
+        if conn.execute(sa.select(d.c.did_id).where(d.c.did_pattern == DEMO_DID)).first() is None:
+            conn.execute(
+                d.insert().values(
+                    did_pattern=DEMO_DID,
+                    did_description="Customer Support Line",
+                    did_route="IN_GROUP",
+                    group_id="SALES_TEAM",
+                )
+            )
+            added.append(f"DID {DEMO_DID}")
+    return added
+
+
+def tutorial_urls(base: str) -> list[str]:
+    api = f"{base}{API_PATH}"
+    return [
+        f"{api}?function=update_did&user=admin&pass=1234&source=DIDUpdate&did_pattern=18001234567"
+        "&did_description=Customer%20Support%20Line&did_route=AGENT&user_id=1001"
+        "&voicemail_ext=8500&did_active=Y&recording=ALLCALLS",
+        f"{api}?function=copy_did&user=admin&pass=1234&source=DIDCopy&did_pattern=18001234567"
+        "&new_did_pattern=18002223333&did_active=Y",
+    ]

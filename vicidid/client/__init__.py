@@ -1,0 +1,25 @@
+"""The Python client (sync and async, on httpx): talks to vicidid and to VICIdial itself."""
+
+from vicidid.client.api import (
+    AlreadyExists,
+    ApiError,
+    AsyncClient,
+    AuthError,
+    Client,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+
+__all__ = [
+    "AlreadyExists",
+    "ApiError",
+    "AsyncClient",
+    "AuthError",
+    "Client",
+    "InvalidInput",
+    "NotFound",
+    "PermissionDenied",
+    "Unavailable",
+]

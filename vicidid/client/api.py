@@ -1,0 +1,321 @@
+"""A Python client for vicidid — and for VICIdial's own non_agent_api.php.
+
+    from vicidid.client import Client
+    with Client("http://127.0.0.1:8080", "admin", "1234") as api:
+        api.update_did("18001234567", did_route="AGENT", user_id="1001")
+        result = api.copy_did("18001234567", ["18002223333", "18002223334"])
+
+Against vicidid it asks for JSON; against a real VICIdial (which answers only text) it
+reads either text dialect. Failures raise ApiError subclasses carrying the reason.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+
+import httpx
+
+from vicidid import API_PATH
+from vicidid.client import parse as client_parse
+from vicidid.core.fields import vicidial_name
+
+# A POST's body is a second small write: without TCP_NODELAY it waits for the server's
+# delayed ACK, up to 40 ms a request.
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+class ApiError(Exception):
+    """The API refused the request; `reason` says why, `line` is the answer as sent."""
+
+    def __init__(self, reason: str, line: str = "", kind: str = "", status: int = 200):
+        super().__init__(reason)
+        self.reason, self.line, self.kind, self.status = reason, line, kind, status
+
+
+class AuthError(ApiError):
+    """Wrong user or password, locked out, or conflicting credentials."""
+
+
+class PermissionDenied(ApiError):
+    """The user may not do this, or not from this address."""
+
+
+class NotFound(ApiError):
+    """The DID does not exist (or the user may not see it)."""
+
+
+class AlreadyExists(ApiError):
+    """The DID to add or copy onto exists already."""
+
+
+class InvalidInput(ApiError):
+    """A parameter is missing or not allowed."""
+
+
+class Unavailable(ApiError):
+    """The server cannot reach its database."""
+
+
+ERRORS: dict[str, type[ApiError]] = {
+    "bad_login": AuthError,
+    "locked": AuthError,
+    "throttled": AuthError,
+    "credentials_conflict": AuthError,
+    "ip_refused": PermissionDenied,
+    "no_permission": PermissionDenied,
+    "function_not_allowed": PermissionDenied,
+    "no_delete_permission": PermissionDenied,
+    "did_not_found": NotFound,
+    "did_exists": AlreadyExists,
+    "copy_exists": AlreadyExists,
+    "database_down": Unavailable,
+    "partly_applied": Unavailable,
+    "database_privilege": Unavailable,
+    "internal_error": Unavailable,
+}
+
+
+@dataclass
+class Result:
+    result: str
+    kind: str
+    message: str
+    did: str = ""
+    did_id: int | None = None
+
+
+@dataclass
+class CopyItem:
+    did: str
+    ok: bool
+    kind: str
+    did_id: int | None = None
+
+
+@dataclass
+class CopyResult:
+    source: str
+    items: list[CopyItem] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def added(self) -> int:
+        return sum(1 for i in self.items if i.kind == "copied")
+
+    @property
+    def existed(self) -> int:
+        return sum(1 for i in self.items if i.kind == "copy_exists")
+
+    @property
+    def invalid(self) -> int:
+        return sum(1 for i in self.items if i.kind == "copy_invalid")
+
+
+@dataclass
+class DidInfo:
+    row: dict
+
+
+@dataclass
+class DidPage:
+    rows: list[dict]
+    limit: int | None = None
+    offset: int | None = None
+
+
+def _error(kind: str, reason: str, line: str, status: int) -> ApiError:
+    return ERRORS.get(kind, InvalidInput)(reason, line, kind, status)
+
+
+class _Base:
+    def __init__(
+        self,
+        base_url: str,
+        user: str,
+        password: str,
+        *,
+        source: str = "vicidid",
+        use_basic_auth: bool = False,
+        dialect: str = "auto",
+        timeout: float = 60,
+    ):
+        if dialect not in ("auto", "json", "simple", "vicidial"):
+            raise ValueError("dialect is auto, json, simple or vicidial")
+        self.url = base_url.rstrip("/") + API_PATH
+        self.user, self.password, self.source = user, password, source
+        self.basic, self.dialect, self.timeout = use_basic_auth, dialect, timeout
+
+    def _form(self, function: str, params: dict) -> dict:
+        given = (vicidial_name(k, v) if isinstance(v, str) else (k, v) for k, v in params.items())
+        form = {
+            "function": function,
+            "source": self.source,
+            **{k: v for k, v in given if v is not None},
+        }
+        if not self.basic:
+            form["user"], form["pass"] = self.user, self.password
+        if self.dialect in ("auto", "json"):
+            form["format"] = "json"
+        return form
+
+    def _auth(self):
+        return (self.user, self.password) if self.basic else None
+
+    def _read(self, function: str, response: httpx.Response):
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return self._read_json(function, response.json(), response.status_code)
+        return self._read_text(function, response.text, response.status_code)
+
+    def _read_json(self, function: str, body: dict, status: int):
+        kind = body.get("kind", "")
+        if body.get("result") == "ERROR" and kind != "copy_summary" and "results" not in body:
+            raise _error(
+                kind, body.get("reason") or body.get("message", ""), body.get("message", ""), status
+            )
+        if kind == "did_info":
+            return DidInfo(body["row"])
+        if kind == "did_list":
+            return DidPage(body["rows"], body.get("limit"), body.get("offset"))
+        if "results" in body:
+            items = [
+                CopyItem(i["did"], i["kind"] == "copied", i["kind"], i.get("did_id"))
+                for i in body["results"]
+            ]
+            return CopyResult(body.get("did", ""), items, body.get("message", ""))
+        return Result(
+            body["result"], kind, body.get("message", ""), body.get("did", ""), body.get("did_id")
+        )
+
+    def _read_text(self, function: str, text: str, status: int):
+        lines = client_parse.parse(text)
+        if not lines:
+            raise InvalidInput("empty answer", text, "", status)
+        if function == "did_info" and lines[0].kind == "unknown":
+            return DidInfo(dict(line.text.split("|", 1) for line in lines))
+        if function == "did_list" and lines[0].kind == "unknown":
+            header = lines[0].text.split("|")
+            return DidPage(
+                [dict(zip(header, line.text.split("|"), strict=False)) for line in lines[1:]]
+            )
+        items = [line for line in lines if line.kind in ("copied", "copy_exists", "copy_invalid")]
+        if function == "copy_did" and items:
+            source = next(
+                (line.fields.get("source", "") for line in lines if line.fields.get("source")), ""
+            )
+            return CopyResult(
+                source,
+                [
+                    CopyItem(
+                        line.fields.get("did", ""),
+                        line.kind == "copied",
+                        line.kind,
+                        int(line.fields["did_id"]) if "did_id" in line.fields else None,
+                    )
+                    for line in items
+                ],
+                text,
+            )
+        last = lines[-1]
+        if not last.ok:
+            raise _error(last.kind, client_parse.reason(last.text), last.text, status)
+        did_id = last.fields.get("did_id")
+        return Result(
+            last.text.split(":")[0],
+            last.kind,
+            text.strip(),
+            last.fields.get("did", ""),
+            int(did_id) if did_id else None,
+        )
+
+
+class Client(_Base):
+    """Synchronous client."""
+
+    def __init__(self, base_url: str, user: str, password: str, **options):
+        super().__init__(base_url, user, password, **options)
+        self._http = httpx.Client(
+            timeout=self.timeout, transport=httpx.HTTPTransport(socket_options=NODELAY)
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(self, function: str, **params):
+        response = self._http.post(self.url, data=self._form(function, params), auth=self._auth())
+        return self._read(function, response)
+
+    def update_did(self, did: str, **fields) -> Result:
+        return self.call("update_did", did_pattern=did, **fields)
+
+    def delete_did(self, did: str) -> Result:
+        return self.call("update_did", did_pattern=did, delete_did="Y")
+
+    def add_did(self, did: str, **fields) -> Result:
+        return self.call("add_did", did_pattern=did, **fields)
+
+    def copy_did(self, source: str, new_dids: str | list[str], **fields) -> CopyResult:
+        new = new_dids if isinstance(new_dids, str) else ",".join(new_dids)
+        return self.call("copy_did", source_did_pattern=source, new_dids=new, **fields)
+
+    def did_info(self, did: str) -> DidInfo:
+        return self.call("did_info", did_pattern=did)
+
+    def did_list(self, **filters) -> DidPage:
+        return self.call("did_list", **filters)
+
+    def version(self) -> str:
+        return self._http.get(self.url, params={"function": "version"}).text.strip()
+
+
+class AsyncClient(_Base):
+    """Asynchronous client with the same methods, awaited."""
+
+    def __init__(self, base_url: str, user: str, password: str, **options):
+        super().__init__(base_url, user, password, **options)
+        self._http = httpx.AsyncClient(
+            timeout=self.timeout, transport=httpx.AsyncHTTPTransport(socket_options=NODELAY)
+        )
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def call(self, function: str, **params):
+        response = await self._http.post(
+            self.url, data=self._form(function, params), auth=self._auth()
+        )
+        return self._read(function, response)
+
+    async def update_did(self, did: str, **fields) -> Result:
+        return await self.call("update_did", did_pattern=did, **fields)
+
+    async def delete_did(self, did: str) -> Result:
+        return await self.call("update_did", did_pattern=did, delete_did="Y")
+
+    async def add_did(self, did: str, **fields) -> Result:
+        return await self.call("add_did", did_pattern=did, **fields)
+
+    async def copy_did(self, source: str, new_dids: str | list[str], **fields) -> CopyResult:
+        new = new_dids if isinstance(new_dids, str) else ",".join(new_dids)
+        return await self.call("copy_did", source_did_pattern=source, new_dids=new, **fields)
+
+    async def did_info(self, did: str) -> DidInfo:
+        return await self.call("did_info", did_pattern=did)
+
+    async def did_list(self, **filters) -> DidPage:
+        return await self.call("did_list", **filters)
+
+    async def version(self) -> str:
+        return (await self._http.get(self.url, params={"function": "version"})).text.strip()

@@ -1,0 +1,78 @@
+"""One authenticated call: everything a function needs, and the dialect's policies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from vicidid.core.outcomes import Kind, Outcome
+from vicidid.core.params import Params
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Where the dialects differ in policy, not only in words.
+
+    The contract: docs/behaviour.md#dialect-policies.
+    """
+
+    name: str
+    filtering: bool  # remove characters outside a field's set instead of refusing them
+    min_login_level: int
+    max_new_dids: int  # items in one copy; vicidial is bounded by new_dids' 2,000 chars
+    empty_items_invalid: bool  # `a,,b`: vicidial reports the empty item, simple skips it
+    vicidial_names: bool = False  # read only VICIdial's parameter names (fields.py)
+    # copy_did checks did_description first (simple) or, as VICIdial, only for a DID about
+    # to be inserted
+    description_in_loop: bool = False
+    whole_echoes: bool = False  # echo values whole, as VICIdial, not cut to one short line
+    min_item_len: int = 2  # a new DID of a copy: 1 (vicidial, as VICIdial) or 2 to 50 characters
+
+
+POLICIES = {
+    "simple": Policy(
+        "simple", filtering=False, min_login_level=1, max_new_dids=10_000, empty_items_invalid=False
+    ),
+    "vicidial": Policy(
+        "vicidial",
+        filtering=True,
+        min_login_level=7,
+        max_new_dids=10_000,
+        empty_items_invalid=True,
+        vicidial_names=True,
+        description_in_loop=True,
+        whole_echoes=True,
+        min_item_len=1,
+    ),
+}
+
+
+@dataclass
+class Call:
+    conn: Connection
+    params: Params
+    policy: Policy
+    caller: dict  # the vicidial_users row, with its group's viewing and IP columns
+    function: str
+    source: str
+    ip: str
+    now: datetime
+    dids: sa.TableClause  # vicidial_inbound_dids with the columns the database really has
+    changes: list[str] = field(default_factory=list)  # DIDs touched, for JSON and metrics
+    bulk_ids: bool = False  # multi-row inserts get consecutive ids (store.queries)
+    # A request's writes commit together (InnoDB, SQLite), or each lands as it runs (MyISAM).
+    transactional: bool = True
+
+    @property
+    def user(self) -> str:
+        return self.caller["user"]
+
+    def outcome(self, kind: Kind, **kw) -> Outcome:
+        return Outcome(kind, function=self.function, user=self.user, **kw)
+
+    def answer(self, kind: Kind, **kw) -> list[Outcome]:
+        """The whole answer when it is this one outcome, a success or a refusal."""
+        return [self.outcome(kind, **kw)]

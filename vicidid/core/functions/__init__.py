@@ -1,0 +1,78 @@
+"""The `function=` registry: every fact about each function, in one mapping by name.
+
+The pipeline dispatches through it; permissions, idempotency, the dialects' wording,
+the OpenAPI document and the tests read their facts from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vicidid.auth import rules as auth
+from vicidid.core.call import Call
+from vicidid.core.fields import Field
+from vicidid.core.functions import add_did, copy_did, did_info, did_list, update_did
+from vicidid.core.outcomes import Kind, Outcome
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    run: Callable[[Call], list[Outcome]]
+    parameters: tuple[Field, ...]
+    summary: str
+    changes_dids: bool = True  # False: it only reads, so the modify permission is not needed
+    adds_dids: bool = False  # its answers say "ADD DIDS" rather than "UPDATE DIDS"
+    idempotent: bool = False  # an Idempotency-Key makes a retry replay the first answer
+
+
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in (
+        Function(
+            "update_did",
+            update_did.run,
+            update_did.PARAMETERS,
+            "Change a DID's settings, or delete it with delete_did=Y",
+        ),
+        Function(
+            "copy_did",
+            copy_did.run,
+            copy_did.PARAMETERS,
+            "Copy a DID's settings onto one or more new DIDs",
+            adds_dids=True,
+            idempotent=True,
+        ),
+        Function(
+            "add_did",
+            add_did.run,
+            add_did.PARAMETERS,
+            "Add a new DID",
+            adds_dids=True,
+            idempotent=True,
+        ),
+        Function(
+            "did_info",
+            did_info.run,
+            did_info.PARAMETERS,
+            "Every column of one DID (vicidid extension)",
+            changes_dids=False,
+        ),
+        Function(
+            "did_list",
+            did_list.run,
+            did_list.PARAMETERS,
+            "A filtered, paged listing of DIDs (vicidid extension)",
+            changes_dids=False,
+        ),
+    )
+}
+
+
+def dispatch(call: Call) -> list[Outcome]:
+    """Run the call's function for a caller allowed to read, or to change, DIDs."""
+    function = FUNCTIONS[call.function]
+    if not auth.may_use(call.caller, changes_dids=function.changes_dids):
+        return call.answer(Kind.NO_PERMISSION)
+    return function.run(call)

@@ -1,0 +1,51 @@
+"""did_list (vicidid extension): visible DIDs, filtered and paged."""
+
+from __future__ import annotations
+
+from vicidid.auth import rules as auth
+from vicidid.core.call import Call
+from vicidid.core.fields import LIST_FILTERS
+from vicidid.core.outcomes import Kind, Outcome
+from vicidid.core.validate import check_fields
+from vicidid.store import queries
+
+PARAMETERS = LIST_FILTERS
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def run(call: Call) -> list[Outcome]:
+    wanted, error = check_fields(call, LIST_FILTERS)
+    if error:
+        return [error]
+    limit = int(wanted.get("limit", DEFAULT_LIMIT))
+    if not 1 <= limit <= MAX_LIMIT:
+        field = next(f for f in LIST_FILTERS if f.key == "limit")
+        return call.answer(
+            Kind.INVALID_FIELD,
+            field=field,
+            value=str(limit),
+            extra={"rule": f"must be 1 to {MAX_LIMIT}"},
+        )
+    offset = int(wanted.get("offset", 0))
+    c = call.dids.c
+    where = []
+    if "route" in wanted:
+        where.append(c.did_route == wanted["route"])
+    if "did_active" in wanted:
+        where.append(c.did_active == wanted["did_active"])
+    # group names compared exactly, as did_info and update_did compare them
+    if "group" in wanted:
+        where.append(queries.exactly_in(c.group_id, [wanted["group"]]))
+    if "user_group" in wanted:
+        where.append(queries.exactly_in(c.user_group, [wanted["user_group"]]))
+    if "prefix" in wanted:
+        prefix = wanted["prefix"]
+        where.append(c.did_pattern.startswith(prefix, autoescape=True))
+    groups = auth.viewable_groups(call.caller)
+    if groups is not None:
+        where.append(queries.exactly_in(c.user_group, sorted(groups)))
+    rows = queries.did_page(call.conn, call.dids, where, limit, offset)
+    return call.answer(
+        Kind.DID_LIST, rows=rows, extra={"limit": limit, "offset": offset, "count": len(rows)}
+    )

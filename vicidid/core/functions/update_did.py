@@ -1,0 +1,62 @@
+"""update_did: change a DID's routing and settings, or delete it with delete_did=Y."""
+
+from __future__ import annotations
+
+from vicidid.auth import rules as auth
+from vicidid.core import audit
+from vicidid.core.call import Call
+from vicidid.core.fields import DELETE_DID, DID_FIELDS, DID_PATTERN
+from vicidid.core.outcomes import Kind, Outcome
+from vicidid.core.params import Given
+from vicidid.core.validate import check_fields, read_required
+from vicidid.store import queries
+
+PARAMETERS = (DID_PATTERN, *DID_FIELDS, DELETE_DID)
+# What an update reads of the row: enough to find it and check visibility.
+READ = ("did_id", "did_pattern", "user_group")
+
+
+def run(call: Call) -> list[Outcome]:
+    pattern, error = read_required(call, DID_PATTERN, data=call.params.shown(DID_PATTERN))
+    if error:
+        return [error]
+    row = queries.did_by_pattern(call.conn, call.dids, pattern, READ)
+    if row is None or not auth.sees(call.caller, row.get("user_group")):
+        return call.answer(Kind.DID_NOT_FOUND, did=pattern)
+
+    delete = call.params.read(DELETE_DID)
+    if isinstance(delete, Given) and delete.value == "Y":
+        return _delete(call, row, pattern)
+
+    changes, error = check_fields(call, DID_FIELDS)
+    if error:
+        return [error]
+    if not changes:
+        return call.answer(Kind.NO_UPDATES, did=pattern)
+    queries.update_did(call.conn, row["did_id"], changes)
+    sql = (
+        f"UPDATE vicidial_inbound_dids set {audit.set_clause(changes)} "
+        f"where did_id={audit.quote(row['did_id'])};"
+    )
+    notes = f"did: {pattern} did_id: {row['did_id']}"  # VICIdial's; `did history` reads the sql
+    audit.write(call, "MODIFY", "ADMIN API UPDATE DID", row["did_id"], sql, notes)
+    call.changes.append(pattern)
+    return call.answer(Kind.UPDATED, did=pattern, did_id=row["did_id"])
+
+
+def _delete(call: Call, row: dict, pattern: str) -> list[Outcome]:
+    """`pattern` is the DID as given (VICIdial answers and notes it as given, in its case)."""
+    if not auth.may_delete(call.caller):
+        return call.answer(Kind.NO_DELETE_PERMISSION, did=pattern)
+    queries.delete_did(call.conn, row["did_id"])
+    sql = f"DELETE from vicidial_inbound_dids where did_id={audit.quote(row['did_id'])} limit 1;"
+    audit.write(
+        call,
+        "DELETE",
+        "ADMIN API DELETE DID",
+        row["did_id"],
+        sql,
+        f"did: {pattern} did_id: {row['did_id']}",
+    )
+    call.changes.append(row["did_pattern"])
+    return call.answer(Kind.DELETED, did=pattern, did_id=row["did_id"])

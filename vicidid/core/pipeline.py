@@ -1,0 +1,364 @@
+"""One request, start to finish, in VICIdial's order of checks.
+
+request → parameters → caller → function → store → outcomes. The login is checked first,
+without any lock (login.py); everything the request then changes, its api_log rows and
+the login bookkeeping included, commits in one transaction — on InnoDB and SQLite. On
+MyISAM each write lands as it runs: a request that meets a database failure there is
+never run a second time once it has written, and says the change may be partly applied.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine
+
+from vicidid import API_PATH
+from vicidid.auth import rules as auth
+from vicidid.auth.throttle import LoginThrottle
+from vicidid.core import idempotency
+from vicidid.core.call import Call, Policy
+from vicidid.core.dialects.vicidial import log_rows
+from vicidid.core.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, SOURCE, SOURCE_DID, USER
+from vicidid.core.functions import FUNCTIONS, dispatch
+from vicidid.core.functions.version import version_line
+from vicidid.core.login import Gate, Verdict
+from vicidid.core.outcomes import Kind, Outcome
+from vicidid.core.params import Given, Params, merge
+from vicidid.store import faults, queries, sizes
+from vicidid.store import tables as t
+from vicidid.store.db import reading_first, transactional, write_transaction, writer_turns
+
+log = logging.getLogger("vicidid")
+SECRET_PARAMS = {"pass"}
+RETRIES = 3
+
+
+@dataclass
+class Incoming:
+    """A request as the HTTP edge (or a test) hands it over."""
+
+    query: list[tuple[str, str]] = field(default_factory=list)
+    form: list[tuple[str, str]] = field(default_factory=list)
+    ip: str = "127.0.0.1"
+    basic: tuple[str, str] | None = None  # HTTP Basic credentials
+    path: str = API_PATH
+    idempotency_key: str = ""  # the Idempotency-Key header
+    as_json: bool = False
+    # How the edge will answer: (outcomes, function, changed DIDs) -> (status, type, body).
+    # Needed to store the first answer for an Idempotency-Key.
+    render: Callable[[list[Outcome], str, list[str]], tuple[int, str, str]] | None = None
+    # A password that needs hashing is handed back (Reply.pending) instead of hashed on
+    # the request thread; the edge hashes it on threads of its own and sets `verdict`.
+    defer_hashing: bool = False
+    verdict: Verdict | None = None
+
+
+@dataclass
+class Reply:
+    outcomes: list[Outcome]
+    function: str
+    params: Params
+    dids: list[str] = field(default_factory=list)
+    pending: Callable[[], Verdict] | None = None  # the password check still to run
+
+    @property
+    def kinds(self) -> list[Kind]:
+        return [o.kind for o in self.outcomes]
+
+
+class Pipeline:
+    def __init__(
+        self, engine: Engine, policy: Policy, throttle: LoginThrottle | None = None
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.gate = Gate(policy, throttle)
+        self._dids: sa.TableClause | None = None
+        self.bulk_ids = False
+        self.transactional = True  # read with the DID table's columns
+        self._has_idempotency: bool | None = None
+        self._turns = writer_turns(engine)  # SQLite: one writer at a time, in turn
+        self.purge_timer = idempotency.PurgeTimer()
+        faults.watch_writes(engine)
+
+    def did_table(self) -> sa.TableClause:
+        """The DID table with the columns the database really has, read once."""
+        if self._dids is None:
+            columns = [c["name"] for c in sa.inspect(self.engine).get_columns(t.inbound_dids.name)]
+            with self.engine.connect() as conn:
+                self.bulk_ids = queries.consecutive_ids(conn)
+                self.transactional = transactional(conn)
+            sizes.load(self.engine)  # every column's size, for the values written
+            self._dids = queries.did_table(columns)
+        return self._dids
+
+    def healthy(self) -> bool:
+        for _ in range(2):  # the first try may meet a pooled connection the server dropped
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+                return True
+            except sa_exc.DBAPIError as error:
+                if not error.connection_invalidated:
+                    return False
+            except sa_exc.SQLAlchemyError:
+                return False
+        return False
+
+    def handle(self, incoming: Incoming) -> Reply:
+        started = time.perf_counter()
+        params = Params(
+            merge(incoming.query, incoming.form),
+            filtering=self.policy.filtering,
+            vicidial=self.policy.vicidial_names,
+        )
+        function = params.text(FUNCTION)
+        user = params.shown(USER)[:20]
+        now = datetime.now().replace(microsecond=0)
+        call_changes: list[str] = []
+        if function != "version" and incoming.verdict is None and self.gate.throttled(incoming.ip):
+            # refused before any database work or hashing (throttle.py)
+            user = self.gate.credentials(params, incoming.basic)[0][:20]
+            return Reply([Outcome(Kind.THROTTLED, function=function, user=user)], function, params)
+        attempt = faults.Attempt()
+        try:
+            dids = self.did_table()
+            self.has_idempotency_table()  # read the schema now, outside the transaction
+            for number in range(RETRIES):
+                call_changes.clear()
+                attempt = faults.Attempt()
+                try:
+                    with self.engine.connect() as conn:
+                        verdict = None
+                        if function != "version":  # the login, checked before any lock
+                            verdict = self._login(reading_first(conn), params, incoming, now)
+                            if callable(verdict):
+                                return Reply([], function, params, pending=verdict)
+                        with faults.tracking(attempt), self._turns, write_transaction(conn):
+                            outcomes, user = self._run(
+                                conn, verdict, params, function, incoming, now, dids, call_changes
+                            )
+                            rows = log_rows(outcomes, whole=self.policy.whole_echoes)
+                            if rows:
+                                self._write_log(
+                                    conn, rows, params, function, user, incoming, now, started
+                                )
+                            attempt.committing = True
+                    break
+                except idempotency.KeyTaken:
+                    if number + 1 == RETRIES:
+                        raise
+                except (sa_exc.OperationalError, sa_exc.InterfaceError) as error:
+                    if number + 1 == RETRIES or not faults.may_rerun(
+                        error, attempt, self.transactional
+                    ):
+                        raise
+                    log.warning("running the transaction again after %s", faults.describe(error))
+        except Exception as error:
+            outcomes = [self._failed(error, attempt, function, user, params)]
+            call_changes = []
+        self._purge_expired_keys(now)
+        return Reply(outcomes, function, params, call_changes)
+
+    def _purge_expired_keys(self, now: datetime) -> None:
+        """Delete expired Idempotency-Keys, at most once a minute, outside any request's change."""
+        if not self.purge_timer.due():
+            return
+        try:
+            if not self.has_idempotency_table():
+                return
+            with self._turns, self.engine.begin() as conn:
+                idempotency.purge(conn, now)
+        except sa_exc.SQLAlchemyError as error:
+            log.warning("purging expired idempotency keys failed: %s", type(error).__name__)
+
+    def _failed(
+        self, error: Exception, attempt: faults.Attempt, function: str, user: str, params: Params
+    ) -> Outcome:
+        """The answer to a request that could not finish, and its log line."""
+        subject = params.shown(SOURCE_DID if function == "copy_did" else DID_PATTERN)
+        where = f"function={function or '-'} user={user!r} did={subject[:60]!r}"
+        database = isinstance(error, sa_exc.SQLAlchemyError)
+        what = faults.describe(error) if database else type(error).__name__
+        if attempt.changed and (attempt.committing or not self.transactional):
+            # Some of its writes may be there for good: say so, never pretend otherwise.
+            log.error(
+                "request stopped, change may be partly applied (%s): %s",
+                where,
+                what,
+                exc_info=not database,  # a fault of vicidid's own: keep its traceback
+            )
+            return Outcome(Kind.PARTLY_APPLIED, function=function, user=user, did=subject)
+        if not database:
+            log.exception("request failed, rolled back (%s)", where)
+            return Outcome(Kind.INTERNAL_ERROR, function=function, user=user)
+        fault = faults.classify(error)
+        if fault is faults.Fault.UNREACHABLE:
+            log.error("database unavailable (%s): %s", where, what)
+            return Outcome(Kind.DATABASE_DOWN, function=function, user=user)
+        if fault is faults.Fault.PRIVILEGE:
+            log.error("database user lacks a privilege (%s): %s", where, what)
+            return Outcome(Kind.DATABASE_PRIVILEGE, function=function, user=user)
+        log.error("database error, rolled back (%s): %s", where, what)
+        return Outcome(Kind.INTERNAL_ERROR, function=function, user=user)
+
+    def _login(
+        self, conn: Connection, params: Params, incoming: Incoming, now: datetime
+    ) -> Verdict | Callable[[], Verdict]:
+        """The login's verdict, or the password check to run first off this thread."""
+        verdict = incoming.verdict
+        if verdict is None:
+            attempt = self.gate.read(conn, params, incoming.basic, incoming.ip)
+            if incoming.defer_hashing and self.gate.costly(attempt, now):
+                return functools.partial(self.gate.verify, attempt, now)
+            verdict = self.gate.verify(attempt, now)
+        return self.gate.screen(conn, verdict, incoming.ip)
+
+    def _run(
+        self,
+        conn: Connection,
+        verdict: Verdict | None,
+        params: Params,
+        function: str,
+        incoming: Incoming,
+        now: datetime,
+        dids: sa.TableClause,
+        changes: list[str],
+    ) -> tuple[list[Outcome], str]:
+        if verdict is None:  # version: no login
+            line = version_line(now, self._local_gmt(conn))
+            user = params.shown(USER)[:20]
+            return [
+                Outcome(Kind.VERSION, function="version", user=user, extra={"line": line})
+            ], user
+        refused = self.gate.settle(conn, verdict, function, incoming.ip, now)
+        if refused is not None:
+            return refused, verdict.user
+        row = verdict.row
+        assert row is not None
+        user = row["user"]
+
+        if not function:
+            return [Outcome(Kind.NO_FUNCTION, user=user)], user
+        if function not in FUNCTIONS:
+            return [
+                Outcome(Kind.UNKNOWN_FUNCTION, function=function, user=user, value=function)
+            ], user
+        source = params.read(SOURCE)
+        if not (isinstance(source, Given) and 2 <= len(source.value) <= SOURCE.max_len):
+            return [
+                Outcome(
+                    Kind.INVALID_SOURCE, function=function, user=user, value=params.shown(SOURCE)
+                )
+            ], user
+        if not auth.function_allowed(row, function):
+            return [Outcome(Kind.FUNCTION_NOT_ALLOWED, function=function, user=user)], user
+        call = Call(
+            conn,
+            params,
+            self.policy,
+            row,
+            function,
+            source.value,
+            incoming.ip,
+            now,
+            dids,
+            changes,
+            self.bulk_ids,
+            self.transactional,
+        )
+        key = incoming.idempotency_key or params.text(IDEMPOTENCY_KEY)
+        if key and FUNCTIONS[function].idempotent:
+            return self._once(call, key, incoming), user
+        return dispatch(call), user
+
+    def _once(self, call: Call, key: str, incoming: Incoming) -> list[Outcome]:
+        """Run an add or copy at most once per key, replaying the first answer."""
+        problem = _key_problem(key)
+        if problem or incoming.render is None or not self.has_idempotency_table():
+            kind = Kind.IDEMPOTENCY_UNAVAILABLE if not problem else Kind.INVALID_FIELD
+            return call.answer(
+                kind,
+                field=IDEMPOTENCY_KEY,
+                value=key[:100],
+                extra={"rule": problem} if problem else {},
+            )
+        fp = idempotency.fingerprint(call.params.raw, call.user, incoming.as_json)
+        stored = idempotency.lookup(call.conn, key, call.user, call.now)
+        if stored is not None:
+            if stored.fingerprint != fp:
+                return call.answer(Kind.IDEMPOTENCY_REUSED, value=key)
+            return call.answer(Kind.REPLAYED, value=key, extra={"stored": stored})
+        outcomes = dispatch(call)
+        status, content_type, body = incoming.render(outcomes, call.function, call.changes)
+        answer = idempotency.Stored(fp, status, content_type, body)
+        idempotency.save(call.conn, key, call.user, answer, call.now)
+        return outcomes
+
+    def has_idempotency_table(self) -> bool:
+        if self._has_idempotency is None:
+            names = sa.inspect(self.engine).get_table_names()
+            self._has_idempotency = t.idempotency.name in names
+        return self._has_idempotency
+
+    def _local_gmt(self, conn: Connection) -> str | None:
+        s = t.servers
+        row = conn.execute(sa.select(s.c.local_gmt).where(s.c.active == "Y").limit(1)).first()
+        return row[0] if row else None
+
+    def _write_log(self, conn, rows, params, function, user, incoming, now, started) -> None:
+        run_time = f"{time.perf_counter() - started:.6f}"
+        # Every text is cut to its column in the store (store/sizes.py).
+        source = params.shown(SOURCE)
+        fn = function or ""
+        entries = [
+            {
+                "user": user,
+                "api_date": now,
+                "api_script": "non-agent",
+                "function": fn,
+                "agent_user": "",
+                "value": "",
+                "result": r.result,
+                "result_reason": r.reason,
+                "source": source,
+                "data": r.data,
+                "run_time": run_time,
+            }
+            for r in rows
+        ]
+        url = logged_url(incoming.path, params)
+        queries.api_log(conn, entries, url, incoming.ip, bulk=self.bulk_ids)
+
+
+def _key_problem(key: str) -> str:
+    if len(key) > IDEMPOTENCY_KEY.max_len or not all(
+        c.isascii() and (c.isalnum() or c in "-_") for c in key
+    ):
+        return "must be 1 to 100 letters, digits, - or _"
+    return ""
+
+
+URL_MAX = 4_000
+
+
+def logged_url(path: str, params: Params) -> str:
+    """The request as a URL for vicidial_api_urls, with the password left out.
+
+    A bulk copy's URL can run to megabytes, and it is stored once per api_log row: it is
+    cut at URL_MAX characters (each DID's outcome is in its own api_log row anyway).
+    """
+    # each name and value cut first: quoting a megabyte only to keep its start is slow,
+    # and the encoding of a cut string is the start of the encoding of the whole
+    kept = [(k[:URL_MAX], v[:URL_MAX]) for k, v in params.raw.items() if k not in SECRET_PARAMS]
+    url = f"{path}?{urlencode(kept)}" if kept else path
+    return url if len(url) <= URL_MAX else url[: URL_MAX - 3] + "..."

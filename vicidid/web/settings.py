@@ -1,0 +1,84 @@
+"""Server settings, built once and passed in (a flag wins over its environment variable)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from vicidid.auth.throttle import DEFAULT as DEFAULT_THROTTLE
+from vicidid.auth.throttle import Limit, parse_limit
+from vicidid.core.call import POLICIES
+from vicidid.store.db import DEFAULT_URL, safe_url
+from vicidid.web.fallback import check_url
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str = DEFAULT_URL
+    dialect: str = "simple"
+    trusted_proxies: tuple[str, ...] = ()
+    max_body: int = 1024 * 1024
+    pool_size: int = 8
+    # /metrics: a bearer token to ask for, and/or a listener of its own (host, port)
+    metrics_token: str = ""
+    metrics_host: str = ""
+    metrics_port: int = 9180
+    fallback_url: str = ""  # VICIdial's non_agent_api.php, for the functions vicidid lacks
+    fallback_timeout: float = 30.0
+    # failed logins per client address before it is refused for the rest of the window;
+    # None: no limit
+    login_throttle: Limit | None = DEFAULT_THROTTLE
+
+    def __post_init__(self) -> None:
+        if self.dialect not in POLICIES:
+            raise ValueError(f"unknown dialect {self.dialect!r}: use simple or vicidial")
+        for proxy in self.trusted_proxies:
+            ipaddress.ip_address(proxy)  # refuses a typo now rather than trusting nobody later
+        token = self.metrics_token
+        if token and not (len(token) >= 16 and token.isascii() and token.isprintable()):
+            raise ValueError("the metrics token must be 16 or more printable ASCII characters")
+        if " " in token:
+            raise ValueError("the metrics token must not hold a space")
+        if self.metrics_host:
+            ipaddress.ip_address(self.metrics_host)
+        if not 1 <= self.metrics_port <= 65535:
+            raise ValueError(f"metrics port {self.metrics_port} is not 1 to 65535")
+        if self.fallback_url:
+            check_url(self.fallback_url)
+        if not self.fallback_timeout > 0:
+            raise ValueError("the fallback timeout must be a number of seconds above 0")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
+        env = os.environ if env is None else env
+        values: dict = {
+            "db_url": env.get("VICIDID_DB") or DEFAULT_URL,
+            "dialect": env.get("VICIDID_DIALECT") or "simple",
+            "trusted_proxies": tuple(env.get("VICIDID_TRUSTED_PROXY", "").split()),
+            "metrics_token": env.get("VICIDID_METRICS_TOKEN", ""),
+            "metrics_host": env.get("VICIDID_METRICS_HOST", ""),
+        }
+        if env.get("VICIDID_METRICS_PORT", "").isdigit():
+            values["metrics_port"] = int(env["VICIDID_METRICS_PORT"])
+        if env.get("VICIDID_FALLBACK_URL"):
+            values["fallback_url"] = env["VICIDID_FALLBACK_URL"]
+        if env.get("VICIDID_FALLBACK_TIMEOUT"):
+            try:
+                values["fallback_timeout"] = float(env["VICIDID_FALLBACK_TIMEOUT"])
+            except ValueError as error:
+                raise ValueError("VICIDID_FALLBACK_TIMEOUT must be a number of seconds") from error
+        throttle = env.get("VICIDID_LOGIN_THROTTLE", "").strip()
+        if throttle:
+            values["login_throttle"] = None if throttle == "off" else parse_limit(throttle)
+        if env.get("VICIDID_POOL_SIZE", "").isdigit():
+            values["pool_size"] = max(1, int(env["VICIDID_POOL_SIZE"]))
+        values.update({k: v for k, v in overrides.items() if v not in (None, ())})
+        return cls(**values)
+
+    def __repr__(self) -> str:  # the URL may hold the database password
+        return (
+            f"Settings(db_url={safe_url(self.db_url)!r}, dialect={self.dialect!r}, "
+            f"trusted_proxies={self.trusted_proxies!r})"
+        )
