@@ -10,8 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from vicidid.core.functions.update_did import READ
-from vicidid.store import queries
-from vicidid.store import tables as t
+from vicidid.store import queries, reflect
 from vicidid.store.db import make_engine
 
 
@@ -58,8 +57,7 @@ def one_request(engine: sa.engine.Engine, dids: sa.TableClause, pattern: str, n:
 def measure(url: str, patterns: list[str], threads: int, seconds: float) -> float:
     """Requests per second with `threads` threads hammering the database directly."""
     engine = make_engine(url, pool_size=threads)
-    columns = [c["name"] for c in sa.inspect(engine).get_columns(t.inbound_dids.name)]
-    dids = queries.did_table(columns)
+    dids = reflect.did_table(engine)
     done = [0] * threads
     stop = time.monotonic() + seconds
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vicidid.auth import passhash
 from vicidid.auth import rules as auth
-from vicidid.store import queries
+from vicidid.store import admin_queries, queries
 from vicidid.store import tables as t
 
 
@@ -70,13 +69,6 @@ def _flag_columns(flags: UserFlags) -> dict[str, object]:
     return cols
 
 
-def _group_exists(conn: Connection, group: str) -> bool:
-    g = t.user_groups
-    return (
-        conn.execute(sa.select(g.c.user_group).where(g.c.user_group == group)).first() is not None
-    )
-
-
 def _check_user_name(user: str) -> None:
     if not (1 <= len(user) <= 20) or not all(c.isalnum() or c in "-_" for c in user):
         raise AdminError("user names are 1 to 20 letters, digits, - or _")
@@ -98,7 +90,7 @@ def add_user(conn: Connection, user: str, password: str, flags: UserFlags) -> No
     merged = UserFlags(
         **{k: v if v is not None else getattr(defaults, k) for k, v in vars(flags).items()}
     )
-    if not _group_exists(conn, merged.group or ""):
+    if not admin_queries.group_exists(conn, merged.group or ""):
         raise AdminError(f"no user group named {merged.group} (add it with `vicidid group add`)")
     values = {
         "user": user,
@@ -106,20 +98,20 @@ def add_user(conn: Connection, user: str, password: str, flags: UserFlags) -> No
         **_flag_columns(merged),
         **password_columns(conn, password),
     }
-    conn.execute(t.users.insert().values(**values))
+    admin_queries.insert_user(conn, values)
 
 
 def set_user(conn: Connection, user: str, password: str | None, flags: UserFlags) -> None:
     if queries.caller(conn, user) is None:
         raise AdminError(f"no user named {user}")
-    if flags.group is not None and not _group_exists(conn, flags.group):
+    if flags.group is not None and not admin_queries.group_exists(conn, flags.group):
         raise AdminError(f"no user group named {flags.group}")
     values = _flag_columns(flags)
     if password is not None:
         values.update(password_columns(conn, password))
     if not values:
         raise AdminError("nothing to change: give --password or a flag")
-    conn.execute(t.users.update().where(t.users.c.user == user).values(**values))
+    admin_queries.update_user(conn, user, values)
 
 
 def unlock_user(conn: Connection, user: str) -> None:
@@ -130,18 +122,14 @@ def unlock_user(conn: Connection, user: str) -> None:
 
 def add_group(conn: Connection, group: str, viewable: str) -> None:
     _check_user_name(group)
-    if _group_exists(conn, group):
+    if admin_queries.group_exists(conn, group):
         raise AdminError(f"user group {group} already exists")
     words = viewable.split() or ["---ALL---"]
     if any("--ALL--" in w.upper() for w in words):
         shown = " ---ALL--- "
     else:
         shown = " " + " ".join(words) + " -"  # VICIdial ends the list with " -"
-    conn.execute(
-        t.user_groups.insert().values(
-            user_group=group, group_name=group, admin_viewable_groups=shown
-        )
-    )
+    admin_queries.insert_group(conn, group, group, shown)
 
 
 REFERENCES = {
@@ -162,4 +150,4 @@ def add_reference(conn: Connection, kind: str, value: str) -> None:
     values = {column: value}
     if kind == "server":
         values["server_id"] = value.replace(".", "")[-10:]
-    conn.execute(table.insert().values(**values))
+    admin_queries.insert_row(conn, table, values)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from vicidid.client.api import ApiError, Client, CopyResult, DidPage
@@ -22,8 +21,7 @@ from vicidid.core.call import POLICIES
 from vicidid.core.dialects import simple
 from vicidid.core.outcomes import Kind
 from vicidid.core.pipeline import Incoming, Pipeline
-from vicidid.store import queries
-from vicidid.store import tables as t
+from vicidid.store import admin_queries, queries, reflect
 
 CHUNK = 1000
 PAGE = 1000
@@ -246,13 +244,9 @@ def dry_run_remote(url: str, like: str, numbers: list[str], user: str, password:
 
 
 def export_local(engine: Engine, prefix: str = "") -> tuple[list[str], list[dict]]:
-    columns = [c["name"] for c in sa.inspect(engine).get_columns(t.inbound_dids.name)]
-    dids = queries.did_table(columns)
-    stmt = sa.select(dids).order_by(dids.c.did_pattern)
-    if prefix:
-        stmt = stmt.where(dids.c.did_pattern.startswith(prefix, autoescape=True))
+    dids = reflect.did_table(engine)
     with engine.connect() as conn:
-        return columns, [dict(r) for r in conn.execute(stmt).mappings()]
+        return reflect.did_columns(engine), admin_queries.dids_by_prefix(conn, dids, prefix)
 
 
 def export_remote(url: str, user: str, password: str, prefix: str = "") -> list[dict]:

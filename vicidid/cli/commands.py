@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
@@ -16,8 +15,7 @@ from vicidid.auth.throttle import parse_limit
 from vicidid.cli import admin, demo
 from vicidid.cli.did_import import register
 from vicidid.core import history
-from vicidid.store import queries
-from vicidid.store import tables as t
+from vicidid.store import admin_queries, queries, reflect
 from vicidid.store.db import DEFAULT_URL, DriverMissing, make_engine, safe_url
 from vicidid.store.schema import ForeignDatabase, check_db, created_by_vicidid, init_db
 from vicidid.web.fallback import shown_url
@@ -207,7 +205,7 @@ def serve(
     from vicidid.web.settings import Settings
 
     if with_demo:
-        names = set(sa.inspect(obj.engine).get_table_names())
+        names = reflect.table_names(obj.engine)
         if names and not created_by_vicidid(obj.engine):
             raise click.ClickException(
                 "--demo fills only an empty database or one vicidid created; this one holds "
@@ -429,13 +427,8 @@ def did() -> None:
 @fail_on_db_errors
 def did_list(obj: Context) -> None:
     """Every DID, one per line."""
-    d = t.inbound_dids
     with obj.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(d.c.did_pattern, d.c.did_active, d.c.did_route, d.c.did_description).order_by(
-                d.c.did_pattern
-            )
-        ).all()
+        rows = admin_queries.did_summaries(conn)
     for pattern, active, route, description in rows:
         click.echo(f"{pattern:<20} {active or '-':<2} {route or '-':<14} {description or ''}")
     click.echo(f"{len(rows)} DID{'s' if len(rows) != 1 else ''}")
@@ -448,8 +441,7 @@ def did_list(obj: Context) -> None:
 def did_show(obj: Context, pattern: str) -> None:
     """Every column of one DID."""
     with obj.engine.connect() as conn:
-        columns = [c["name"] for c in sa.inspect(conn).get_columns(t.inbound_dids.name)]
-        row = queries.did_by_pattern(conn, queries.did_table(columns), pattern)
+        row = queries.did_by_pattern(conn, reflect.did_table(conn), pattern)
     if row is None:
         raise click.ClickException(f"no DID {pattern}")
     width = max(len(k) for k in row)

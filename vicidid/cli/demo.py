@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from vicidid import API_PATH
 from vicidid.cli import admin
-from vicidid.store import queries
-from vicidid.store import tables as t
+from vicidid.store import admin_queries, queries
 
 DEMO_DID = "18001234567"
 ADMIN_FLAGS = admin.UserFlags(
@@ -33,8 +31,7 @@ def load(engine: Engine) -> list[str]:
     """Add whatever demo rows are missing; returns what was added."""
     added: list[str] = []
     with engine.begin() as conn:
-        g = t.user_groups
-        if conn.execute(sa.select(g.c.user_group).where(g.c.user_group == "ADMIN")).first() is None:
+        if not admin_queries.group_exists(conn, "ADMIN"):
             admin.add_group(conn, "ADMIN", "---ALL---")
             added.append("group ADMIN")
         for user, password, flags in USERS:
@@ -45,15 +42,15 @@ def load(engine: Engine) -> list[str]:
             if not queries.ref_exists(conn, kind, value):
                 admin.add_reference(conn, kind, value)
                 added.append(f"{kind} {value}")
-        d = t.inbound_dids
-        if conn.execute(sa.select(d.c.did_id).where(d.c.did_pattern == DEMO_DID)).first() is None:
-            conn.execute(
-                d.insert().values(
-                    did_pattern=DEMO_DID,
-                    did_description="Customer Support Line",
-                    did_route="IN_GROUP",
-                    group_id="SALES_TEAM",
-                )
+        if not admin_queries.did_exists(conn, DEMO_DID):
+            admin_queries.insert_did(
+                conn,
+                {
+                    "did_pattern": DEMO_DID,
+                    "did_description": "Customer Support Line",
+                    "did_route": "IN_GROUP",
+                    "group_id": "SALES_TEAM",
+                },
             )
             added.append(f"DID {DEMO_DID}")
     return added

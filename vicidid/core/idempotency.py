@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from vicidid.store import sizes
+from vicidid.store import keys, sizes
 from vicidid.store import tables as t
 
 KEEP_FOR = timedelta(hours=24)
@@ -49,11 +49,8 @@ def fingerprint(raw: dict[str, str], user: str, as_json: bool) -> str:
 
 
 def lookup(conn: Connection, key: str, user: str, now: datetime) -> Stored | None:
-    i = t.idempotency
-    conn.execute(
-        i.delete().where(i.c.idem_key == key, i.c.user == user, i.c.created < now - KEEP_FOR)
-    )
-    row = conn.execute(sa.select(i).where(i.c.idem_key == key, i.c.user == user)).mappings().first()
+    keys.drop_expired_key(conn, key, user, now - KEEP_FOR)
+    row = keys.stored_answer(conn, key, user)
     if row is None:
         return None
     return Stored(row["fingerprint"], row["status"], row["content_type"], row["body"])
@@ -65,16 +62,15 @@ def save(conn: Connection, key: str, user: str, stored: Stored, now: datetime) -
     if room is not None and not room.holds(stored.body):
         return False
     try:
-        conn.execute(
-            t.idempotency.insert().values(
-                idem_key=key,
-                user=user,
-                fingerprint=stored.fingerprint,
-                status=stored.status,
-                content_type=stored.content_type,
-                body=stored.body,
-                created=now,
-            )
+        keys.claim_key(
+            conn,
+            idem_key=key,
+            user=user,
+            fingerprint=stored.fingerprint,
+            status=stored.status,
+            content_type=stored.content_type,
+            body=stored.body,
+            created=now,
         )
     except sa.exc.IntegrityError as error:
         raise KeyTaken from error
@@ -83,8 +79,7 @@ def save(conn: Connection, key: str, user: str, stored: Stored, now: datetime) -
 
 def purge(conn: Connection, now: datetime) -> int:
     """Delete every expired key; how many there were."""
-    i = t.idempotency
-    return conn.execute(i.delete().where(i.c.created < now - KEEP_FOR)).rowcount
+    return keys.purge_keys(conn, now - KEEP_FOR)
 
 
 class PurgeTimer:

@@ -33,7 +33,7 @@ from vicidid.core.functions.version import version_line
 from vicidid.core.login import Gate, Verdict
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Given, Params, merge
-from vicidid.store import faults, queries, sizes
+from vicidid.store import faults, queries, reflect, sizes
 from vicidid.store import tables as t
 from vicidid.store.db import reading_first, transactional, write_transaction, writer_turns
 
@@ -93,19 +93,19 @@ class Pipeline:
     def did_table(self) -> sa.TableClause:
         """The DID table with the columns the database really has, read once."""
         if self._dids is None:
-            columns = [c["name"] for c in sa.inspect(self.engine).get_columns(t.inbound_dids.name)]
+            dids = reflect.did_table(self.engine)
             with self.engine.connect() as conn:
                 self.bulk_ids = queries.consecutive_ids(conn)
                 self.transactional = transactional(conn)
             sizes.load(self.engine)  # every column's size, for the values written
-            self._dids = queries.did_table(columns)
+            self._dids = dids
         return self._dids
 
     def healthy(self) -> bool:
         for _ in range(2):  # the first try may meet a pooled connection the server dropped
             try:
                 with self.engine.connect() as conn:
-                    conn.execute(sa.text("SELECT 1"))
+                    queries.ping(conn)
                 return True
             except sa_exc.DBAPIError as error:
                 if not error.connection_invalidated:
@@ -235,7 +235,7 @@ class Pipeline:
         changes: list[str],
     ) -> tuple[list[Outcome], str]:
         if verdict is None:  # version: no login
-            line = version_line(now, self._local_gmt(conn))
+            line = version_line(now, queries.local_gmt(conn))
             user = params.shown(USER)[:20]
             return [
                 Outcome(Kind.VERSION, function="version", user=user, extra={"line": line})
@@ -306,14 +306,8 @@ class Pipeline:
 
     def has_idempotency_table(self) -> bool:
         if self._has_idempotency is None:
-            names = sa.inspect(self.engine).get_table_names()
-            self._has_idempotency = t.idempotency.name in names
+            self._has_idempotency = t.idempotency.name in reflect.table_names(self.engine)
         return self._has_idempotency
-
-    def _local_gmt(self, conn: Connection) -> str | None:
-        s = t.servers
-        row = conn.execute(sa.select(s.c.local_gmt).where(s.c.active == "Y").limit(1)).first()
-        return row[0] if row else None
 
     def _write_log(self, conn, rows, params, function, user, incoming, now, started) -> None:
         run_time = f"{time.perf_counter() - started:.6f}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -36,6 +37,18 @@ REF_COLUMNS = {
 def did_table(columns: Iterable[str]) -> sa.TableClause:
     """vicidial_inbound_dids as it really is: the columns read from the database."""
     return sa.table("vicidial_inbound_dids", *(sa.column(c) for c in columns))
+
+
+def ping(conn: Connection) -> None:
+    """One round trip that needs no table: is the database there?"""
+    conn.execute(sa.text("SELECT 1"))
+
+
+def local_gmt(conn: Connection) -> str | None:
+    """The first active server's GMT offset, as the version line shows it."""
+    s = t.servers
+    row = conn.execute(sa.select(s.c.local_gmt).where(s.c.active == "Y").limit(1)).first()
+    return row[0] if row else None
 
 
 def _ignore(stmt):
@@ -424,7 +437,41 @@ def exactly_in(column, values: Iterable[str]):
     return _Exact(column).in_([_Exact(sa.literal(v, sa.String)) for v in values])
 
 
-def did_page(conn: Connection, dids: sa.TableClause, where: list, limit: int, offset: int):
+@dataclass(frozen=True)
+class DidFilters:
+    """What did_list narrows the DIDs to; None (or empty) filters nothing."""
+
+    route: str | None = None
+    did_active: str | None = None
+    group: str | None = None
+    user_group: str | None = None
+    prefix: str | None = None
+    viewable_groups: Iterable[str] | None = None  # None: the caller sees every group
+
+
+def _did_filters(dids: sa.TableClause, f: DidFilters) -> list:
+    c = dids.c
+    where = []
+    if f.route is not None:
+        where.append(c.did_route == f.route)
+    if f.did_active is not None:
+        where.append(c.did_active == f.did_active)
+    # group names compared exactly, as did_info and update_did compare them
+    if f.group is not None:
+        where.append(exactly_in(c.group_id, [f.group]))
+    if f.user_group is not None:
+        where.append(exactly_in(c.user_group, [f.user_group]))
+    if f.prefix is not None:
+        where.append(c.did_pattern.startswith(f.prefix, autoescape=True))
+    if f.viewable_groups is not None:
+        where.append(exactly_in(c.user_group, sorted(f.viewable_groups)))
+    return where
+
+
+def did_page(
+    conn: Connection, dids: sa.TableClause, filters: DidFilters, limit: int, offset: int
+) -> list[dict]:
+    where = _did_filters(dids, filters)
     stmt = sa.select(dids).where(*where).order_by(dids.c.did_pattern).limit(limit).offset(offset)
     return [dict(r) for r in conn.execute(stmt).mappings()]
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from vicidid.auth import passhash
-from vicidid.store import sizes
+from vicidid.store import reflect, sizes
 from vicidid.store import tables as t
 from vicidid.store.db import table_engines
 
@@ -64,10 +64,12 @@ def init_db(engine: Engine, *, add_missing: bool = False) -> str:
             )
         t.metadata.create_all(engine, tables=[tb for tb in _own_tables() if tb is not MARKER])
         done = ["added vicidid's own tables", *upgrade_own_tables(engine)]
+        reflect.forget(engine)
         sizes.forget(engine)
         return "; ".join(done) + "; VICIdial's tables were not touched"
     t.metadata.create_all(engine)
     upgraded = upgrade_own_tables(engine)
+    reflect.forget(engine)
     sizes.forget(engine)
     with engine.begin() as conn:
         if conn.execute(sa.select(MARKER.c.name)).first() is None:

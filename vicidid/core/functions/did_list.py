@@ -28,24 +28,15 @@ def run(call: Call) -> list[Outcome]:
             extra={"rule": f"must be 1 to {MAX_LIMIT}"},
         )
     offset = int(wanted.get("offset", 0))
-    c = call.dids.c
-    where = []
-    if "route" in wanted:
-        where.append(c.did_route == wanted["route"])
-    if "did_active" in wanted:
-        where.append(c.did_active == wanted["did_active"])
-    # group names compared exactly, as did_info and update_did compare them
-    if "group" in wanted:
-        where.append(queries.exactly_in(c.group_id, [wanted["group"]]))
-    if "user_group" in wanted:
-        where.append(queries.exactly_in(c.user_group, [wanted["user_group"]]))
-    if "prefix" in wanted:
-        prefix = wanted["prefix"]
-        where.append(c.did_pattern.startswith(prefix, autoescape=True))
-    groups = auth.viewable_groups(call.caller)
-    if groups is not None:
-        where.append(queries.exactly_in(c.user_group, sorted(groups)))
-    rows = queries.did_page(call.conn, call.dids, where, limit, offset)
+    filters = queries.DidFilters(
+        route=wanted.get("route"),
+        did_active=wanted.get("did_active"),
+        group=wanted.get("group"),
+        user_group=wanted.get("user_group"),
+        prefix=wanted.get("prefix"),
+        viewable_groups=auth.viewable_groups(call.caller),
+    )
+    rows = queries.did_page(call.conn, call.dids, filters, limit, offset)
     return call.answer(
         Kind.DID_LIST, rows=rows, extra={"limit": limit, "offset": offset, "count": len(rows)}
     )
