@@ -28,6 +28,7 @@ _LAZY = {
     "create_app": "vicidid.app",
     "Settings": "vicidid.settings",
     "Pipeline": "vicidid.pipeline",
+    "VicididError": "vicidid.errors",
 }
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "Pipeline",
     "Settings",
     "Unavailable",
+    "VicididError",
     "__version__",
     "create_app",
 ]
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
         PermissionDenied,
         Unavailable,
     )
+    from vicidid.errors import VicididError
     from vicidid.pipeline import Pipeline
     from vicidid.settings import Settings
 

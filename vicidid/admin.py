@@ -8,11 +8,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vicidid import auth, passhash
+from vicidid.errors import VicididError
 from vicidid.store import queries
 from vicidid.store import tables as t
 
 
-class AdminError(Exception):
+class AdminError(VicididError):
     """A management command cannot be carried out; the message says why."""
 
 

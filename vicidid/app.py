@@ -22,6 +22,7 @@ from vicidid.call import POLICIES
 from vicidid.dialects import json as json_dialect
 from vicidid.dialects import simple, vicidial
 from vicidid.dialects.status import text_status
+from vicidid.errors import VicididError
 from vicidid.fallback import Failed, Fallback, implemented
 from vicidid.fields import FUNCTION, NEW_DIDS, USER
 from vicidid.outcomes import Kind, Outcome
@@ -36,7 +37,7 @@ TEXT = "text/plain; charset=utf-8"
 TEXT_DIALECTS = {"simple": simple.render, "vicidial": vicidial.render}
 
 
-class TooLarge(Exception):
+class TooLarge(VicididError):
     pass
 
 

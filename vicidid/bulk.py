@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from vicidid.call import POLICIES
 from vicidid.client import ApiError, Client, CopyResult, DidPage
 from vicidid.dialects import simple
+from vicidid.errors import VicididError
 from vicidid.outcomes import Kind
 from vicidid.pipeline import Incoming, Pipeline
 from vicidid.store import queries
@@ -35,7 +36,7 @@ SEPARATORS = re.compile(r"[\s\-().]")
 VALID = re.compile(r"\+?[0-9A-Za-z:*#._]{2,50}")
 
 
-class BulkError(Exception):
+class BulkError(VicididError):
     """The bulk job cannot start; the message says why."""
 
 

@@ -13,11 +13,12 @@ from sqlalchemy.engine import make_url
 
 from vicidid import API_PATH, admin, demo, history
 from vicidid.cli_bulk import register
+from vicidid.errors import VicididError
 from vicidid.fallback import shown_url
 from vicidid.store import queries
 from vicidid.store import tables as t
-from vicidid.store.db import DEFAULT_URL, DriverMissing, make_engine, safe_url
-from vicidid.store.schema import ForeignDatabase, check_db, created_by_vicidid, init_db
+from vicidid.store.db import DEFAULT_URL, make_engine, safe_url
+from vicidid.store.schema import check_db, created_by_vicidid, init_db
 from vicidid.throttle import parse_limit
 
 
@@ -31,7 +32,7 @@ class Context:
         if self._engine is None:
             try:
                 self._engine = make_engine(self.db_url)
-            except (DriverMissing, ValueError, sa_exc.ArgumentError) as error:
+            except (VicididError, ValueError, sa_exc.ArgumentError) as error:
                 raise click.ClickException(str(error)) from error
         return self._engine
 
@@ -44,7 +45,7 @@ def fail_on_db_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (admin.AdminError, ForeignDatabase) as error:
+        except VicididError as error:
             raise click.ClickException(str(error)) from error
         except sa_exc.OperationalError as error:
             raise click.ClickException(f"cannot use the database: {error.orig}") from error

@@ -18,6 +18,7 @@ from uvicorn.supervisors import Multiprocess
 
 from vicidid import access_log, metrics
 from vicidid.app import create_app
+from vicidid.errors import VicididError
 from vicidid.settings import Settings
 
 
@@ -27,7 +28,7 @@ def app_from_env() -> Starlette:
     return create_app(Settings.from_env())
 
 
-class PortTaken(Exception):
+class PortTaken(VicididError):
     """The address cannot be listened on; the message says why, in one line."""
 
 

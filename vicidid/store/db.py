@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from vicidid.errors import VicididError
+
 try:
     from fcntl import LOCK_EX as _LOCK_EX
     from fcntl import LOCK_UN as _LOCK_UN
@@ -22,7 +24,7 @@ except ImportError:  # Windows: threads take turns, processes meet in SQLite's b
 DEFAULT_URL = "sqlite:///vicidid.db"
 
 
-class DriverMissing(RuntimeError):
+class DriverMissing(VicididError, RuntimeError):
     """The database URL needs a driver that is not installed."""
 
 
