@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from dataclasses import field as default
+from typing import Any
 
 from vicidid.fields import Field
 
@@ -113,8 +114,8 @@ class Outcome:
     did_id: int | None = None
     counts: CopyCounts | None = None
     single: bool = False  # a copy with exactly one new DID
-    rows: list[dict] = default(default_factory=list)  # did_info / did_list payload
-    extra: dict = default(default_factory=dict)
+    rows: list[dict[str, object]] = default(default_factory=list)  # did_info / did_list payload
+    extra: dict[str, object] = default(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -123,5 +124,5 @@ class Outcome:
         return self.kind in GOOD
 
 
-def one(kind: Kind, **kw) -> list[Outcome]:
+def one(kind: Kind, **kw: Any) -> list[Outcome]:
     return [Outcome(kind, **kw)]
