@@ -10,7 +10,9 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar, TypeVarTuple
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -33,6 +35,9 @@ from vicidid.store.db import make_engine
 from vicidid.throttle import LoginThrottle
 
 log = logging.getLogger("vicidid")
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
 TEXT = "text/plain; charset=utf-8"
 TEXT_DIALECTS = {"simple": simple.render, "vicidial": vicidial.render}
 
@@ -152,7 +157,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="vicidid-hash"
     )
 
-    async def on_thread(fn, *args):
+    async def on_thread(fn: Callable[[*Ts], T], *args: *Ts) -> T:
         return await asyncio.get_running_loop().run_in_executor(threads, fn, *args)
 
     async def handled(incoming: Incoming) -> Reply:
@@ -263,7 +268,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         )
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         threads.shutdown(wait=True)
         if fallback is not None:

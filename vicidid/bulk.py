@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ParamSpec, TextIO, TypeVar
 
 import httpx
 import sqlalchemy as sa
@@ -25,6 +26,10 @@ from vicidid.outcomes import Kind
 from vicidid.pipeline import Incoming, Pipeline
 from vicidid.store import queries
 from vicidid.store import tables as t
+from vicidid.store.rows import DidRow
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 CHUNK = 1000
 PAGE = 1000
@@ -195,7 +200,7 @@ def _client(url: str, user: str, password: str) -> Client:
     return Client(url, user, password, source="vicidcli", timeout=120)
 
 
-def _remote(url: str, call: Callable, *args, **kwargs):
+def _remote(url: str, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """One API call; any failure becomes a BulkError that says what the server answered."""
     try:
         return call(*args, **kwargs)
@@ -246,7 +251,7 @@ def dry_run_remote(url: str, like: str, numbers: list[str], user: str, password:
     return summary
 
 
-def export_local(engine: Engine, prefix: str = "") -> tuple[list[str], list[dict]]:
+def export_local(engine: Engine, prefix: str = "") -> tuple[list[str], list[DidRow]]:
     columns = [c["name"] for c in sa.inspect(engine).get_columns(t.inbound_dids.name)]
     dids = queries.did_table(columns)
     stmt = sa.select(dids).order_by(dids.c.did_pattern)
@@ -256,8 +261,8 @@ def export_local(engine: Engine, prefix: str = "") -> tuple[list[str], list[dict
         return columns, [dict(r) for r in conn.execute(stmt).mappings()]
 
 
-def export_remote(url: str, user: str, password: str, prefix: str = "") -> list[dict]:
-    rows: list[dict] = []
+def export_remote(url: str, user: str, password: str, prefix: str = "") -> list[DidRow]:
+    rows: list[DidRow] = []
     filters = {"prefix": prefix} if prefix else {}
     with _client(url, user, password) as api:
         while True:
@@ -269,7 +274,7 @@ def export_remote(url: str, user: str, password: str, prefix: str = "") -> list[
                 return rows
 
 
-def write_csv(out, columns: list[str], rows: list[dict]) -> None:
+def write_csv(out: TextIO, columns: list[str], rows: list[DidRow]) -> None:
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:

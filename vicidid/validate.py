@@ -6,7 +6,7 @@ import re
 
 from vicidid.call import Call
 from vicidid.fields import Field
-from vicidid.outcomes import Kind, Outcome
+from vicidid.outcomes import Extra, Kind, Outcome
 from vicidid.params import Absent, BadChars, Conflict, Given
 from vicidid.store import queries
 
@@ -23,7 +23,7 @@ def value_problem(field: Field, value: str) -> bool:
 
 
 def refusal(
-    call: Call, field: Field, got: Given | BadChars | Conflict, extra: dict[str, object]
+    call: Call, field: Field, got: Given | BadChars | Conflict, extra: Extra
 ) -> Outcome | None:
     """Why a given value is refused (conflicting aliases, characters, length, choices), if it is."""
     if isinstance(got, Conflict):
@@ -51,7 +51,7 @@ def read_required(call: Call, field: Field, data: str) -> tuple[str, Outcome | N
     `data` is what VICIdial prints after the user in its "required fields" line.
     """
     got = call.params.read(field)
-    extra: dict[str, object] = {"required": True, "data": data}
+    extra: Extra = {"required": True, "data": data}
     if isinstance(got, Absent):
         return "", call.outcome(Kind.MISSING_FIELD, field=field, extra=extra)
     error = refusal(call, field, got, extra)

@@ -12,7 +12,7 @@ statement object remembers its cache key.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -251,7 +251,7 @@ def insert_did(conn: Connection, dids: sa.TableClause, values: Mapping[str, obje
 
 
 def multi_insert(
-    conn: Connection, table: str, rows: list[dict[str, object]], prefix: str = ""
+    conn: Connection, table: str, rows: Sequence[Mapping[str, object]], prefix: str = ""
 ) -> CursorResult[Any]:
     """One INSERT of many rows, built directly for the driver.
 
