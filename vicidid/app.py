@@ -176,7 +176,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         try:
             form = await read_form(request, settings.max_body) if request.method == "POST" else []
         except TooLarge:
-            reply = Reply([Outcome(Kind.TOO_LARGE)], "", None)  # type: ignore[arg-type]
+            reply = Reply([Outcome(Kind.TOO_LARGE)], "", Params({}, filtering=filtering))
             return respond(reply, settings.dialect, wants_json(query, []))
         except json_body.MalformedJson as error:
             form, malformed = [], str(error)
@@ -187,7 +187,9 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
             if not implemented(function):
                 return await pass_on(request, params, function, started, request_id)
         if malformed:
-            reply = Reply([Outcome(Kind.MALFORMED_BODY, value=malformed)], "", None)  # type: ignore[arg-type]
+            reply = Reply(
+                [Outcome(Kind.MALFORMED_BODY, value=malformed)], "", Params({}, filtering=filtering)
+            )
             return respond(reply, settings.dialect, wants_json(query, []))
         as_json = wants_json(query, form)
         incoming = Incoming(
