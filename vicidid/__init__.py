@@ -28,6 +28,7 @@ _LAZY = {
     "create_app": "vicidid.web.app",
     "Settings": "vicidid.web.settings",
     "Pipeline": "vicidid.core.pipeline",
+    "VicididError": "vicidid.errors",
 }
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "Pipeline",
     "Settings",
     "Unavailable",
+    "VicididError",
     "__version__",
     "create_app",
 ]
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
         Unavailable,
     )
     from vicidid.core.pipeline import Pipeline
+    from vicidid.errors import VicididError
     from vicidid.web.app import create_app
     from vicidid.web.settings import Settings
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from vicidid.auth import passhash
+from vicidid.rows import CallerRow, SettingsRow
 
 LOCK_AFTER = 10
 LOCK_FOR = timedelta(minutes=15)
@@ -47,7 +48,7 @@ class LoginSettings:
     system_ip_blacklist: str = ""
 
     @classmethod
-    def from_row(cls, row: dict) -> LoginSettings:
+    def from_row(cls, row: SettingsRow) -> LoginSettings:
         return cls(
             pass_hash_enabled=_int(row.get("pass_hash_enabled")) > 0,
             pass_key=row.get("pass_key") or "",
@@ -57,7 +58,9 @@ class LoginSettings:
         )
 
 
-def _int(value, default: int = 0) -> int:
+def _int(value: str | int | None, default: int = 0) -> int:
+    if value is None:
+        return default
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -105,7 +108,7 @@ class VerifiedLogins:
         return ok
 
 
-def is_locked(row: dict, now: datetime) -> bool:
+def is_locked(row: CallerRow, now: datetime) -> bool:
     """VICIdial's lockout: ten failures, and the last login under 15 minutes old.
 
     A login may succeed while fewer than ten failures are counted, or once the last login
@@ -118,7 +121,7 @@ def is_locked(row: dict, now: datetime) -> bool:
     return isinstance(last, datetime) and last >= now - LOCK_FOR
 
 
-def failure(row: dict, now: datetime) -> Failure:
+def failure(row: CallerRow, now: datetime) -> Failure:
     """What a failed login does to the user's row, as VICIdial decides it.
 
     Ten failures with a stale last login do not lock: they start a new 15-minute window
@@ -137,11 +140,11 @@ DUMMY_PASS = secrets.token_bytes(16)
 
 
 def password_matches(
-    row: dict | None, password: str, settings: LoginSettings, verified: VerifiedLogins
+    row: CallerRow | None, password: str, settings: LoginSettings, verified: VerifiedLogins
 ) -> bool:
     """The password against the user's own, or against a dummy at the same cost."""
     if settings.pass_hash_enabled:
-        stored = (row or {}).get("pass_hash") or ""
+        stored = (row.get("pass_hash") if row else None) or ""
         if row is None or len(stored) != passhash.STORED_LENGTH:
             passhash.verify_password(password, DUMMY_HASH, settings.pass_key, settings.pass_cost)
             return False
@@ -153,7 +156,7 @@ def password_matches(
 
 
 def check_login(
-    row: dict | None,
+    row: CallerRow | None,
     password: str,
     settings: LoginSettings,
     now: datetime,
@@ -186,7 +189,7 @@ def ip_matches(ip: str, entries: list[str]) -> bool:
     return False
 
 
-def ip_lists_to_check(row: dict, settings: LoginSettings) -> tuple[str, str]:
+def ip_lists_to_check(row: CallerRow, settings: LoginSettings) -> tuple[str, str]:
     """(blacklist id, allow-list id) that apply to this user; '' where none applies."""
     if settings.allow_ip_lists not in (1, 2):
         return "", ""
@@ -201,12 +204,12 @@ def ip_allowed(ip: str, blacklist: list[str] | None, allow: list[str] | None) ->
     return allow is None or ip_matches(ip, allow)
 
 
-def function_allowed(row: dict, function: str) -> bool:
+def function_allowed(row: CallerRow, function: str) -> bool:
     allowed = f" {row.get('api_allowed_functions') or ''} "
     return " ALL_FUNCTIONS " in allowed or f" {function} " in allowed
 
 
-def may_use(row: dict, changes_dids: bool) -> bool:
+def may_use(row: CallerRow, changes_dids: bool) -> bool:
     """API access and level 8, plus the modify flag for a function that changes DIDs."""
     if str(row.get("vdc_agent_api_access")) != "1" or _int(row.get("user_level")) < 8:
         return False
@@ -215,11 +218,11 @@ def may_use(row: dict, changes_dids: bool) -> bool:
     return not changes_dids or str(row.get("modify_inbound_dids")) == "1"
 
 
-def may_delete(row: dict) -> bool:
+def may_delete(row: CallerRow) -> bool:
     return str(row.get("delete_inbound_dids")) == "1"
 
 
-def viewable_groups(row: dict) -> set[str] | None:
+def viewable_groups(row: CallerRow) -> set[str] | None:
     """The user groups whose DIDs this caller sees; None means all of them."""
     text = row.get("admin_viewable_groups") or ""
     if "--ALL--" in text.upper():
@@ -228,6 +231,6 @@ def viewable_groups(row: dict) -> set[str] | None:
     return {g for g in groups if g != "-"} | {"---ALL---"}
 
 
-def sees(row: dict, did_user_group: str | None) -> bool:
+def sees(row: CallerRow, did_user_group: str | None) -> bool:
     groups = viewable_groups(row)
     return groups is None or did_user_group in groups

@@ -8,11 +8,12 @@ from sqlalchemy.engine import Connection
 
 from vicidid.auth import passhash
 from vicidid.auth import rules as auth
+from vicidid.errors import VicididError
 from vicidid.store import admin_queries, queries
 from vicidid.store import tables as t
 
 
-class AdminError(Exception):
+class AdminError(VicididError):
     """A management command cannot be carried out; the message says why."""
 
 

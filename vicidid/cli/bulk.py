@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ParamSpec, TextIO, TypeVar
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -21,7 +22,12 @@ from vicidid.core.call import POLICIES
 from vicidid.core.dialects import simple
 from vicidid.core.outcomes import Kind
 from vicidid.core.pipeline import Incoming, Pipeline
+from vicidid.errors import VicididError
+from vicidid.rows import DidRow
 from vicidid.store import admin_queries, queries, reflect
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 CHUNK = 1000
 PAGE = 1000
@@ -33,7 +39,7 @@ SEPARATORS = re.compile(r"[\s\-().]")
 VALID = re.compile(r"\+?[0-9A-Za-z:*#._]{2,50}")
 
 
-class BulkError(Exception):
+class BulkError(VicididError):
     """The bulk job cannot start; the message says why."""
 
 
@@ -192,7 +198,7 @@ def _client(url: str, user: str, password: str) -> Client:
     return Client(url, user, password, source="vicidcli", timeout=120)
 
 
-def _remote(url: str, call: Callable, *args, **kwargs):
+def _remote(url: str, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """One API call; any failure becomes a BulkError that says what the server answered."""
     try:
         return call(*args, **kwargs)
@@ -243,14 +249,14 @@ def dry_run_remote(url: str, like: str, numbers: list[str], user: str, password:
     return summary
 
 
-def export_local(engine: Engine, prefix: str = "") -> tuple[list[str], list[dict]]:
+def export_local(engine: Engine, prefix: str = "") -> tuple[list[str], list[DidRow]]:
     dids = reflect.did_table(engine)
     with engine.connect() as conn:
         return reflect.did_columns(engine), admin_queries.dids_by_prefix(conn, dids, prefix)
 
 
-def export_remote(url: str, user: str, password: str, prefix: str = "") -> list[dict]:
-    rows: list[dict] = []
+def export_remote(url: str, user: str, password: str, prefix: str = "") -> list[DidRow]:
+    rows: list[DidRow] = []
     filters = {"prefix": prefix} if prefix else {}
     with _client(url, user, password) as api:
         while True:
@@ -262,7 +268,7 @@ def export_remote(url: str, user: str, password: str, prefix: str = "") -> list[
                 return rows
 
 
-def write_csv(out, columns: list[str], rows: list[dict]) -> None:
+def write_csv(out: TextIO, columns: list[str], rows: list[DidRow]) -> None:
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:

@@ -4,47 +4,54 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 import click
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from vicidid import API_PATH
 from vicidid.auth.throttle import parse_limit
 from vicidid.cli import admin, demo
 from vicidid.cli.did_import import register
 from vicidid.core import history
+from vicidid.errors import VicididError
 from vicidid.store import admin_queries, queries, reflect
-from vicidid.store.db import DEFAULT_URL, DriverMissing, make_engine, safe_url
-from vicidid.store.schema import ForeignDatabase, check_db, created_by_vicidid, init_db
+from vicidid.store.db import DEFAULT_URL, make_engine, safe_url
+from vicidid.store.schema import check_db, created_by_vicidid, init_db
 from vicidid.web.fallback import shown_url
+
+P = ParamSpec("P")
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Context:
     def __init__(self, db_url: str) -> None:
         self.db_url = db_url
-        self._engine = None
+        self._engine: Engine | None = None
 
     @property
-    def engine(self):
+    def engine(self) -> Engine:
         if self._engine is None:
             try:
                 self._engine = make_engine(self.db_url)
-            except (DriverMissing, ValueError, sa_exc.ArgumentError) as error:
+            except (VicididError, ValueError, sa_exc.ArgumentError) as error:
                 raise click.ClickException(str(error)) from error
         return self._engine
 
 
-def fail_on_db_errors(fn):
+def fail_on_db_errors(fn: Callable[P, T]) -> Callable[P, T]:
     """Library and database errors become one clear line and exit code 1."""
     import functools
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return fn(*args, **kwargs)
-        except (admin.AdminError, ForeignDatabase) as error:
+        except VicididError as error:
             raise click.ClickException(str(error)) from error
         except sa_exc.OperationalError as error:
             raise click.ClickException(f"cannot use the database: {error.orig}") from error
@@ -267,7 +274,7 @@ def serve(
 # users and groups ----------------------------------------------------------------------
 
 
-def user_options(fn):
+def user_options(fn: F) -> F:
     for decorator in reversed(
         [
             click.option("--level", type=int, help="User level, 1-9 (default 9)."),
@@ -291,7 +298,7 @@ def user_options(fn):
 ASK = "\0ask"  # --password given without a value
 
 
-def password_option(help_: str):
+def password_option(help_: str) -> Callable[[F], F]:
     """--password VALUE, or --password alone: VICIDID_PASSWORD, else asked (hidden, twice)."""
     return click.option(
         "--password",
@@ -324,7 +331,7 @@ def user() -> None:
 @user_options
 @click.pass_obj
 @fail_on_db_errors
-def user_add(obj: Context, name: str, password: str | None, **flags) -> None:
+def user_add(obj: Context, /, name: str, password: str | None, **flags: object) -> None:
     """Add an API user."""
     password = resolve_password(password)
     with obj.engine.begin() as conn:
@@ -339,7 +346,9 @@ def user_add(obj: Context, name: str, password: str | None, **flags) -> None:
 @user_options
 @click.pass_obj
 @fail_on_db_errors
-def user_set(obj: Context, name: str, password: str | None, active: bool | None, **flags) -> None:
+def user_set(
+    obj: Context, /, name: str, password: str | None, active: bool | None, **flags: object
+) -> None:
     """Change an existing API user."""
     password = None if password is None else resolve_password(password)
     with obj.engine.begin() as conn:
@@ -358,7 +367,7 @@ def user_unlock(obj: Context, name: str) -> None:
     click.echo(f"user {name} unlocked")
 
 
-def _flags(options: dict) -> admin.UserFlags:
+def _flags(options: dict[str, Any]) -> admin.UserFlags:
     return admin.UserFlags(
         level=options.get("level"),
         group=options.get("group"),
@@ -392,7 +401,7 @@ def group_add(obj: Context, name: str, viewable: str) -> None:
     click.echo(f"group {name} added")
 
 
-def _reference_group(kind: str, noun: str):
+def _reference_group(kind: str, noun: str) -> click.Group:
     @main.group(kind, help=f"{noun.capitalize()}s that DIDs may point at.")
     def grp() -> None:
         pass

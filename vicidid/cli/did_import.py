@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from vicidid.cli import bulk
+
+if TYPE_CHECKING:  # cli imports this module
+    from vicidid.cli.commands import Context
 
 SHOWN_INVALID = 5
 
@@ -56,7 +61,16 @@ def summary_table(summary: bulk.Summary, dry_run: bool) -> str:
 )
 @click.pass_obj
 def import_cmd(
-    obj, csv_path, like, number_range, description, active, dry_run, url, user, password
+    obj: Context,
+    csv_path: Path | None,
+    like: str,
+    number_range: str | None,
+    description: str | None,
+    active: str | None,
+    dry_run: bool,
+    url: str | None,
+    user: str,
+    password: str,
 ) -> None:
     """Clone one DID's routing onto every number of a CSV file or a range."""
     numbers = _numbers(csv_path, number_range)
@@ -70,7 +84,8 @@ def import_cmd(
                 else bulk.dry_run(obj.engine, like, numbers)
             )
         else:
-            run = bulk.run_remote if url else bulk.run_local
+            # the two take the same arguments after the first: a URL or an engine
+            run: Callable[..., bulk.Summary] = bulk.run_remote if url else bulk.run_local
             target = url if url else obj.engine
             with click.progressbar(length=len(numbers), label="copying", file=sys.stderr) as bar:
                 summary = run(
@@ -95,7 +110,14 @@ def import_cmd(
 @click.option("--user", envvar="VICIDID_USER", help="API user, with --url.")
 @click.option("--password", envvar="VICIDID_PASSWORD", help="Password, with --url.")
 @click.pass_obj
-def export_cmd(obj, out, prefix, url, user, password) -> None:
+def export_cmd(
+    obj: Context,
+    out: TextIO,
+    prefix: str,
+    url: str | None,
+    user: str | None,
+    password: str | None,
+) -> None:
     """Write every DID, every column, as CSV."""
     try:
         if url:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import httpx
 
@@ -114,14 +115,19 @@ class CopyResult:
 
 @dataclass
 class DidInfo:
-    row: dict
+    row: dict[str, Any]
 
 
 @dataclass
 class DidPage:
-    rows: list[dict]
+    rows: list[dict[str, Any]]
     limit: int | None = None
     offset: int | None = None
+
+
+# What an answer reads as. Each function's has its shape (did_info a DidInfo, …): the
+# methods below say which; a server that is not vicidid may answer with a plain Result.
+Answer = Result | CopyResult | DidInfo | DidPage
 
 
 def _error(kind: str, reason: str, line: str, status: int) -> ApiError:
@@ -139,14 +145,14 @@ class _Base:
         use_basic_auth: bool = False,
         dialect: str = "auto",
         timeout: float = 60,
-    ):
+    ) -> None:
         if dialect not in ("auto", "json", "simple", "vicidial"):
             raise ValueError("dialect is auto, json, simple or vicidial")
         self.url = base_url.rstrip("/") + API_PATH
         self.user, self.password, self.source = user, password, source
         self.basic, self.dialect, self.timeout = use_basic_auth, dialect, timeout
 
-    def _form(self, function: str, params: dict) -> dict:
+    def _form(self, function: str, params: dict[str, object]) -> dict[str, object]:
         given = (vicidial_name(k, v) if isinstance(v, str) else (k, v) for k, v in params.items())
         form = {
             "function": function,
@@ -159,15 +165,16 @@ class _Base:
             form["format"] = "json"
         return form
 
-    def _auth(self):
+    def _auth(self) -> tuple[str, str] | None:
+        # None: the HTTP client's own, which is none (httpx takes its marker for that)
         return (self.user, self.password) if self.basic else None
 
-    def _read(self, function: str, response: httpx.Response):
+    def _read(self, function: str, response: httpx.Response) -> Answer:
         if response.headers.get("content-type", "").startswith("application/json"):
             return self._read_json(function, response.json(), response.status_code)
         return self._read_text(function, response.text, response.status_code)
 
-    def _read_json(self, function: str, body: dict, status: int):
+    def _read_json(self, function: str, body: dict[str, Any], status: int) -> Answer:
         kind = body.get("kind", "")
         if body.get("result") == "ERROR" and kind != "copy_summary" and "results" not in body:
             raise _error(
@@ -187,7 +194,7 @@ class _Base:
             body["result"], kind, body.get("message", ""), body.get("did", ""), body.get("did_id")
         )
 
-    def _read_text(self, function: str, text: str, status: int):
+    def _read_text(self, function: str, text: str, status: int) -> Answer:
         lines = client_parse.parse(text)
         if not lines:
             raise InvalidInput("empty answer", text, "", status)
@@ -232,7 +239,7 @@ class _Base:
 class Client(_Base):
     """Synchronous client."""
 
-    def __init__(self, base_url: str, user: str, password: str, **options):
+    def __init__(self, base_url: str, user: str, password: str, **options: Any) -> None:
         super().__init__(base_url, user, password, **options)
         self._http = httpx.Client(
             timeout=self.timeout, transport=httpx.HTTPTransport(socket_options=NODELAY)
@@ -241,34 +248,40 @@ class Client(_Base):
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
         self._http.close()
 
-    def call(self, function: str, **params):
-        response = self._http.post(self.url, data=self._form(function, params), auth=self._auth())
+    def call(self, function: str, **params: object) -> Answer:
+        response = self._http.post(
+            self.url,
+            data=self._form(function, params),
+            auth=self._auth() or httpx.USE_CLIENT_DEFAULT,
+        )
         return self._read(function, response)
 
-    def update_did(self, did: str, **fields) -> Result:
-        return self.call("update_did", did_pattern=did, **fields)
+    def update_did(self, did: str, **fields: object) -> Result:
+        return cast(Result, self.call("update_did", did_pattern=did, **fields))
 
     def delete_did(self, did: str) -> Result:
-        return self.call("update_did", did_pattern=did, delete_did="Y")
+        return cast(Result, self.call("update_did", did_pattern=did, delete_did="Y"))
 
-    def add_did(self, did: str, **fields) -> Result:
-        return self.call("add_did", did_pattern=did, **fields)
+    def add_did(self, did: str, **fields: object) -> Result:
+        return cast(Result, self.call("add_did", did_pattern=did, **fields))
 
-    def copy_did(self, source: str, new_dids: str | list[str], **fields) -> CopyResult:
+    def copy_did(self, source: str, new_dids: str | list[str], **fields: object) -> CopyResult:
         new = new_dids if isinstance(new_dids, str) else ",".join(new_dids)
-        return self.call("copy_did", source_did_pattern=source, new_dids=new, **fields)
+        return cast(
+            CopyResult, self.call("copy_did", source_did_pattern=source, new_dids=new, **fields)
+        )
 
     def did_info(self, did: str) -> DidInfo:
-        return self.call("did_info", did_pattern=did)
+        return cast(DidInfo, self.call("did_info", did_pattern=did))
 
-    def did_list(self, **filters) -> DidPage:
-        return self.call("did_list", **filters)
+    def did_list(self, **filters: object) -> DidPage:
+        return cast(DidPage, self.call("did_list", **filters))
 
     def version(self) -> str:
         return self._http.get(self.url, params={"function": "version"}).text.strip()
@@ -277,7 +290,7 @@ class Client(_Base):
 class AsyncClient(_Base):
     """Asynchronous client with the same methods, awaited."""
 
-    def __init__(self, base_url: str, user: str, password: str, **options):
+    def __init__(self, base_url: str, user: str, password: str, **options: Any) -> None:
         super().__init__(base_url, user, password, **options)
         self._http = httpx.AsyncClient(
             timeout=self.timeout, transport=httpx.AsyncHTTPTransport(socket_options=NODELAY)
@@ -286,36 +299,43 @@ class AsyncClient(_Base):
     async def __aenter__(self) -> AsyncClient:
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def call(self, function: str, **params):
+    async def call(self, function: str, **params: object) -> Answer:
         response = await self._http.post(
-            self.url, data=self._form(function, params), auth=self._auth()
+            self.url,
+            data=self._form(function, params),
+            auth=self._auth() or httpx.USE_CLIENT_DEFAULT,
         )
         return self._read(function, response)
 
-    async def update_did(self, did: str, **fields) -> Result:
-        return await self.call("update_did", did_pattern=did, **fields)
+    async def update_did(self, did: str, **fields: object) -> Result:
+        return cast(Result, await self.call("update_did", did_pattern=did, **fields))
 
     async def delete_did(self, did: str) -> Result:
-        return await self.call("update_did", did_pattern=did, delete_did="Y")
+        return cast(Result, await self.call("update_did", did_pattern=did, delete_did="Y"))
 
-    async def add_did(self, did: str, **fields) -> Result:
-        return await self.call("add_did", did_pattern=did, **fields)
+    async def add_did(self, did: str, **fields: object) -> Result:
+        return cast(Result, await self.call("add_did", did_pattern=did, **fields))
 
-    async def copy_did(self, source: str, new_dids: str | list[str], **fields) -> CopyResult:
+    async def copy_did(
+        self, source: str, new_dids: str | list[str], **fields: object
+    ) -> CopyResult:
         new = new_dids if isinstance(new_dids, str) else ",".join(new_dids)
-        return await self.call("copy_did", source_did_pattern=source, new_dids=new, **fields)
+        return cast(
+            CopyResult,
+            await self.call("copy_did", source_did_pattern=source, new_dids=new, **fields),
+        )
 
     async def did_info(self, did: str) -> DidInfo:
-        return await self.call("did_info", did_pattern=did)
+        return cast(DidInfo, await self.call("did_info", did_pattern=did))
 
-    async def did_list(self, **filters) -> DidPage:
-        return await self.call("did_list", **filters)
+    async def did_list(self, **filters: object) -> DidPage:
+        return cast(DidPage, await self.call("did_list", **filters))
 
     async def version(self) -> str:
         return (await self._http.get(self.url, params={"function": "version"})).text.strip()

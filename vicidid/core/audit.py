@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection
 
 from vicidid.core.call import Call
 from vicidid.store import queries, sizes
@@ -14,7 +16,7 @@ from vicidid.store.faults import describe
 log = logging.getLogger("vicidid")
 
 
-def fit(conn, column: str, text: str) -> str:
+def fit(conn: Connection, column: str, text: str) -> str:
     """Cut a text to its admin_log column's declared size, saying how much was left out.
 
     VICIdial declares event_sql and event_notes MEDIUMTEXT; a database vicidid created
@@ -29,11 +31,13 @@ def quote(value: object) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def set_clause(values: dict[str, object]) -> str:
+def set_clause(values: Mapping[str, object]) -> str:
     return ",".join(f"{col}={quote(v)}" for col, v in values.items())
 
 
-def row(call: Call, event_type: str, code: str, record_id: object, sql: str, notes: str) -> dict:
+def row(
+    call: Call, event_type: str, code: str, record_id: object, sql: str, notes: str
+) -> dict[str, object]:
     return {
         "event_date": call.now,
         "user": call.user,
@@ -63,7 +67,7 @@ def write(call: Call, event_type: str, code: str, record_id: object, sql: str, n
         raise
 
 
-def write_fresh(call: Call, values: dict) -> None:
+def write_fresh(call: Call, values: dict[str, object]) -> None:
     """Best effort: the admin_log row on a new connection, when the request's one failed."""
     try:
         with call.conn.engine.connect() as fresh:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params
+from vicidid.rows import CallerRow
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Call:
     conn: Connection
     params: Params
     policy: Policy
-    caller: dict  # the vicidial_users row, with its group's viewing and IP columns
+    caller: CallerRow  # the vicidial_users row, with its group's viewing and IP columns
     function: str
     source: str
     ip: str
@@ -70,9 +72,9 @@ class Call:
     def user(self) -> str:
         return self.caller["user"]
 
-    def outcome(self, kind: Kind, **kw) -> Outcome:
+    def outcome(self, kind: Kind, **kw: Any) -> Outcome:
         return Outcome(kind, function=self.function, user=self.user, **kw)
 
-    def answer(self, kind: Kind, **kw) -> list[Outcome]:
+    def answer(self, kind: Kind, **kw: Any) -> list[Outcome]:
         """The whole answer when it is this one outcome, a success or a refusal."""
         return [self.outcome(kind, **kw)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 UNKNOWN = "?"
 _VALUE = r"'(?:[^'\\]|\\.)*'|NULL|-?\d+(?:\.\d+)?"
@@ -25,7 +26,7 @@ class Event:
     when: object
     kind: str  # the row's event_type: ADD, MODIFY, COPY, DELETE
     user: str
-    ip: str
+    ip: str | None  # NULL in rows written without one
     lines: list[str] = field(default_factory=list)
 
 
@@ -54,7 +55,8 @@ def insert_values(sql: str) -> dict[str, str | None]:
     if not found:
         return {}
     columns = [c.strip() for c in found.group(1).split(",")]
-    values, pos = [], found.end()
+    values: list[str | None] = []
+    pos = found.end()
     while len(values) < len(columns) and (m := _ITEM.match(sql, pos)):
         values.append(unquote(m.group(1)))
         pos = m.end()
@@ -65,7 +67,7 @@ def _text(value: str | None) -> str:
     return "NULL" if value is None else value
 
 
-def events(rows: list[dict], pattern: str) -> list[Event]:
+def events(rows: list[dict[str, Any]], pattern: str) -> list[Event]:
     """What each row did to the DID `pattern`, with before -> after where it is known."""
     known: dict[str, str | None] = {}
     out = []

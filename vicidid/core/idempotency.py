@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from vicidid.errors import VicididError
 from vicidid.store import keys, sizes
 from vicidid.store import tables as t
 
@@ -29,7 +30,7 @@ PURGE_EVERY = 60.0  # seconds
 NOT_COMPARED = {"pass", "idempotency_key"}
 
 
-class KeyTaken(Exception):
+class KeyTaken(VicididError):
     """Another request claimed the same key first; run the transaction again."""
 
 

@@ -24,6 +24,7 @@ from vicidid.core.call import Policy
 from vicidid.core.fields import PASS, USER
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params, strip_to
+from vicidid.rows import CallerRow
 from vicidid.store import queries
 
 FRESH_LOGIN = timedelta(seconds=60)
@@ -37,7 +38,7 @@ class Attempt:
     password: str = field(repr=False)  # never in a log line
     ip: str
     conflict: bool = False
-    row: dict | None = field(default=None, repr=False)  # holds pass and pass_hash
+    row: CallerRow | None = field(default=None, repr=False)  # holds pass and pass_hash
     settings: auth.LoginSettings = field(default_factory=auth.LoginSettings)
 
 
@@ -47,7 +48,7 @@ class Verdict:
 
     user: str
     login: auth.Login | None  # None: conflicting credentials
-    row: dict | None = field(default=None, repr=False)  # holds pass and pass_hash
+    row: CallerRow | None = field(default=None, repr=False)  # holds pass and pass_hash
     settings: auth.LoginSettings = field(default_factory=auth.LoginSettings)
     ip_allowed: bool | None = None  # None: not looked at yet (IP lists are read for OK only)
 
@@ -163,7 +164,7 @@ class Gate:
             self.throttle.failed(ip)
 
     def _ip_allowed(
-        self, conn: Connection, row: dict, settings: auth.LoginSettings, ip: str
+        self, conn: Connection, row: CallerRow, settings: auth.LoginSettings, ip: str
     ) -> bool:
         black, allow = auth.ip_lists_to_check(row, settings)
         if not black and not allow:
@@ -173,7 +174,7 @@ class Gate:
         return auth.ip_allowed(ip, blacklist, allow_list)
 
 
-def record_login(conn: Connection, row: dict, ip: str, now: datetime) -> None:
+def record_login(conn: Connection, row: CallerRow, ip: str, now: datetime) -> None:
     last = row.get("last_login_date")
     if (
         row.get("last_ip") == ip

@@ -10,8 +10,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from dataclasses import field as default
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from vicidid.core.fields import Field
+
+if TYPE_CHECKING:
+    from vicidid.core.idempotency import Stored
 
 
 class Kind(enum.Enum):
@@ -101,6 +105,22 @@ class CopyCounts:
         return self.existed + self.invalid
 
 
+class Extra(TypedDict, total=False):
+    """What an outcome carries beyond its fields, for the dialects' words."""
+
+    required: bool  # a missing or refused required field (VICIdial's "required fields" line)
+    data: str  # what that line prints after the user
+    chars: bool  # refused for its characters, not its length or choices
+    other: str  # the other of two conflicting parameter names
+    rule: str  # the rule a refused value broke
+    count: int  # DIDs asked for, or rows listed
+    limit: int  # did_list's page
+    offset: int
+    line: str  # version's line
+    seconds: str  # how long to wait before trying again
+    stored: Stored  # the answer an idempotency key replays
+
+
 @dataclass(frozen=True)
 class Outcome:
     kind: Kind
@@ -113,8 +133,8 @@ class Outcome:
     did_id: int | None = None
     counts: CopyCounts | None = None
     single: bool = False  # a copy with exactly one new DID
-    rows: list[dict] = default(default_factory=list)  # did_info / did_list payload
-    extra: dict = default(default_factory=dict)
+    rows: list[dict[str, object]] = default(default_factory=list)  # did_info / did_list payload
+    extra: Extra = default(default_factory=lambda: Extra())
 
     @property
     def ok(self) -> bool:
@@ -123,5 +143,5 @@ class Outcome:
         return self.kind in GOOD
 
 
-def one(kind: Kind, **kw) -> list[Outcome]:
+def one(kind: Kind, **kw: Any) -> list[Outcome]:
     return [Outcome(kind, **kw)]

@@ -26,7 +26,7 @@ from vicidid.auth import rules as auth
 from vicidid.auth.throttle import LoginThrottle
 from vicidid.core import idempotency
 from vicidid.core.call import Call, Policy
-from vicidid.core.dialects.vicidial import log_rows
+from vicidid.core.dialects.vicidial import LogRow, log_rows
 from vicidid.core.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, SOURCE, SOURCE_DID, USER
 from vicidid.core.functions import FUNCTIONS, dispatch
 from vicidid.core.functions.version import version_line
@@ -140,9 +140,10 @@ class Pipeline:
                     with self.engine.connect() as conn:
                         verdict = None
                         if function != "version":  # the login, checked before any lock
-                            verdict = self._login(reading_first(conn), params, incoming, now)
-                            if callable(verdict):
-                                return Reply([], function, params, pending=verdict)
+                            found = self._login(reading_first(conn), params, incoming, now)
+                            if not isinstance(found, Verdict):  # the hashing is still to run
+                                return Reply([], function, params, pending=found)
+                            verdict = found
                         with faults.tracking(attempt), self._turns, write_transaction(conn):
                             outcomes, user = self._run(
                                 conn, verdict, params, function, incoming, now, dids, call_changes
@@ -309,12 +310,22 @@ class Pipeline:
             self._has_idempotency = t.idempotency.name in reflect.table_names(self.engine)
         return self._has_idempotency
 
-    def _write_log(self, conn, rows, params, function, user, incoming, now, started) -> None:
+    def _write_log(
+        self,
+        conn: Connection,
+        rows: list[LogRow],
+        params: Params,
+        function: str,
+        user: str,
+        incoming: Incoming,
+        now: datetime,
+        started: float,
+    ) -> None:
         run_time = f"{time.perf_counter() - started:.6f}"
         # Every text is cut to its column in the store (store/sizes.py).
         source = params.shown(SOURCE)
         fn = function or ""
-        entries = [
+        entries: list[dict[str, object]] = [
             {
                 "user": user,
                 "api_date": now,

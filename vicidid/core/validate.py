@@ -6,7 +6,7 @@ import re
 
 from vicidid.core.call import Call
 from vicidid.core.fields import Field
-from vicidid.core.outcomes import Kind, Outcome
+from vicidid.core.outcomes import Extra, Kind, Outcome
 from vicidid.core.params import Absent, BadChars, Conflict, Given
 from vicidid.store import queries
 
@@ -23,7 +23,7 @@ def value_problem(field: Field, value: str) -> bool:
 
 
 def refusal(
-    call: Call, field: Field, got: Given | BadChars | Conflict, extra: dict
+    call: Call, field: Field, got: Given | BadChars | Conflict, extra: Extra
 ) -> Outcome | None:
     """Why a given value is refused (conflicting aliases, characters, length, choices), if it is."""
     if isinstance(got, Conflict):
@@ -51,12 +51,13 @@ def read_required(call: Call, field: Field, data: str) -> tuple[str, Outcome | N
     `data` is what VICIdial prints after the user in its "required fields" line.
     """
     got = call.params.read(field)
-    extra = {"required": True, "data": data}
+    extra: Extra = {"required": True, "data": data}
     if isinstance(got, Absent):
         return "", call.outcome(Kind.MISSING_FIELD, field=field, extra=extra)
     error = refusal(call, field, got, extra)
     if error:
         return "", error
+    assert isinstance(got, Given)  # refusal() refuses every other kind of value
     return got.value, None
 
 

@@ -3,6 +3,9 @@ or exported, the demo data): none of them runs while serving a request."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -16,11 +19,11 @@ def group_exists(conn: Connection, group: str) -> bool:
     )
 
 
-def insert_user(conn: Connection, values: dict[str, object]) -> None:
+def insert_user(conn: Connection, values: Mapping[str, object]) -> None:
     conn.execute(t.users.insert().values(**values))
 
 
-def update_user(conn: Connection, user: str, values: dict[str, object]) -> None:
+def update_user(conn: Connection, user: str, values: Mapping[str, object]) -> None:
     conn.execute(t.users.update().where(t.users.c.user == user).values(**values))
 
 
@@ -32,7 +35,7 @@ def insert_group(conn: Connection, group: str, name: str, viewable: str) -> None
     )
 
 
-def insert_row(conn: Connection, table: sa.Table, values: dict[str, object]) -> None:
+def insert_row(conn: Connection, table: sa.Table, values: Mapping[str, object]) -> None:
     """One reference row (an in-group, a call menu, a server)."""
     conn.execute(table.insert().values(**values))
 
@@ -42,19 +45,19 @@ def did_exists(conn: Connection, pattern: str) -> bool:
     return conn.execute(sa.select(d.c.did_id).where(d.c.did_pattern == pattern)).first() is not None
 
 
-def insert_did(conn: Connection, values: dict[str, object]) -> None:
+def insert_did(conn: Connection, values: Mapping[str, object]) -> None:
     """A DID with vicidid's declared columns only (the demo's)."""
     conn.execute(t.inbound_dids.insert().values(**values))
 
 
-def did_summaries(conn: Connection) -> list[tuple]:
+def did_summaries(conn: Connection) -> list[tuple[Any, ...]]:
     """(pattern, active, route, description) of every DID, by pattern."""
     d = t.inbound_dids
     stmt = sa.select(d.c.did_pattern, d.c.did_active, d.c.did_route, d.c.did_description)
     return list(conn.execute(stmt.order_by(d.c.did_pattern)).all())
 
 
-def dids_by_prefix(conn: Connection, dids: sa.TableClause, prefix: str) -> list[dict]:
+def dids_by_prefix(conn: Connection, dids: sa.TableClause, prefix: str) -> list[dict[str, Any]]:
     """Every column of every DID whose pattern starts with `prefix` (all when empty)."""
     stmt = sa.select(dids).order_by(dids.c.did_pattern)
     if prefix:

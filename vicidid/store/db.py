@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
@@ -12,17 +13,19 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from vicidid.errors import VicididError
+
 try:
     from fcntl import LOCK_EX as _LOCK_EX
     from fcntl import LOCK_UN as _LOCK_UN
     from fcntl import flock as _flock
 except ImportError:  # Windows: threads take turns, processes meet in SQLite's busy handler
-    _flock = None
+    _flock = None  # type: ignore[assignment]  # checked before each use
 
 DEFAULT_URL = "sqlite:///vicidid.db"
 
 
-class DriverMissing(RuntimeError):
+class DriverMissing(VicididError, RuntimeError):
     """The database URL needs a driver that is not installed."""
 
 
@@ -72,7 +75,7 @@ def _sqlite_engine(url: str) -> Engine:
     engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -82,7 +85,7 @@ def _sqlite_engine(url: str) -> Engine:
         cur.close()
 
     @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn):
+    def _on_begin(conn: Connection) -> None:
         # Take the write lock up front: a reader that later writes would otherwise be
         # refused (SQLITE_BUSY) instead of waiting its turn. Only a read marked as such
         # (reading_first) begins without it.
@@ -173,13 +176,13 @@ class WriterTurns:
         if self._fd is not None:
             _flock(self._fd, _LOCK_EX)
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._fd is not None:
             _flock(self._fd, _LOCK_UN)
         self._threads.release()
 
 
-def writer_turns(engine: Engine):
+def writer_turns(engine: Engine) -> contextlib.AbstractContextManager[None]:
     """What a write transaction holds around it: turns for SQLite, nothing for MariaDB."""
     if not is_sqlite(engine):
         return contextlib.nullcontext()

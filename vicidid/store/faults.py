@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine, ExecutionContext
 
 
 class Fault(enum.Enum):
@@ -66,7 +66,7 @@ SQLITE_READONLY = ("readonly database", "read-only database", "unable to open da
 def code_and_message(error: BaseException) -> tuple[object, str]:
     """The driver's error code and message: never the statement or its parameters."""
     orig = getattr(error, "orig", None) or error
-    args = getattr(orig, "args", ())
+    args: tuple[object, ...] = getattr(orig, "args", ())
     if len(args) >= 2 and isinstance(args[0], int):  # mysqlclient and PyMySQL
         return args[0], str(args[1])
     code = getattr(orig, "sqlite_errorname", None)  # sqlite3 (Python 3.11+)
@@ -139,7 +139,14 @@ def written_table(statement: str) -> str | None:
     return found.group(1) if found else None
 
 
-def _seen(conn, cursor, statement, parameters, context, executemany) -> None:
+def _seen(
+    conn: Connection,
+    cursor: object,
+    statement: str,
+    parameters: object,
+    context: ExecutionContext | None,
+    executemany: bool,
+) -> None:
     attempt = _CURRENT.get()
     if attempt is None or attempt.changed:
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -16,13 +17,13 @@ def drop_expired_key(conn: Connection, key: str, user: str, before: datetime) ->
     conn.execute(i.delete().where(i.c.idem_key == key, i.c.user == user, i.c.created < before))
 
 
-def stored_answer(conn: Connection, key: str, user: str) -> dict | None:
+def stored_answer(conn: Connection, key: str, user: str) -> dict[str, Any] | None:
     i = t.idempotency
     row = conn.execute(sa.select(i).where(i.c.idem_key == key, i.c.user == user)).mappings().first()
     return dict(row) if row is not None else None
 
 
-def claim_key(conn: Connection, **values) -> None:
+def claim_key(conn: Connection, **values: object) -> None:
     """Insert the key with its answer; raises IntegrityError when another request holds it."""
     conn.execute(t.idempotency.insert().values(**values))
 

@@ -12,16 +12,19 @@ statement object remembers its cache key.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from vicidid.rows import CallerRow, DidRow, SettingsRow
 from vicidid.store import sizes
 from vicidid.store import tables as t
 from vicidid.store.db import table_engines
@@ -51,7 +54,7 @@ def local_gmt(conn: Connection) -> str | None:
     return row[0] if row else None
 
 
-def _ignore(stmt):
+def _ignore(stmt: sa.Insert) -> sa.Insert:
     return (
         stmt.prefix_with("OR IGNORE", dialect="sqlite")
         .prefix_with("IGNORE", dialect="mysql")
@@ -71,10 +74,10 @@ LOGIN_SETTINGS = (
 SYSTEM_SETTINGS = sa.select(*(t.system_settings.c[c] for c in LOGIN_SETTINGS)).limit(1)
 
 
-def system_settings(conn: Connection) -> dict:
+def system_settings(conn: Connection) -> SettingsRow:
     """The system_settings values that logging in needs (VICIdial's table has hundreds)."""
     row = conn.execute(SYSTEM_SETTINGS).mappings().first()
-    return dict(row) if row else {}
+    return cast(SettingsRow, dict(row)) if row else {}
 
 
 _SAME_GROUP = t.user_groups.c.user_group == t.users.c.user_group
@@ -86,10 +89,10 @@ CALLER = (
 )
 
 
-def caller(conn: Connection, user: str) -> dict | None:
+def caller(conn: Connection, user: str) -> CallerRow | None:
     """The user's row with its group's viewing and IP columns."""
     row = conn.execute(CALLER, {"caller": user}).mappings().first()
-    return dict(row) if row else None
+    return cast(CallerRow, dict(row)) if row else None
 
 
 _ONE_ROW = sa.select(sa.literal(1).label("one")).subquery("one_row")
@@ -108,16 +111,17 @@ CALLER_AND_SETTINGS = sa.select(
 )
 
 
-def caller_and_settings(conn: Connection, user: str) -> tuple[dict | None, dict]:
+def caller_and_settings(conn: Connection, user: str) -> tuple[CallerRow | None, SettingsRow]:
     """caller() and system_settings() in one round trip: every login needs both."""
     # first(): VICIdial's own schema does not make user names or group names unique
     row = conn.execute(CALLER_AND_SETTINGS, {"caller": user}).mappings().first()
     if row is None:
         return None, {}
-    settings = {c: row[f"settings_{c}"] for c in LOGIN_SETTINGS}
+    settings = cast(SettingsRow, {c: row[f"settings_{c}"] for c in LOGIN_SETTINGS})
     if row["user"] is None:
         return None, settings
-    return {k: v for k, v in row.items() if not k.startswith("settings_")}, settings
+    caller = {k: v for k, v in row.items() if not k.startswith("settings_")}
+    return cast(CallerRow, caller), settings
 
 
 # Writes the same values however often it runs: safe to run again after a lost connection
@@ -206,14 +210,14 @@ def ref_exists(conn: Connection, kind: str, value: str) -> bool:
 
 
 @functools.lru_cache(maxsize=16)
-def _did_select(dids: sa.TableClause, columns: tuple[str, ...]) -> sa.Select:
+def _did_select(dids: sa.TableClause, columns: tuple[str, ...]) -> sa.Select[Any]:
     wanted = [dids.c[c] for c in columns] if columns else [dids]
     return sa.select(*wanted).where(dids.c.did_pattern == sa.bindparam("pattern"))
 
 
 def did_by_pattern(
     conn: Connection, dids: sa.TableClause, pattern: str, columns: tuple[str, ...] = ()
-) -> dict | None:
+) -> DidRow | None:
     """The DID's row: every column, or only `columns` (a narrow read is much cheaper)."""
     row = conn.execute(_did_select(dids, columns), {"pattern": pattern}).mappings().first()
     return dict(row) if row else None
@@ -247,7 +251,7 @@ def _did_insert(dids: sa.TableClause) -> sa.Insert:
     return _ignore(sa.insert(dids))
 
 
-def insert_did(conn: Connection, dids: sa.TableClause, values: dict) -> int | None:
+def insert_did(conn: Connection, dids: sa.TableClause, values: Mapping[str, object]) -> int | None:
     """Insert one DID unless its pattern exists; the new did_id, or None if it existed.
 
     The unique key decides, not an earlier SELECT, so two clients racing for the same
@@ -259,7 +263,9 @@ def insert_did(conn: Connection, dids: sa.TableClause, values: dict) -> int | No
     return int(result.lastrowid)
 
 
-def multi_insert(conn: Connection, table: str, rows: list[dict], prefix: str = ""):
+def multi_insert(
+    conn: Connection, table: str, rows: Sequence[Mapping[str, object]], prefix: str = ""
+) -> CursorResult[Any]:
     """One INSERT of many rows, built directly for the driver.
 
     SQLAlchemy compiles a multi-row VALUES anew for every shape, which costs more than
@@ -285,7 +291,7 @@ def _plain(conn: Connection, value: object) -> object:
     return value
 
 
-def _first_id(conn: Connection, result, count: int) -> int:
+def _first_id(conn: Connection, result: CursorResult[Any], count: int) -> int:
     """The id of the first row of a multi-row insert: SQLite reports the last one."""
     last = int(result.lastrowid)
     return last - count + 1 if conn.dialect.name == "sqlite" else last
@@ -294,7 +300,9 @@ def _first_id(conn: Connection, result, count: int) -> int:
 BULK_TABLES = ("vicidial_inbound_dids", "vicidial_api_log", "vicidial_api_urls")
 
 
-def ids_consecutive(lock_mode: object, increment: object, engines: dict[str, str]) -> bool:
+def ids_consecutive(
+    lock_mode: int | str | None, increment: int | str | None, engines: dict[str, str]
+) -> bool:
     """Whether a multi-row insert's rows get ids first, first + 1, … and can be undone.
 
     InnoDB's autoinc lock mode 0 or 1 hands a statement one block of ids; an
@@ -323,7 +331,7 @@ def consecutive_ids(conn: Connection) -> bool:
 
 
 def insert_dids(
-    conn: Connection, dids: sa.TableClause, template: dict, patterns: list[str]
+    conn: Connection, dids: sa.TableClause, template: DidRow, patterns: list[str]
 ) -> dict[str, int] | None:
     """One multi-row insert of new DIDs; their ids, or None if any was raced in (undone)."""
     if not patterns:
@@ -348,11 +356,11 @@ API_LOG = t.api_log.insert()
 API_URLS = t.api_urls.insert()
 
 
-def admin_log(conn: Connection, **values) -> None:
+def admin_log(conn: Connection, **values: object) -> None:
     conn.execute(ADMIN_LOG, sizes.of(conn).fit(t.admin_log.name, values))
 
 
-def admin_log_exists(conn: Connection, values: dict) -> bool:
+def admin_log_exists(conn: Connection, values: dict[str, object]) -> bool:
     """Whether this very admin_log row is there (a write whose answer was lost may be)."""
     a = t.admin_log
     same = [
@@ -363,7 +371,11 @@ def admin_log_exists(conn: Connection, values: dict) -> bool:
 
 
 def api_log(
-    conn: Connection, rows: list[dict], url: str | None, remote_ip: str, bulk: bool = False
+    conn: Connection,
+    rows: list[dict[str, object]],
+    url: str | None,
+    remote_ip: str,
+    bulk: bool = False,
 ) -> None:
     """The api_log rows of a request, each with its vicidial_api_urls row (no password).
 
@@ -405,7 +417,7 @@ def api_log(
             )
 
 
-class _Exact(ColumnElement):
+class _Exact(ColumnElement[str]):
     """A text as its bytes, so that comparing two is exact whatever the collation says.
 
     MariaDB compares through the column's collation, which is blind to case and accents
@@ -418,21 +430,21 @@ class _Exact(ColumnElement):
     _traverse_internals = [("clause", InternalTraversal.dp_clauseelement)]
     type = sa.String()
 
-    def __init__(self, clause):
+    def __init__(self, clause: ColumnElement[Any]) -> None:
         self.clause = clause
 
 
 @compiles(_Exact)
-def _exact_plain(element, compiler, **kw):
+def _exact_plain(element: _Exact, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.clause, **kw)
 
 
 @compiles(_Exact, "mysql")
-def _exact_mysql(element, compiler, **kw):
+def _exact_mysql(element: _Exact, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST(CONVERT({compiler.process(element.clause, **kw)} USING utf8mb4) AS BINARY)"
 
 
-def exactly_in(column, values: Iterable[str]):
+def exactly_in(column: ColumnElement[Any], values: Iterable[str]) -> ColumnElement[bool]:
     """`column IN values`, compared exactly (case, accents and trailing spaces count)."""
     return _Exact(column).in_([_Exact(sa.literal(v, sa.String)) for v in values])
 
@@ -449,9 +461,9 @@ class DidFilters:
     viewable_groups: Iterable[str] | None = None  # None: the caller sees every group
 
 
-def _did_filters(dids: sa.TableClause, f: DidFilters) -> list:
+def _did_filters(dids: sa.TableClause, f: DidFilters) -> list[ColumnElement[bool]]:
     c = dids.c
-    where = []
+    where: list[ColumnElement[bool]] = []
     if f.route is not None:
         where.append(c.did_route == f.route)
     if f.did_active is not None:
@@ -470,13 +482,13 @@ def _did_filters(dids: sa.TableClause, f: DidFilters) -> list:
 
 def did_page(
     conn: Connection, dids: sa.TableClause, filters: DidFilters, limit: int, offset: int
-) -> list[dict]:
+) -> list[DidRow]:
     where = _did_filters(dids, filters)
     stmt = sa.select(dids).where(*where).order_by(dids.c.did_pattern).limit(limit).offset(offset)
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
-def admin_history(conn: Connection, pattern: str) -> list[dict]:
+def admin_history(conn: Connection, pattern: str) -> list[dict[str, object]]:
     a = t.admin_log
     p = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     notes = a.c.event_notes

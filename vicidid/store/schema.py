@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from vicidid.auth import passhash
+from vicidid.errors import VicididError
 from vicidid.store import reflect, sizes
 from vicidid.store import tables as t
 from vicidid.store.db import table_engines
@@ -21,7 +22,7 @@ MARKER = sa.Table(
 NEW_DB_COST = 10
 
 
-class ForeignDatabase(Exception):
+class ForeignDatabase(VicididError):
     """The database holds VICIdial tables that vicidid did not create."""
 
 

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from vicidid.store import tables as t
+
+_Row = TypeVar("_Row", bound=Mapping[str, object])
 
 TEXT_BYTES = {
     "TINYTEXT": 255,
@@ -107,7 +111,7 @@ class Room:
         return text
 
 
-def _noted(kept: str, unit: str, total: int, measure) -> str:
+def _noted(kept: str, unit: str, total: int, measure: Callable[[str], int]) -> str:
     kept = kept[: kept.rfind("\n") + 1] or kept
     return kept + f"... ({total - measure(kept)} more {unit})\n"
 
@@ -125,12 +129,12 @@ class Sizes:
     def room(self, table: str, column: str) -> Room | None:
         return self._rooms.get(table, {}).get(column)
 
-    def fit(self, table: str, values: dict) -> dict:
+    def fit(self, table: str, values: _Row) -> _Row:
         """The row's values, each text cut to its column (the same dict when all fit)."""
         rooms = self._sure.get(table)
         if not rooms:
             return values
-        fitted = None
+        fitted: dict[str, object] | None = None
         for column, value in values.items():
             entry = rooms.get(column)
             if entry is None or not isinstance(value, str):
@@ -141,14 +145,15 @@ class Sizes:
             if cut != value:
                 fitted = fitted if fitted is not None else dict(values)
                 fitted[column] = cut
-        return values if fitted is None else fitted
+        # the copy has the same columns, each text still a text
+        return values if fitted is None else cast(_Row, fitted)
 
     def fit_value(self, table: str, column: str, value: str, note: bool = False) -> str:
         room = self.room(table, column)
         return value if room is None else room.fit(value, note)
 
 
-def room_of(type_: sa.types.TypeEngine, mysql: bool, charset: str | None) -> Room | None:
+def room_of(type_: sa.types.TypeEngine[Any], mysql: bool, charset: str | None) -> Room | None:
     """The room of a column of this reflected type; None for types that are not text."""
     if not isinstance(type_, sa.String) or isinstance(type_, sa.Enum):
         return None  # numbers, dates, binaries; an ENUM holds only its choices
@@ -158,11 +163,12 @@ def room_of(type_: sa.types.TypeEngine, mysql: bool, charset: str | None) -> Roo
     codec, widest = CODECS.get(
         getattr(type_, "charset", None) or charset or "utf8mb4", ("utf-8", 4)
     )
-    shape = {"codec": codec, "widest": widest, "bmp_only": widest == 3}
     name = type(type_).__name__.upper()
     if name in TEXT_BYTES:
-        return Room(TEXT_BYTES[name], in_bytes=True, **shape)
-    return Room(type_.length or None, **shape)
+        return Room(
+            TEXT_BYTES[name], in_bytes=True, codec=codec, widest=widest, bmp_only=widest == 3
+        )
+    return Room(type_.length or None, codec=codec, widest=widest, bmp_only=widest == 3)
 
 
 def read(bind: Engine | Connection) -> Sizes:

@@ -7,6 +7,8 @@ many more columns, and vicidid never issues DDL against them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
@@ -16,12 +18,12 @@ metadata = sa.MetaData()
 MEDIUM_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
 
-def _s(name: str, length: int, default: str | None = None, **kw) -> sa.Column:
+def _s(name: str, length: int, default: str | None = None, **kw: Any) -> sa.Column[str]:
     server_default = None if default is None else sa.text(f"'{default}'")
     return sa.Column(name, sa.String(length), server_default=server_default, **kw)
 
 
-def _i(name: str, default: int = 0) -> sa.Column:
+def _i(name: str, default: int = 0) -> sa.Column[int]:
     return sa.Column(name, sa.Integer, server_default=sa.text(str(default)), nullable=False)
 
 

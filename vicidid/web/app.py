@@ -10,7 +10,9 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar, TypeVarTuple
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,17 +29,21 @@ from vicidid.core.fields import FUNCTION, NEW_DIDS, USER
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params, merge
 from vicidid.core.pipeline import Incoming, Pipeline, Reply, logged_url
+from vicidid.errors import VicididError
 from vicidid.store.db import make_engine
 from vicidid.web import access_log, forms, json_body, metrics, openapi
 from vicidid.web.fallback import Failed, Fallback, implemented
 from vicidid.web.settings import Settings
 
 log = logging.getLogger("vicidid")
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
 TEXT = "text/plain; charset=utf-8"
 TEXT_DIALECTS = {"simple": simple.render, "vicidial": vicidial.render}
 
 
-class TooLarge(Exception):
+class TooLarge(VicididError):
     pass
 
 
@@ -152,7 +158,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="vicidid-hash"
     )
 
-    async def on_thread(fn, *args):
+    async def on_thread(fn: Callable[[*Ts], T], *args: *Ts) -> T:
         return await asyncio.get_running_loop().run_in_executor(threads, fn, *args)
 
     async def handled(incoming: Incoming) -> Reply:
@@ -171,7 +177,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         try:
             form = await read_form(request, settings.max_body) if request.method == "POST" else []
         except TooLarge:
-            reply = Reply([Outcome(Kind.TOO_LARGE)], "", None)  # type: ignore[arg-type]
+            reply = Reply([Outcome(Kind.TOO_LARGE)], "", Params({}, filtering=filtering))
             return respond(reply, settings.dialect, wants_json(query, []))
         except json_body.MalformedJson as error:
             form, malformed = [], str(error)
@@ -182,7 +188,9 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
             if not implemented(function):
                 return await pass_on(request, params, function, started, request_id)
         if malformed:
-            reply = Reply([Outcome(Kind.MALFORMED_BODY, value=malformed)], "", None)  # type: ignore[arg-type]
+            reply = Reply(
+                [Outcome(Kind.MALFORMED_BODY, value=malformed)], "", Params({}, filtering=filtering)
+            )
             return respond(reply, settings.dialect, wants_json(query, []))
         as_json = wants_json(query, form)
         incoming = Incoming(
@@ -263,7 +271,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         )
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         threads.shutdown(wait=True)
         if fallback is not None:

@@ -11,6 +11,7 @@ unchanged, streamed. A fallback that does not answer gets a clear line, never a 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -150,7 +151,7 @@ class Fallback:
         return response
 
 
-async def _relay(upstream: httpx.Response):
+async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
     """The fallback's body as it arrives, still encoded as it was sent (gzip stays gzip).
 
     If the fallback stops part-way, the answer simply ends there: its status line has gone

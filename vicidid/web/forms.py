@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import codecs
 import re
+from typing import TYPE_CHECKING
 
 import python_multipart
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
+
+if TYPE_CHECKING:  # the library declares its callbacks' shape for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 MAX_PARAMS = 1000
 # PHP's max_file_uploads: files are never parameters, but each is a part to get through
@@ -31,7 +35,9 @@ def segments(text: str, limit: int = MAX_PARAMS) -> list[str]:
     found: list[str] = []
     pos, size = 0, len(text)
     while len(found) < limit:
-        pos = _SEPARATORS.match(text, pos).end()
+        separators = _SEPARATORS.match(text, pos)
+        assert separators is not None  # it matches the empty string too
+        pos = separators.end()
         if pos >= size:
             break
         end = text.find("&", pos)
@@ -103,7 +109,7 @@ class _MultipartFields:
         self.header_value = bytearray()
         self.disposition = b""
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self.part_begin,
             "on_header_field": lambda d, s, e: self.header_name.extend(d[s:e]),

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 
+from vicidid.errors import VicididError
 from vicidid.web.forms import MAX_PARAMS
 
 NAME_SHOWN = 60
 
 
-class MalformedJson(ValueError):
+class MalformedJson(VicididError, ValueError):
     """The body is not a JSON object of parameters; the message says why."""
 
 

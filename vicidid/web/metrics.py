@@ -20,6 +20,7 @@ import threading
 from collections.abc import Mapping
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -69,7 +70,7 @@ def observe(reply: Reply, seconds: float) -> None:
 def exposition() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
         return generate_latest(registry)
     return generate_latest()
 
@@ -133,7 +134,7 @@ def routes(settings: Settings) -> list[Route]:
 
 
 class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args) -> None:  # no line per scrape on stderr
+    def log_message(self, format: str, *args: object) -> None:  # no line per scrape on stderr
         pass
 
 
@@ -141,8 +142,12 @@ class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
-def wsgi_app(token: str):
-    def app(environ, start_response):
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+def wsgi_app(token: str) -> WSGIApplication:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         headers = {
             k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
         }
@@ -166,9 +171,7 @@ def wsgi_app(token: str):
 
 def listen(host: str, port: int, token: str) -> WSGIServer:
     """Serve /metrics on host:port from a thread of this process (an OSError if it cannot)."""
-    server_class = _Server
-    if ":" in host:
-        server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+    server_class = _Server6 if ":" in host else _Server
     server = make_server(host, port, wsgi_app(token), server_class, handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, name="vicidid-metrics", daemon=True).start()
     return server

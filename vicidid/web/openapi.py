@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
@@ -31,6 +32,9 @@ from vicidid.core.fields import (
 )
 from vicidid.core.functions import FUNCTIONS
 
+# A JSON object of the OpenAPI document or the Postman collection.
+Json = dict[str, Any]
+
 REQUEST_FIELDS = (FUNCTION, USER, PASS, SOURCE, FORMAT, IDEMPOTENCY_KEY)
 
 
@@ -47,10 +51,10 @@ def known_fields() -> dict[str, tuple[Field, list[str]]]:
     return names
 
 
-def schema(field: Field, name: str) -> dict:
+def schema(field: Field, name: str) -> Json:
     if name == "function":
         return {"type": "string", "enum": ["version", *FUNCTIONS]}
-    out: dict = {"type": "string"}
+    out: Json = {"type": "string"}
     if field.choices:
         words = [w for w, _ in field.synonyms] if name == field.names[0] else []
         out["enum"] = [*words, *field.choices]
@@ -62,7 +66,7 @@ def schema(field: Field, name: str) -> dict:
     return out
 
 
-def parameters() -> list[dict]:
+def parameters() -> list[Json]:
     found = []
     for name, (field, functions) in known_fields().items():
         text = field.help
@@ -151,10 +155,10 @@ SERVER_ERRORS = {
 }
 
 
-def responses() -> dict:
+def responses() -> Json:
     out = {}
     for code, text in STATUS_TEXT.items():
-        content: dict = {"application/json": {"schema": JSON_BODY}}
+        content: Json = {"application/json": {"schema": JSON_BODY}}
         if code in ("200", "413", "500", "502", "503", "504"):
             content["text/plain"] = {
                 "schema": {"type": "string"},
@@ -172,15 +176,15 @@ def responses() -> dict:
     return out
 
 
-def json_value(parameter: dict) -> dict:
+def json_value(parameter: Json) -> Json:
     """A parameter in a JSON body: its form schema, or a number; a list for the DID lists."""
-    choices: list[dict] = [parameter["schema"], {"type": "number"}]
+    choices: list[Json] = [parameter["schema"], {"type": "number"}]
     if parameter["name"] in NEW_DIDS.names:
         choices.append({"type": "array", "items": {"type": ["string", "number"]}})
     return {"anyOf": choices}
 
 
-def document() -> dict:
+def document() -> Json:
     params = parameters()
     form = {"type": "object", "properties": {p["name"]: p["schema"] for p in params}}
     json_form = {
@@ -330,7 +334,7 @@ TUTORIAL_REQUESTS = [
 ]
 
 
-def _tests(first_line: str) -> list[dict]:
+def _tests(first_line: str) -> list[Json]:
     """Postman test scripts: the status, and the answer's first line."""
     return [
         {
@@ -351,9 +355,9 @@ def _tests(first_line: str) -> list[dict]:
     ]
 
 
-def _request(name: str, query: str, first_line: str, basic: bool = False) -> dict:
+def _request(name: str, query: str, first_line: str, basic: bool = False) -> Json:
     pairs = [p.split("=", 1) for p in query.split("&")]
-    item: dict = {
+    item: Json = {
         "name": name,
         "event": _tests(first_line),
         "request": {
@@ -377,7 +381,7 @@ def _request(name: str, query: str, first_line: str, basic: bool = False) -> dic
     return item
 
 
-def postman() -> dict:
+def postman() -> Json:
     items = [_request(*request) for request in TUTORIAL_REQUESTS]
     items.append(
         _request(

@@ -16,6 +16,7 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
+from vicidid.errors import VicididError
 from vicidid.web import access_log, metrics
 from vicidid.web.app import create_app
 from vicidid.web.settings import Settings
@@ -27,7 +28,7 @@ def app_from_env() -> Starlette:
     return create_app(Settings.from_env())
 
 
-class PortTaken(Exception):
+class PortTaken(VicididError):
     """The address cannot be listened on; the message says why, in one line."""
 
 

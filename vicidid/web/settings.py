@@ -6,6 +6,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from vicidid.auth.throttle import DEFAULT as DEFAULT_THROTTLE
 from vicidid.auth.throttle import Limit, parse_limit
@@ -51,9 +52,9 @@ class Settings:
             raise ValueError("the fallback timeout must be a number of seconds above 0")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if env is None else env
-        values: dict = {
+        values: dict[str, Any] = {
             "db_url": env.get("VICIDID_DB") or DEFAULT_URL,
             "dialect": env.get("VICIDID_DIALECT") or "simple",
             "trusted_proxies": tuple(env.get("VICIDID_TRUSTED_PROXY", "").split()),

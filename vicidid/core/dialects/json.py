@@ -87,12 +87,12 @@ def _cell(value: object) -> object:
     return plain(value)
 
 
-def body(outcomes: list[Outcome], function: str, changed: list[str]) -> dict:
+def body(outcomes: list[Outcome], function: str, changed: list[str]) -> dict[str, object]:
     final = outcomes[-1]
     # A copy of one DID is described by its one item, as the simple dialect's line is.
     lead = outcomes[0] if final.kind is Kind.COPY_SUMMARY and final.single else final
     reason_row = vicidial.log_rows([lead])
-    obj: dict = {
+    obj: dict[str, object] = {
         "result": result_word(final),
         "function": final.function or function,
         "kind": lead.kind.value,

@@ -10,6 +10,7 @@ from vicidid.core.call import Call
 from vicidid.core.fields import COPY_FIELDS, DID_CHARS, NEW_DIDS, SOURCE_DID
 from vicidid.core.outcomes import CopyCounts, Kind, Outcome
 from vicidid.core.validate import check_fields, read_required
+from vicidid.rows import DidRow
 from vicidid.store import queries
 
 PARAMETERS = (SOURCE_DID, NEW_DIDS, *COPY_FIELDS)
@@ -69,7 +70,7 @@ def _stop_at_first_new(
     inserted. None when every DID exists (the check is never met)."""
     single = len(items) == 1
     valid = VALID_ITEM[call.policy.min_item_len]
-    met = []
+    met: list[Outcome] = []
     for item in items:
         if not (valid.fullmatch(item) and queries.did_by_pattern(call.conn, call.dids, item)):
             return [*met, error]
@@ -78,7 +79,7 @@ def _stop_at_first_new(
 
 
 def _copy(
-    call: Call, source: str, row: dict, items: list[str], changes: dict[str, str]
+    call: Call, source: str, row: DidRow, items: list[str], changes: dict[str, str]
 ) -> list[Outcome]:
     """`source` is the source DID as given: VICIdial answers and notes it so, in its case."""
     template = {k: v for k, v in row.items() if k not in ("did_id", "did_pattern")}
@@ -128,7 +129,7 @@ def _copy(
     return outcomes
 
 
-def _copy_sql(template: dict, row: dict) -> str:
+def _copy_sql(template: DidRow, row: DidRow) -> str:
     cols = ",".join(template)
     return (
         f"INSERT INTO vicidial_inbound_dids (did_pattern,{cols}) SELECT NEW,{cols} "
@@ -139,11 +140,11 @@ def _copy_sql(template: dict, row: dict) -> str:
 def _stopped_row(
     call: Call,
     source: str,
-    row: dict,
-    template: dict,
+    row: DidRow,
+    template: DidRow,
     wanted: list[str],
     new_ids: dict[str, int],
-) -> dict:
+) -> dict[str, object]:
     """The COPY row of a copy whose inserts stopped part-way, naming what was inserted."""
     position = {p: i for i, p in enumerate(wanted)}
     after = wanted[max(position[p] for p in new_ids) + 1 :] if new_ids else wanted
@@ -164,7 +165,7 @@ CHUNK = 200
 
 
 def insert_all(
-    call: Call, template: dict, patterns: list[str], ids: dict[str, int] | None = None
+    call: Call, template: DidRow, patterns: list[str], ids: dict[str, int] | None = None
 ) -> dict[str, int]:
     """Insert a copy of the template for each pattern that does not exist yet.
 

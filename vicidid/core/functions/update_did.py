@@ -9,6 +9,7 @@ from vicidid.core.fields import DELETE_DID, DID_FIELDS, DID_PATTERN
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Given
 from vicidid.core.validate import check_fields, read_required
+from vicidid.rows import DidRow
 from vicidid.store import queries
 
 PARAMETERS = (DID_PATTERN, *DID_FIELDS, DELETE_DID)
@@ -44,7 +45,7 @@ def run(call: Call) -> list[Outcome]:
     return call.answer(Kind.UPDATED, did=pattern, did_id=row["did_id"])
 
 
-def _delete(call: Call, row: dict, pattern: str) -> list[Outcome]:
+def _delete(call: Call, row: DidRow, pattern: str) -> list[Outcome]:
     """`pattern` is the DID as given (VICIdial answers and notes it as given, in its case)."""
     if not auth.may_delete(call.caller):
         return call.answer(Kind.NO_DELETE_PERMISSION, did=pattern)
