@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vicidid.core import fields
-from vicidid.core.dialects import json as json_dialect
-from vicidid.core.dialects import simple, vicidial
+from vicidid.core.dialects import json_answer, simple, vicidial
 from vicidid.core.outcomes import CopyCounts, Kind, Outcome
 
 ROUTE = next(f for f in fields.DID_FIELDS if f.key == "did_route")
@@ -229,7 +228,7 @@ def test_bulk_copy_as_in_the_spec():
     assert simple.render(none).splitlines()[-1] == (
         "ERROR: 18001234567 -> 2 DIDs | 0 Copied, 2 Already Existed, 0 Invalid"
     )
-    assert json_dialect.status(none) == 409
+    assert json_answer.status(none) == 409
 
 
 def test_log_rows_as_vicidial_writes_them():
@@ -263,5 +262,5 @@ def test_every_kind_has_words():
         outcome = o(kind, field=ROUTE, value="v", did="d", counts=CopyCounts(1, 0, 0))
         assert simple.render([outcome]).endswith("\n"), kind
         assert vicidial.render([outcome]).endswith("\n"), kind
-        status, _ = json_dialect.render([outcome], "update_did", [])
+        status, _ = json_answer.render([outcome], "update_did", [])
         assert status in (200, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import serve
-from vicidid.core.dialects import json as json_dialect
+from vicidid.core.dialects import json_answer
 
 BASE = "function=update_did&user=admin&pass=1234&source=test&format=json"
 COPY = "function=copy_did&user=admin&pass=1234&source=test&format=json&did_pattern=18001234567"
@@ -169,21 +169,21 @@ def test_did_info_and_did_list_render_every_column_type(demo_engine):
 
 
 def test_values_json_cannot_carry_are_written_plainly():
-    assert json_dialect.plain(Decimal("0.10")) == "0.10"
-    assert json_dialect.plain(dt.timedelta(days=1, hours=2, seconds=3)) == "26:00:03"
-    assert json_dialect.plain(-dt.timedelta(minutes=90)) == "-1:30:00"
-    assert json_dialect.plain(dt.time(8, 30)) == "08:30:00"
-    assert json_dialect.plain({"b", "a"}) == "a,b"
-    assert json_dialect.plain(b"\xffA") == "\ufffdA"
-    assert json_dialect.plain(float("nan")) == "nan"
-    assert json_dialect.plain(object()).startswith("<object")
+    assert json_answer.plain(Decimal("0.10")) == "0.10"
+    assert json_answer.plain(dt.timedelta(days=1, hours=2, seconds=3)) == "26:00:03"
+    assert json_answer.plain(-dt.timedelta(minutes=90)) == "-1:30:00"
+    assert json_answer.plain(dt.time(8, 30)) == "08:30:00"
+    assert json_answer.plain({"b", "a"}) == "a,b"
+    assert json_answer.plain(b"\xffA") == "\ufffdA"
+    assert json_answer.plain(float("nan")) == "nan"
+    assert json_answer.plain(object()).startswith("<object")
 
 
 def test_an_answer_that_cannot_be_rendered_is_a_clear_error(live, monkeypatch):
     def broken(_value):
         raise ValueError("cannot render")
 
-    monkeypatch.setattr(json_dialect, "_cell", broken)  # a value no rule covers
+    monkeypatch.setattr(json_answer, "_cell", broken)  # a value no rule covers
     r = live.get(BASE.replace("update_did", "did_info") + "&did_pattern=18001234567")
     assert r.headers["content-type"] == "application/json"
     assert r.json()["kind"] == "internal_error" and r.json()["result"] == "ERROR"

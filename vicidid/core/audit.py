@@ -1,17 +1,30 @@
-"""vicidial_admin_log rows as VICIdial writes them: its event codes, event_sql and notes."""
+"""Every VICIdial log row a request writes, as VICIdial writes them.
+
+vicidial_admin_log (its event codes, event_sql and notes), vicidial_api_log (one row per
+answer line) and vicidial_api_urls (the request's URL, without the password).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
 from vicidid.core.call import Call
+from vicidid.core.fields import SOURCE
+from vicidid.core.params import Params
 from vicidid.store import queries, sizes
 from vicidid.store import tables as t
 from vicidid.store.faults import describe
+
+if TYPE_CHECKING:  # the dialects import the function registry, whose functions import this
+    from vicidid.core.dialects.vicidial import LogRow
 
 log = logging.getLogger("vicidid")
 
@@ -81,3 +94,65 @@ def write_fresh(call: Call, values: dict[str, object]) -> None:
             values["record_id"],
             describe(error),
         )
+
+
+SECRET_PARAMS = {"pass"}
+URL_MAX = 4_000
+
+
+@dataclass(frozen=True)
+class Request:
+    """What every api_log row of one request shares."""
+
+    function: str
+    user: str
+    params: Params
+    path: str
+
+
+def api_log(
+    conn: Connection,
+    rows: list[LogRow],
+    request: Request,
+    ip: str,
+    now: datetime,
+    seconds: float,
+    *,
+    bulk: bool,
+) -> None:
+    """The request's vicidial_api_log rows, each with its vicidial_api_urls row.
+
+    Every text is cut to its column in the store (store/sizes.py).
+    """
+    run_time = f"{seconds:.6f}"
+    source = request.params.shown(SOURCE)
+    entries: list[dict[str, object]] = [
+        {
+            "user": request.user,
+            "api_date": now,
+            "api_script": "non-agent",
+            "function": request.function or "",
+            "agent_user": "",
+            "value": "",  # VICIdial logs the last POST field here, which can be the password
+            "result": r.result,
+            "result_reason": r.reason,
+            "source": source,
+            "data": r.data,
+            "run_time": run_time,
+        }
+        for r in rows
+    ]
+    queries.api_log(conn, entries, logged_url(request.path, request.params), ip, bulk=bulk)
+
+
+def logged_url(path: str, params: Params) -> str:
+    """The request as a URL for vicidial_api_urls, with the password left out.
+
+    A bulk copy's URL can run to megabytes, and it is stored once per api_log row: it is
+    cut at URL_MAX characters (each DID's outcome is in its own api_log row anyway).
+    """
+    # each name and value cut first: quoting a megabyte only to keep its start is slow,
+    # and the encoding of a cut string is the start of the encoding of the whole
+    kept = [(k[:URL_MAX], v[:URL_MAX]) for k, v in params.raw.items() if k not in SECRET_PARAMS]
+    url = f"{path}?{urlencode(kept)}" if kept else path
+    return url if len(url) <= URL_MAX else url[: URL_MAX - 3] + "..."

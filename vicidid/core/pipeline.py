@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -24,9 +23,9 @@ from sqlalchemy.engine import Connection, Engine
 from vicidid import API_PATH
 from vicidid.auth import rules as auth
 from vicidid.auth.throttle import LoginThrottle
-from vicidid.core import idempotency
+from vicidid.core import audit, idempotency
 from vicidid.core.call import Call, Policy
-from vicidid.core.dialects.vicidial import LogRow, log_rows
+from vicidid.core.dialects.vicidial import log_rows
 from vicidid.core.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, SOURCE, SOURCE_DID, USER
 from vicidid.core.functions import FUNCTIONS, dispatch
 from vicidid.core.functions.version import version_line
@@ -38,7 +37,6 @@ from vicidid.store import tables as t
 from vicidid.store.db import reading_first, transactional, write_transaction, writer_turns
 
 log = logging.getLogger("vicidid")
-SECRET_PARAMS = {"pass"}
 RETRIES = 3
 
 
@@ -150,8 +148,14 @@ class Pipeline:
                             )
                             rows = log_rows(outcomes, whole=self.policy.whole_echoes)
                             if rows:
-                                self._write_log(
-                                    conn, rows, params, function, user, incoming, now, started
+                                audit.api_log(
+                                    conn,
+                                    rows,
+                                    audit.Request(function, user, params, incoming.path),
+                                    incoming.ip,
+                                    now,
+                                    time.perf_counter() - started,
+                                    bulk=self.bulk_ids,
                                 )
                             attempt.committing = True
                     break
@@ -310,40 +314,6 @@ class Pipeline:
             self._has_idempotency = t.idempotency.name in reflect.table_names(self.engine)
         return self._has_idempotency
 
-    def _write_log(
-        self,
-        conn: Connection,
-        rows: list[LogRow],
-        params: Params,
-        function: str,
-        user: str,
-        incoming: Incoming,
-        now: datetime,
-        started: float,
-    ) -> None:
-        run_time = f"{time.perf_counter() - started:.6f}"
-        # Every text is cut to its column in the store (store/sizes.py).
-        source = params.shown(SOURCE)
-        fn = function or ""
-        entries: list[dict[str, object]] = [
-            {
-                "user": user,
-                "api_date": now,
-                "api_script": "non-agent",
-                "function": fn,
-                "agent_user": "",
-                "value": "",
-                "result": r.result,
-                "result_reason": r.reason,
-                "source": source,
-                "data": r.data,
-                "run_time": run_time,
-            }
-            for r in rows
-        ]
-        url = logged_url(incoming.path, params)
-        queries.api_log(conn, entries, url, incoming.ip, bulk=self.bulk_ids)
-
 
 def _key_problem(key: str) -> str:
     if len(key) > IDEMPOTENCY_KEY.max_len or not all(
@@ -351,19 +321,3 @@ def _key_problem(key: str) -> str:
     ):
         return "must be 1 to 100 letters, digits, - or _"
     return ""
-
-
-URL_MAX = 4_000
-
-
-def logged_url(path: str, params: Params) -> str:
-    """The request as a URL for vicidial_api_urls, with the password left out.
-
-    A bulk copy's URL can run to megabytes, and it is stored once per api_log row: it is
-    cut at URL_MAX characters (each DID's outcome is in its own api_log row anyway).
-    """
-    # each name and value cut first: quoting a megabyte only to keep its start is slow,
-    # and the encoding of a cut string is the start of the encoding of the whole
-    kept = [(k[:URL_MAX], v[:URL_MAX]) for k, v in params.raw.items() if k not in SECRET_PARAMS]
-    url = f"{path}?{urlencode(kept)}" if kept else path
-    return url if len(url) <= URL_MAX else url[: URL_MAX - 3] + "..."

@@ -21,14 +21,14 @@ from starlette.routing import Route
 
 from vicidid import API_PATH
 from vicidid.auth.throttle import LoginThrottle
+from vicidid.core.audit import logged_url
 from vicidid.core.call import POLICIES
-from vicidid.core.dialects import json as json_dialect
-from vicidid.core.dialects import simple, vicidial
+from vicidid.core.dialects import json_answer, simple, vicidial
 from vicidid.core.dialects.status import text_status
 from vicidid.core.fields import FUNCTION, NEW_DIDS, USER
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params, merge
-from vicidid.core.pipeline import Incoming, Pipeline, Reply, logged_url
+from vicidid.core.pipeline import Incoming, Pipeline, Reply
 from vicidid.errors import VicididError
 from vicidid.store.db import make_engine
 from vicidid.web import access_log, forms, json_body, metrics, openapi
@@ -105,7 +105,7 @@ def render(
 ) -> tuple[int, str, str]:
     """(status, content type, body) of an answer."""
     if as_json:
-        status, text = json_dialect.render(outcomes, function, dids)
+        status, text = json_answer.render(outcomes, function, dids)
         return status, "application/json", text
     status = text_status(outcomes[-1].kind)
     return status, TEXT, TEXT_DIALECTS[dialect](outcomes)
