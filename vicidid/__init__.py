@@ -16,15 +16,15 @@ API_PATH = "/vicidial/non_agent_api.php"
 
 # public name -> the module that defines it
 _LAZY = {
-    "Client": "vicidid.client.api",
-    "AsyncClient": "vicidid.client.api",
-    "ApiError": "vicidid.client.api",
-    "AuthError": "vicidid.client.api",
-    "PermissionDenied": "vicidid.client.api",
-    "NotFound": "vicidid.client.api",
-    "AlreadyExists": "vicidid.client.api",
-    "InvalidInput": "vicidid.client.api",
-    "Unavailable": "vicidid.client.api",
+    "Client": "vicidid.client",
+    "AsyncClient": "vicidid.client",
+    "ApiError": "vicidid.client",
+    "AuthError": "vicidid.client",
+    "PermissionDenied": "vicidid.client",
+    "NotFound": "vicidid.client",
+    "AlreadyExists": "vicidid.client",
+    "InvalidInput": "vicidid.client",
+    "Unavailable": "vicidid.client",
     "create_app": "vicidid.web.app",
     "Settings": "vicidid.web.settings",
     "Pipeline": "vicidid.core.pipeline",
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from vicidid.client.api import (
+    from vicidid.client import (
         AlreadyExists,
         ApiError,
         AsyncClient,

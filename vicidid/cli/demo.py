@@ -7,6 +7,7 @@ from sqlalchemy.engine import Engine
 from vicidid import API_PATH
 from vicidid.cli import admin
 from vicidid.store import admin_queries, queries
+from vicidid.web import openapi
 
 DEMO_DID = "18001234567"
 ADMIN_FLAGS = admin.UserFlags(
@@ -57,11 +58,4 @@ def load(engine: Engine) -> list[str]:
 
 
 def tutorial_urls(base: str) -> list[str]:
-    api = f"{base}{API_PATH}"
-    return [
-        f"{api}?function=update_did&user=admin&pass=1234&source=DIDUpdate&did_pattern=18001234567"
-        "&did_description=Customer%20Support%20Line&did_route=AGENT&user_id=1001"
-        "&voicemail_ext=8500&did_active=Y&recording=ALLCALLS",
-        f"{api}?function=copy_did&user=admin&pass=1234&source=DIDCopy&did_pattern=18001234567"
-        "&new_did_pattern=18002223333&did_active=Y",
-    ]
+    return [f"{base}{API_PATH}?{openapi.tutorial_query(n, 'admin', '1234')}" for n in (0, 1)]

@@ -276,21 +276,32 @@ def routes() -> list[BaseRoute]:
 
 # The Postman collection -----------------------------------------------------------------
 
+# The two tutorials' requests, exactly as they print them (the demo prints them too).
+TUTORIAL_QUERIES = (
+    "function=update_did&user={user}&pass={password}&source=DIDUpdate&did_pattern=18001234567"
+    "&did_description=Customer%20Support%20Line&did_route=AGENT&user_id=1001"
+    "&voicemail_ext=8500&did_active=Y&recording=ALLCALLS",
+    "function=copy_did&user={user}&pass={password}&source=DIDCopy&did_pattern=18001234567"
+    "&new_did_pattern=18002223333&did_active=Y",
+)
+
+
+def tutorial_query(number: int, user: str, password: str) -> str:
+    return TUTORIAL_QUERIES[number].format(user=user, password=password)
+
+
 # (name, query, the answer's first line on the demo data, as a JavaScript regex). Sent in
 # this order to a fresh demo they get exactly the first alternative; sent again, the
 # copies and the add meet DIDs that exist by then, which is the second.
 TUTORIAL_REQUESTS = [
     (
         "Update a DID (update_did tutorial)",
-        "function=update_did&user={{user}}&pass={{pass}}"
-        "&source=DIDUpdate&did_pattern=18001234567&did_description=Customer%20Support%20Line"
-        "&did_route=AGENT&user_id=1001&voicemail_ext=8500&did_active=Y&recording=ALLCALLS",
+        tutorial_query(0, "{{user}}", "{{pass}}"),
         r"^SUCCESS: 18001234567 \| DID Updated Successfully$",
     ),
     (
         "Copy a DID (copy_did tutorial)",
-        "function=copy_did&user={{user}}&pass={{pass}}"
-        "&source=DIDCopy&did_pattern=18001234567&new_did_pattern=18002223333&did_active=Y",
+        tutorial_query(1, "{{user}}", "{{pass}}"),
         r"^(SUCCESS: 18001234567 -> 18002223333 \| DID Copied Successfully"
         r"|ERROR: NEW DID ALREADY EXISTS)$",
     ),
