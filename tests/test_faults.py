@@ -94,7 +94,7 @@ class KillAt:
             return
         if self.point == "first":
             self._kill(conn)
-        elif self.point == "statement" and statement.startswith(self.target):
+        elif self.point == "statement" and self.target in statement:
             self.seen += 1
             if self.seen == 3 or "vicidial_admin_log" in self.target:
                 self._kill(conn)
@@ -261,6 +261,11 @@ def test_a_connection_killed_at_a_chosen_point(url, engine_name, function, point
         # nothing had landed, or the server rolled it back: run again, once
         assert kinds[0] is SUCCESS[function], kinds
         assert landed(engine, function) and len(audit) == 1
+    elif point == "after_did_write" and function == "update_did":
+        # the change and its admin_log row travel in one message, killed before it went:
+        # nothing landed, but vicidid cannot know that, so it never runs it again
+        assert kinds == [Kind.PARTLY_APPLIED]
+        assert not landed(engine, function) and audit == []
     elif point == "after_did_write":  # MyISAM: the DID write stays, never run twice
         assert (
             kinds == [Kind.PARTLY_APPLIED] and outcomes[0].did == CHANGES[function]["did_pattern"]

@@ -14,12 +14,10 @@ from tests.conftest import serve
 from vicidid.auth import passhash
 from vicidid.auth import rules as auth
 from vicidid.auth.throttle import Limit, LoginThrottle
-from vicidid.cli import admin, demo
+from vicidid.cli import admin
 from vicidid.core.call import POLICIES
 from vicidid.core.outcomes import Kind
 from vicidid.core.pipeline import Incoming, Pipeline
-from vicidid.store.db import make_engine
-from vicidid.store.schema import init_db
 
 Q = "function=update_did&user=6666&pass={pw}&source=test&did_pattern=18001234567&active=N"
 
@@ -421,28 +419,7 @@ def test_every_echo_of_the_user_is_one_line(live):
         assert r.text.count("\n") == 1
 
 
-# --- round trips and the verified-password cache ------------------------------------------
-
-
-@pytest.mark.mariadb
-def test_a_successful_update_takes_no_more_round_trips_than_before(mariadb_url):
-    engine = make_engine(mariadb_url)
-    init_db(engine)
-    demo.load(engine)
-    sent: list[str] = []
-    sa.event.listen(engine, "before_cursor_execute", lambda c, cur, stmt, *a: sent.append(stmt))
-    sa.event.listen(engine, "commit", lambda c: sent.append("COMMIT"))
-    sa.event.listen(engine, "rollback", lambda c: sent.append("ROLLBACK"))
-    pipeline = Pipeline(engine, POLICIES["simple"])
-    query = [("user", "6666"), ("pass", "1234"), ("function", "update_did"), ("source", "rt")]
-    query += [("did_pattern", "18001234567")]
-    for value in ["Y", "N", "Y"]:
-        sent.clear()
-        reply = pipeline.handle(Incoming([*query, ("did_active", value)]))
-        assert reply.kinds == [Kind.UPDATED]
-    # caller, DID, update, admin_log, api_log, api_urls, COMMIT
-    assert len(sent) == 7, sent
-    engine.dispose()
+# --- the verified-password cache (round trips: tests/test_wire.py) ----------------------
 
 
 def test_verified_logins_hold_under_threads():

@@ -6,12 +6,14 @@ answer line) and vicidial_api_urls (the request's URL, without the password).
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
@@ -19,9 +21,10 @@ from sqlalchemy.engine import Connection
 from vicidid.core.call import Call
 from vicidid.core.fields import SOURCE
 from vicidid.core.params import Params
-from vicidid.store import queries, sizes
+from vicidid.store import changes, queries, sizes, wire
 from vicidid.store import tables as t
 from vicidid.store.faults import describe
+from vicidid.store.wire import Write
 
 if TYPE_CHECKING:  # the dialects import the function registry, whose functions import this
     from vicidid.core.dialects.vicidial import LogRow
@@ -65,19 +68,34 @@ def row(
     }
 
 
-def write(call: Call, event_type: str, code: str, record_id: object, sql: str, notes: str) -> None:
-    """Write the change's admin_log row, in the request's transaction.
+def admin_write(
+    call: Call, event_type: str, code: str, record_id: object, sql: str, notes: str
+) -> Write:
+    """The change's admin_log row, as a write to send with others.
 
-    Where the change itself has already landed for good (MyISAM), a failure here must not
-    leave it unaudited: the row is written again on a fresh connection, unless it landed.
+    Where the change itself lands for good as it runs (MyISAM), a failure of this write
+    must not leave it unaudited: the row is then written again on a fresh connection,
+    unless it landed.
     """
     values = row(call, event_type, code, record_id, sql, notes)
+    rescue = None if call.transactional else functools.partial(write_fresh, call, values)
+    return changes.admin_log(call.conn, values, rescue)
+
+
+def write(call: Call, event_type: str, code: str, record_id: object, sql: str, notes: str) -> None:
+    """Write the change's admin_log row now, in the request's transaction."""
+    send(call.conn, [admin_write(call, event_type, code, record_id, sql, notes)])
+
+
+def send(conn: Connection, writes: list[Write]) -> None:
+    """Send the writes (one round trip on MariaDB); a failed write's rescue runs first."""
     try:
-        queries.admin_log(call.conn, **values)
-    except sa_exc.DBAPIError:
-        if not call.transactional:
-            write_fresh(call, values)
-        raise
+        wire.send(conn, writes)
+    except wire.WriteFailed as failed:
+        rescue = writes[failed.index].rescue
+        if rescue is not None:
+            rescue()
+        raise failed.error from None
 
 
 def write_fresh(call: Call, values: dict[str, object]) -> None:
@@ -110,8 +128,9 @@ class Request:
     path: str
 
 
-def api_log(
+def finish(
     conn: Connection,
+    writes: list[Write],
     rows: list[LogRow],
     request: Request,
     ip: str,
@@ -120,13 +139,27 @@ def api_log(
     *,
     bulk: bool,
 ) -> None:
-    """The request's vicidial_api_log rows, each with its vicidial_api_urls row.
+    """Send the request's last writes, then its api_log rows with their api_urls rows.
 
-    Every text is cut to its column in the store (store/sizes.py).
+    One round trip on MariaDB for a request with a few answer lines; a bulk copy's many
+    rows go in multi-row inserts instead, after the writes (store/queries.py).
     """
+    entries = _api_log_rows(rows, request, now, seconds)
+    url = logged_url(request.path, request.params) if entries else None
+    if bulk and len(entries) > 1:
+        send(conn, writes)
+        queries.api_log(conn, entries, url, ip, bulk=True)
+        return
+    send(conn, writes + changes.api_log(conn, entries, url, ip))
+
+
+def _api_log_rows(
+    rows: list[LogRow], request: Request, now: datetime, seconds: float
+) -> list[dict[str, object]]:
+    """A vicidial_api_log row for each answer line."""
     run_time = f"{seconds:.6f}"
     source = request.params.shown(SOURCE)
-    entries: list[dict[str, object]] = [
+    return [
         {
             "user": request.user,
             "api_date": now,
@@ -142,7 +175,6 @@ def api_log(
         }
         for r in rows
     ]
-    queries.api_log(conn, entries, logged_url(request.path, request.params), ip, bulk=bulk)
 
 
 def logged_url(path: str, params: Params) -> str:
@@ -153,6 +185,18 @@ def logged_url(path: str, params: Params) -> str:
     """
     # each name and value cut first: quoting a megabyte only to keep its start is slow,
     # and the encoding of a cut string is the start of the encoding of the whole
-    kept = [(k[:URL_MAX], v[:URL_MAX]) for k, v in params.raw.items() if k not in SECRET_PARAMS]
-    url = f"{path}?{urlencode(kept)}" if kept else path
+    kept = [
+        f"{_quoted(k[:URL_MAX])}={_quoted(v[:URL_MAX])}"
+        for k, v in params.raw.items()
+        if k not in SECRET_PARAMS
+    ]
+    url = f"{path}?{'&'.join(kept)}" if kept else path
     return url if len(url) <= URL_MAX else url[: URL_MAX - 3] + "..."
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quoted(text: str) -> str:
+    """As urlencode quotes it; most names and values need nothing, and are not looked at twice."""
+    return text if _PLAIN.fullmatch(text) else quote_plus(text)

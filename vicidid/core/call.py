@@ -11,7 +11,9 @@ from sqlalchemy.engine import Connection
 
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params
-from vicidid.rows import CallerRow
+from vicidid.rows import CallerRow, DidRow
+from vicidid.store import queries
+from vicidid.store.wire import Write
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,18 @@ class Call:
     bulk_ids: bool = False  # multi-row inserts get consecutive ids (store.queries)
     # A request's writes commit together (InnoDB, SQLite), or each lands as it runs (MyISAM).
     transactional: bool = True
+    # Writes whose answer the function does not need: sent with the api_log rows, in one
+    # round trip, when the function is done (store/wire.py).
+    later: list[Write] = field(default_factory=list)
+    # DID rows read with the login, by (pattern, columns): the read a function would make.
+    prefetched: dict[tuple[str, tuple[str, ...]], DidRow | None] = field(default_factory=dict)
+
+    def did(self, pattern: str, columns: tuple[str, ...]) -> DidRow | None:
+        """The DID's row (only `columns`), read with the login when it could be."""
+        key = (pattern, columns)
+        if key in self.prefetched:
+            return self.prefetched[key]
+        return queries.did_by_pattern(self.conn, self.dids, pattern, columns)
 
     @property
     def user(self) -> str:

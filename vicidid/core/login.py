@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -26,6 +27,7 @@ from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params, strip_to
 from vicidid.rows import CallerRow
 from vicidid.store import queries
+from vicidid.store.wire import Read
 
 FRESH_LOGIN = timedelta(seconds=60)
 
@@ -40,6 +42,7 @@ class Attempt:
     conflict: bool = False
     row: CallerRow | None = field(default=None, repr=False)  # holds pass and pass_hash
     settings: auth.LoginSettings = field(default_factory=auth.LoginSettings)
+    also: list[dict[str, Any]] | None = field(default=None, repr=False)  # read with the login
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Verdict:
     row: CallerRow | None = field(default=None, repr=False)  # holds pass and pass_hash
     settings: auth.LoginSettings = field(default_factory=auth.LoginSettings)
     ip_allowed: bool | None = None  # None: not looked at yet (IP lists are read for OK only)
+    also: list[dict[str, Any]] | None = field(default=None, repr=False)  # read with the login
 
 
 class Gate:
@@ -86,17 +90,24 @@ class Gate:
         return user, password, False
 
     def read(
-        self, conn: Connection, params: Params, basic: tuple[str, str] | None, ip: str
+        self,
+        conn: Connection,
+        params: Params,
+        basic: tuple[str, str] | None,
+        ip: str,
+        also: Read | None = None,
     ) -> Attempt:
-        """The caller's row and the login settings, in one read that takes no lock."""
+        """The caller's row and the login settings, in one read that takes no lock.
+
+        `also` rides along in the same round trip: the row the function will read.
+        """
         user, password, conflict = self.credentials(params, basic)
         if conflict:
             return Attempt(user[:20], "", ip, conflict=True)
         # Always read, even without a user name: the settings say what a check costs.
-        row, settings_row = queries.caller_and_settings(conn, user)
-        return Attempt(
-            user[:20], password, ip, False, row, auth.LoginSettings.from_row(settings_row)
-        )
+        row, settings_row, also_rows = queries.login_read(conn, user, also)
+        settings = auth.LoginSettings.from_row(settings_row)
+        return Attempt(user[:20], password, ip, False, row, settings, also_rows)
 
     def costly(self, attempt: Attempt, now: datetime) -> bool:
         """Whether verifying this attempt means hashing (not locked, not remembered)."""
@@ -127,7 +138,8 @@ class Gate:
             self._failed(attempt.ip)
             return Verdict(attempt.user, login, attempt.row, attempt.settings)
         assert attempt.row is not None
-        return Verdict(attempt.row["user"], login, attempt.row, attempt.settings)
+        user = attempt.row["user"]
+        return Verdict(user, login, attempt.row, attempt.settings, also=attempt.also)
 
     def screen(self, conn: Connection, verdict: Verdict, ip: str) -> Verdict:
         """A good login, checked against the IP lists (read, no lock)."""

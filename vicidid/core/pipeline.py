@@ -32,9 +32,11 @@ from vicidid.core.functions.version import version_line
 from vicidid.core.login import Gate, Verdict
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Given, Params, merge
-from vicidid.store import faults, queries, reflect, sizes
+from vicidid.rows import DidRow
+from vicidid.store import faults, queries, reflect, sizes, wire
 from vicidid.store import tables as t
 from vicidid.store.db import reading_first, transactional, write_transaction, writer_turns
+from vicidid.store.wire import Read, Write
 
 log = logging.getLogger("vicidid")
 RETRIES = 3
@@ -134,29 +136,40 @@ class Pipeline:
             for number in range(RETRIES):
                 call_changes.clear()
                 attempt = faults.Attempt()
+                later: list[Write] = []  # the writes sent with the api_log rows
                 try:
                     with self.engine.connect() as conn:
+                        if not self.transactional:  # MyISAM: nothing to commit
+                            wire.use_autocommit(conn)
                         verdict = None
                         if function != "version":  # the login, checked before any lock
-                            found = self._login(reading_first(conn), params, incoming, now)
+                            also = self._prefetch(conn, params, function, dids)
+                            found = self._login(reading_first(conn), params, incoming, now, also)
                             if not isinstance(found, Verdict):  # the hashing is still to run
                                 return Reply([], function, params, pending=found)
                             verdict = found
                         with faults.tracking(attempt), self._turns, write_transaction(conn):
                             outcomes, user = self._run(
-                                conn, verdict, params, function, incoming, now, dids, call_changes
+                                conn,
+                                verdict,
+                                params,
+                                function,
+                                incoming,
+                                now,
+                                dids,
+                                call_changes,
+                                later,
                             )
-                            rows = log_rows(outcomes, whole=self.policy.whole_echoes)
-                            if rows:
-                                audit.api_log(
-                                    conn,
-                                    rows,
-                                    audit.Request(function, user, params, incoming.path),
-                                    incoming.ip,
-                                    now,
-                                    time.perf_counter() - started,
-                                    bulk=self.bulk_ids,
-                                )
+                            audit.finish(
+                                conn,
+                                later,
+                                log_rows(outcomes, whole=self.policy.whole_echoes),
+                                audit.Request(function, user, params, incoming.path),
+                                incoming.ip,
+                                now,
+                                time.perf_counter() - started,
+                                bulk=self.bulk_ids,
+                            )
                             attempt.committing = True
                     break
                 except idempotency.KeyTaken:
@@ -216,13 +229,34 @@ class Pipeline:
         log.error("database error, rolled back (%s): %s", where, what)
         return Outcome(Kind.INTERNAL_ERROR, function=function, user=user)
 
+    def _prefetch(
+        self, conn: Connection, params: Params, function: str, dids: sa.TableClause
+    ) -> Read | None:
+        """The DID read the function will make, to send with the login's read.
+
+        Only where round trips cost (MariaDB/MySQL): on SQLite the function reads inside
+        its write transaction, as before.
+        """
+        known = FUNCTIONS.get(function)
+        if known is None or not known.reads_did or not wire.direct(conn):
+            return None
+        pattern = params.read(DID_PATTERN)
+        if not isinstance(pattern, Given):
+            return None
+        return queries.did_read(dids, pattern.value, known.reads_did)
+
     def _login(
-        self, conn: Connection, params: Params, incoming: Incoming, now: datetime
+        self,
+        conn: Connection,
+        params: Params,
+        incoming: Incoming,
+        now: datetime,
+        also: Read | None = None,
     ) -> Verdict | Callable[[], Verdict]:
         """The login's verdict, or the password check to run first off this thread."""
         verdict = incoming.verdict
         if verdict is None:
-            attempt = self.gate.read(conn, params, incoming.basic, incoming.ip)
+            attempt = self.gate.read(conn, params, incoming.basic, incoming.ip, also)
             if incoming.defer_hashing and self.gate.costly(attempt, now):
                 return functools.partial(self.gate.verify, attempt, now)
             verdict = self.gate.verify(attempt, now)
@@ -238,6 +272,7 @@ class Pipeline:
         now: datetime,
         dids: sa.TableClause,
         changes: list[str],
+        later: list[Write],
     ) -> tuple[list[Outcome], str]:
         if verdict is None:  # version: no login
             line = version_line(now, queries.local_gmt(conn))
@@ -280,11 +315,23 @@ class Pipeline:
             changes,
             self.bulk_ids,
             self.transactional,
+            later,
+            self._prefetched(verdict, params, function),
         )
         key = incoming.idempotency_key or params.text(IDEMPOTENCY_KEY)
         if key and FUNCTIONS[function].idempotent:
             return self._once(call, key, incoming), user
         return dispatch(call), user
+
+    def _prefetched(
+        self, verdict: Verdict, params: Params, function: str
+    ) -> dict[tuple[str, tuple[str, ...]], DidRow | None]:
+        if verdict.also is None:
+            return {}
+        pattern = params.read(DID_PATTERN)
+        assert isinstance(pattern, Given)  # _prefetch read it only then
+        row = verdict.also[0] if verdict.also else None
+        return {(pattern.value, FUNCTIONS[function].reads_did): row}
 
     def _once(self, call: Call, key: str, incoming: Incoming) -> list[Outcome]:
         """Run an add or copy at most once per key, replaying the first answer."""

@@ -96,7 +96,7 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def _mysql_engine(u: URL, pool_size: int) -> Engine:
-    return sa.create_engine(
+    engine = sa.create_engine(
         mysql_url(u),
         pool_size=pool_size,
         max_overflow=pool_size * 2,
@@ -109,6 +109,25 @@ def _mysql_engine(u: URL, pool_size: int) -> Engine:
         pool_recycle=3600,
         isolation_level="READ COMMITTED",
     )
+    _allow_multi_statements(engine)
+    return engine
+
+
+# CLIENT.MULTI_STATEMENTS, the same bit in mysqlclient and PyMySQL
+MULTI_STATEMENTS = 1 << 16
+
+
+def _allow_multi_statements(engine: Engine) -> None:
+    """Let this engine's connections carry several statements in one message (wire.py).
+
+    Every statement vicidid sends is built by SQLAlchemy or by the store with bound
+    parameters, so no value can end a statement and start another.
+    """
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _flags(dialect: object, record: object, cargs: object, cparams: dict[str, object]) -> None:
+        flags = cparams.get("client_flag", 0)
+        cparams["client_flag"] = (flags if isinstance(flags, int) else 0) | MULTI_STATEMENTS
 
 
 READ_FIRST = "vicidid_read_first"
@@ -126,12 +145,24 @@ def write_transaction(conn: Connection) -> Iterator[Connection]:
 
     SQLite: the read ran in a deferred transaction of its own, which ends here; the write
     one begins with BEGIN IMMEDIATE. MariaDB/MySQL: the read began the transaction (a
-    plain read takes no row locks), and it goes on, so no round trip is added.
+    plain read takes no row locks), and it goes on, so no round trip is added. A MyISAM
+    database's connections commit each statement as it runs (store/wire.py): there is
+    nothing to begin or commit, unless SQLAlchemy began a transaction of its own.
     """
     if is_sqlite(conn.engine):
         if conn.in_transaction():
             conn.commit()
         conn.execution_options(**{READ_FIRST: False})
+    if autocommitting(conn):
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction():
+                conn.rollback()
+            raise
+        if conn.in_transaction():
+            conn.commit()
+        return
     transaction = conn.get_transaction() or conn.begin()
     try:
         yield conn
@@ -140,6 +171,13 @@ def write_transaction(conn: Connection) -> Iterator[Connection]:
             transaction.rollback()
         raise
     transaction.commit()
+
+
+AUTOCOMMIT = "vicidid_autocommit"  # set in a pooled connection's info (wire.use_autocommit)
+
+
+def autocommitting(conn: Connection) -> bool:
+    return bool(not is_sqlite(conn.engine) and conn.connection.info.get(AUTOCOMMIT))
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -147,14 +147,17 @@ def _seen(
     context: ExecutionContext | None,
     executemany: bool,
 ) -> None:
-    attempt = _CURRENT.get()
-    if attempt is None or attempt.changed:
-        return
     table = written_table(statement)
-    if table is None:
-        return
-    if context is not None and context.execution_options.get("repeatable"):
-        return  # writes the same values again if run twice
+    if table is not None:
+        repeatable = context is not None and context.execution_options.get("repeatable", False)
+        note_write(table, repeatable)
+
+
+def note_write(table: str, repeatable: bool = False) -> None:
+    """Note, in the current Attempt, a write to `table` about to be sent."""
+    attempt = _CURRENT.get()
+    if attempt is None or attempt.changed or repeatable:
+        return  # a repeatable write puts the same values again if run twice
     attempt.wrote = True
     if table not in BOOKKEEPING:
         attempt.changed = True

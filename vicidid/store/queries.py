@@ -28,6 +28,7 @@ from vicidid.rows import CallerRow, DidRow, SettingsRow
 from vicidid.store import sizes
 from vicidid.store import tables as t
 from vicidid.store.db import table_engines
+from vicidid.store.wire import Read, fetch
 
 REF_COLUMNS = {
     "server": t.servers.c.server_ip,
@@ -113,15 +114,28 @@ CALLER_AND_SETTINGS = sa.select(
 
 def caller_and_settings(conn: Connection, user: str) -> tuple[CallerRow | None, SettingsRow]:
     """caller() and system_settings() in one round trip: every login needs both."""
+    caller, settings, _ = login_read(conn, user)
+    return caller, settings
+
+
+def login_read(
+    conn: Connection, user: str, also: Read | None = None
+) -> tuple[CallerRow | None, SettingsRow, list[dict[str, Any]] | None]:
+    """The caller, the login settings and, in the same round trip, `also`'s rows."""
+    reads = [Read(CALLER_AND_SETTINGS, {"caller": user})]
+    if also is not None:
+        reads.append(also)
+    found = fetch(conn, reads)
+    extra = found[1] if also is not None else None
     # first(): VICIdial's own schema does not make user names or group names unique
-    row = conn.execute(CALLER_AND_SETTINGS, {"caller": user}).mappings().first()
-    if row is None:
-        return None, {}
+    if not found[0]:
+        return None, {}, extra
+    row = found[0][0]
     settings = cast(SettingsRow, {c: row[f"settings_{c}"] for c in LOGIN_SETTINGS})
     if row["user"] is None:
-        return None, settings
+        return None, settings, extra
     caller = {k: v for k, v in row.items() if not k.startswith("settings_")}
-    return cast(CallerRow, caller), settings
+    return cast(CallerRow, caller), settings, extra
 
 
 # Writes the same values however often it runs: safe to run again after a lost connection
@@ -210,6 +224,7 @@ def ref_exists(conn: Connection, kind: str, value: str) -> bool:
 
 
 @functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=64)  # built once per shape: wire.py compiles each once
 def _did_select(dids: sa.TableClause, columns: tuple[str, ...]) -> sa.Select[Any]:
     wanted = [dids.c[c] for c in columns] if columns else [dids]
     return sa.select(*wanted).where(dids.c.did_pattern == sa.bindparam("pattern"))
@@ -221,6 +236,11 @@ def did_by_pattern(
     """The DID's row: every column, or only `columns` (a narrow read is much cheaper)."""
     row = conn.execute(_did_select(dids, columns), {"pattern": pattern}).mappings().first()
     return dict(row) if row else None
+
+
+def did_read(dids: sa.TableClause, pattern: str, columns: tuple[str, ...]) -> Read:
+    """did_by_pattern as a read to send with others (login_read)."""
+    return Read(_did_select(dids, columns), {"pattern": pattern})
 
 
 def existing_patterns(conn: Connection, patterns: list[str]) -> set[str]:
@@ -236,14 +256,7 @@ def existing_patterns(conn: Connection, patterns: list[str]) -> set[str]:
 UPDATE_DID = t.inbound_dids.update().where(t.inbound_dids.c.did_id == sa.bindparam("id_"))
 
 
-def update_did(conn: Connection, did_id: int, changes: dict[str, str]) -> None:
-    changes = sizes.of(conn).fit(t.inbound_dids.name, changes)
-    conn.execute(UPDATE_DID, {"id_": did_id, **changes})
-
-
-def delete_did(conn: Connection, did_id: int) -> None:
-    d = t.inbound_dids
-    conn.execute(d.delete().where(d.c.did_id == did_id))
+DELETE_DID = t.inbound_dids.delete().where(t.inbound_dids.c.did_id == sa.bindparam("id_"))
 
 
 @functools.lru_cache(maxsize=16)

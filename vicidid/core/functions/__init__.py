@@ -25,6 +25,8 @@ class Function:
     changes_dids: bool = True  # False: it only reads, so the modify permission is not needed
     adds_dids: bool = False  # its answers say "ADD DIDS" rather than "UPDATE DIDS"
     idempotent: bool = False  # an Idempotency-Key makes a retry replay the first answer
+    # The DID columns it reads by did_pattern first: read with the login, in one round trip
+    reads_did: tuple[str, ...] = ()
 
 
 FUNCTIONS: dict[str, Function] = {
@@ -35,6 +37,7 @@ FUNCTIONS: dict[str, Function] = {
             update_did.run,
             update_did.PARAMETERS,
             "Change a DID's settings, or delete it with delete_did=Y",
+            reads_did=update_did.READ,
         ),
         Function(
             "copy_did",

@@ -10,7 +10,7 @@ from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Given
 from vicidid.core.validate import check_fields, read_required
 from vicidid.rows import DidRow
-from vicidid.store import queries
+from vicidid.store import changes as changes_store
 
 PARAMETERS = (DID_PATTERN, *DID_FIELDS, DELETE_DID)
 # What an update reads of the row: enough to find it and check visibility.
@@ -21,7 +21,7 @@ def run(call: Call) -> list[Outcome]:
     pattern, error = read_required(call, DID_PATTERN, data=call.params.shown(DID_PATTERN))
     if error:
         return [error]
-    row = queries.did_by_pattern(call.conn, call.dids, pattern, READ)
+    row = call.did(pattern, READ)
     if row is None or not auth.sees(call.caller, row.get("user_group")):
         return call.answer(Kind.DID_NOT_FOUND, did=pattern)
 
@@ -34,13 +34,15 @@ def run(call: Call) -> list[Outcome]:
         return [error]
     if not changes:
         return call.answer(Kind.NO_UPDATES, did=pattern)
-    queries.update_did(call.conn, row["did_id"], changes)
+    call.later.append(changes_store.did_update(call.conn, row["did_id"], changes))
     sql = (
         f"UPDATE vicidial_inbound_dids set {audit.set_clause(changes)} "
         f"where did_id={audit.quote(row['did_id'])};"
     )
     notes = f"did: {pattern} did_id: {row['did_id']}"  # VICIdial's; `did history` reads the sql
-    audit.write(call, "MODIFY", "ADMIN API UPDATE DID", row["did_id"], sql, notes)
+    call.later.append(
+        audit.admin_write(call, "MODIFY", "ADMIN API UPDATE DID", row["did_id"], sql, notes)
+    )
     call.changes.append(pattern)
     return call.answer(Kind.UPDATED, did=pattern, did_id=row["did_id"])
 
@@ -49,15 +51,11 @@ def _delete(call: Call, row: DidRow, pattern: str) -> list[Outcome]:
     """`pattern` is the DID as given (VICIdial answers and notes it as given, in its case)."""
     if not auth.may_delete(call.caller):
         return call.answer(Kind.NO_DELETE_PERMISSION, did=pattern)
-    queries.delete_did(call.conn, row["did_id"])
+    call.later.append(changes_store.did_delete(row["did_id"]))
     sql = f"DELETE from vicidial_inbound_dids where did_id={audit.quote(row['did_id'])} limit 1;"
-    audit.write(
-        call,
-        "DELETE",
-        "ADMIN API DELETE DID",
-        row["did_id"],
-        sql,
-        f"did: {pattern} did_id: {row['did_id']}",
+    notes = f"did: {pattern} did_id: {row['did_id']}"
+    call.later.append(
+        audit.admin_write(call, "DELETE", "ADMIN API DELETE DID", row["did_id"], sql, notes)
     )
     call.changes.append(row["did_pattern"])
     return call.answer(Kind.DELETED, did=pattern, did_id=row["did_id"])

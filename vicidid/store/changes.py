@@ -1,0 +1,75 @@
+"""The writes that close a request, as values: sent together by store/wire.py.
+
+A request that changes a DID ends with the change, its admin_log row and its api_log and
+vicidial_api_urls rows. None of them needs an answer from the database (each api_urls
+row takes its api_log row's id in SQL), so they travel in one round trip, in this order.
+Every text is cut to its column's declared size here (store/sizes.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from vicidid.store import sizes
+from vicidid.store import tables as t
+from vicidid.store.queries import ADMIN_LOG, API_LOG, DELETE_DID, UPDATE_DID
+from vicidid.store.wire import Write
+
+
+class _LastId(sa.sql.functions.FunctionElement[int]):
+    """The id the connection's last INSERT gave its row."""
+
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(_LastId)
+def _last_id_mysql(element: _LastId, compiler: SQLCompiler, **kw: Any) -> str:
+    return "LAST_INSERT_ID()"
+
+
+@compiles(_LastId, "sqlite")
+def _last_id_sqlite(element: _LastId, compiler: SQLCompiler, **kw: Any) -> str:
+    return "last_insert_rowid()"
+
+
+API_URL_OF_LAST_LOG = t.api_urls.insert().values(api_id=_LastId())
+URL_KEYS = ("api_date", "remote_ip", "url")
+
+
+def did_update(conn: Connection, did_id: int, changes: Mapping[str, object]) -> Write:
+    fitted = sizes.of(conn).fit(t.inbound_dids.name, dict(changes))
+    return Write(UPDATE_DID, {"id_": did_id, **fitted}, t.inbound_dids.name, (*fitted, "id_"))
+
+
+def did_delete(did_id: int) -> Write:
+    return Write(DELETE_DID, {"id_": did_id}, t.inbound_dids.name)
+
+
+def admin_log(
+    conn: Connection, values: Mapping[str, object], rescue: Callable[[], None] | None
+) -> Write:
+    fitted = sizes.of(conn).fit(t.admin_log.name, dict(values))
+    return Write(ADMIN_LOG, fitted, t.admin_log.name, tuple(fitted), rescue=rescue)
+
+
+def api_log(
+    conn: Connection, rows: list[dict[str, object]], url: str | None, remote_ip: str
+) -> list[Write]:
+    """Each api_log row, followed by its vicidial_api_urls row (no password in the URL)."""
+    fit = sizes.of(conn).fit
+    writes: list[Write] = []
+    where = fit(t.api_urls.name, {"url": url, "remote_ip": remote_ip}) if url is not None else {}
+    for row in rows:
+        fitted = fit(t.api_log.name, row)
+        writes.append(Write(API_LOG, fitted, t.api_log.name, tuple(fitted)))
+        if url is not None:
+            values = {"api_date": row["api_date"], **where}
+            writes.append(Write(API_URL_OF_LAST_LOG, values, t.api_urls.name, URL_KEYS))
+    return writes

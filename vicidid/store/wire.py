@@ -1,0 +1,253 @@
+"""A request's fixed statements, sent straight to the driver, several in one round trip.
+
+On MariaDB/MySQL each round trip costs the database CPU and the worker a pass through
+SQLAlchemy's execution path, which costs more than the driver's own work. update_did
+therefore reads the caller, the login settings and the DID in one round trip and sends
+the change with its admin_log, api_log and api_urls rows in another (then COMMIT, on
+InnoDB). The statements are still built with SQLAlchemy, compiled once per shape, and
+their values still travel as bound parameters; several go in one message with the
+driver's multi-statement mode, which is switched on for vicidid's connections only.
+
+Errors come back as SQLAlchemy's exceptions, with a lost connection invalidated, so the
+pipeline's fault handling (store/faults.py) treats them exactly as any other statement's.
+SQLite takes the statements one by one through SQLAlchemy: it has no round trips to save,
+and its column types need SQLAlchemy's conversions.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Dialect
+
+from vicidid.store import faults
+from vicidid.store.db import AUTOCOMMIT, autocommitting
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    names: tuple[str, ...]  # the bound parameters, in the order the SQL takes them
+    defaults: Mapping[str, Any]  # values SQLAlchemy bound itself (LIMIT 1, literals)
+
+    def values(self, params: Mapping[str, object]) -> tuple[object, ...]:
+        return tuple(params[name] if name in params else self.defaults[name] for name in self.names)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(clause: Any, dialect: Dialect, keys: tuple[str, ...]) -> Compiled:
+    compiled = clause.compile(
+        dialect=dialect,
+        column_keys=list(keys) if keys else None,
+        compile_kwargs={"render_postcompile": True},
+    )
+    if getattr(compiled, "_bind_processors", None):  # none for the types vicidid sends
+        raise TypeError("a statement sent directly must need no bind processing")
+    names = tuple(getattr(compiled, "positiontup", None) or ())  # SQLCompiler's
+    binds = getattr(compiled, "binds", {})
+    # values SQLAlchemy bound itself; a value the caller must give has none (KeyError)
+    defaults = {n: b.value for n, b in binds.items() if not b.required and n in names}
+    return Compiled(compiled.string, names, defaults)
+
+
+@dataclass(frozen=True)
+class Read:
+    """A SELECT whose rows come back as dicts."""
+
+    clause: sa.Select[Any]
+    params: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Write:
+    """An INSERT, UPDATE or DELETE whose result the request does not need.
+
+    `rescue` runs when this very write fails on a database that keeps what ran before it
+    (MyISAM): the admin_log row of a change that has landed is written another way.
+    """
+
+    clause: sa.Executable
+    params: Mapping[str, object]
+    table: str
+    keys: tuple[str, ...] = ()  # the columns given (INSERT/UPDATE); () for every bound name
+    repeatable: bool = False  # writes the same values however often it runs
+    rescue: Callable[[], None] | None = field(default=None, compare=False)
+
+
+class WriteFailed(Exception):
+    """A write of a batch failed; `index` is the write the database refused or lost."""
+
+    def __init__(self, index: int, error: sa_exc.DBAPIError) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
+def direct(conn: Connection) -> bool:
+    return conn.dialect.name in ("mysql", "mariadb")
+
+
+def fetch(conn: Connection, reads: Sequence[Read]) -> list[list[dict[str, Any]]]:
+    """Each read's rows, all in one round trip on MariaDB/MySQL."""
+    if not direct(conn):
+        return [
+            [dict(r) for r in conn.execute(rd.clause, dict(rd.params)).mappings()] for rd in reads
+        ]
+    _begin(conn)
+    parts = [_compiled(rd.clause, conn.dialect, ()) for rd in reads]
+    sql = ";\n".join(p.sql for p in parts)
+    values = tuple(v for p, rd in zip(parts, reads, strict=True) for v in p.values(rd.params))
+    results: list[list[dict[str, Any]]] = []
+    with _cursor(conn, sql, values) as cursor:
+        cursor.execute(sql, values)
+        while True:
+            names = [d[0] for d in cursor.description or ()]
+            results.append([dict(zip(names, row, strict=True)) for row in cursor.fetchall()])
+            if not cursor.nextset():
+                break
+    return results
+
+
+def send(conn: Connection, writes: Sequence[Write]) -> None:
+    """Run the writes in order, in one round trip on MariaDB/MySQL.
+
+    Raises WriteFailed naming the write that failed: the ones before it ran (and, on
+    MyISAM, stay), the ones after it did not.
+    """
+    if not writes:
+        return
+    for w in writes:
+        faults.note_write(w.table, w.repeatable)
+    if not direct(conn):
+        for index, w in enumerate(writes):
+            try:
+                conn.execute(w.clause, dict(w.params))
+            except sa_exc.DBAPIError as error:
+                raise WriteFailed(index, error) from error
+        return
+    _begin(conn)
+    parts = [_compiled(w.clause, conn.dialect, w.keys) for w in writes]
+    first = 0
+    for last in _message_ends(parts, writes):
+        _send_message(conn, parts[first:last], writes[first:last], first)
+        first = last
+
+
+# A message stays well under MariaDB's smallest default max_allowed_packet (16 MiB on
+# 10.x, 4 MiB on MySQL 5.7), whatever the rows hold.
+MESSAGE_BYTES = 1 << 20
+MESSAGE_STATEMENTS = 500
+
+
+def _message_ends(parts: list[Compiled], writes: Sequence[Write]) -> list[int]:
+    """Where each message of the batch ends (exclusive indexes)."""
+    ends: list[int] = []
+    size = count = 0
+    for index, (part, w) in enumerate(zip(parts, writes, strict=True)):
+        cost = len(part.sql) + sum(len(str(v)) for v in w.params.values())
+        if count and (size + cost > MESSAGE_BYTES or count == MESSAGE_STATEMENTS):
+            ends.append(index)
+            size = count = 0
+        size += cost
+        count += 1
+    ends.append(len(writes))
+    return ends
+
+
+def _send_message(
+    conn: Connection, parts: list[Compiled], writes: Sequence[Write], offset: int
+) -> None:
+    sql = ";\n".join(p.sql for p in parts)
+    values = tuple(v for p, w in zip(parts, writes, strict=True) for v in p.values(w.params))
+    done = 0
+    try:
+        with _cursor(conn, sql, values) as cursor:
+            cursor.execute(sql, values)
+            done = 1
+            while cursor.nextset():
+                done += 1
+    except sa_exc.DBAPIError as error:
+        raise WriteFailed(offset + min(done, len(writes) - 1), error) from error
+
+
+def use_autocommit(conn: Connection) -> None:
+    """Each statement commits as it runs: for MyISAM, where COMMIT has nothing to do.
+
+    Set once per pooled connection (one round trip); a connection left outside a
+    transaction also holds no table's metadata lock while it waits in the pool.
+    """
+    record = conn.connection
+    if not direct(conn) or record.info.get(AUTOCOMMIT):
+        return
+    dbapi = record.dbapi_connection
+    assert dbapi is not None
+    try:
+        dbapi.autocommit(True)
+    except conn.dialect.loaded_dbapi.Error as error:
+        _raise(conn, error, "SET autocommit=1", (), None)
+    record.info[AUTOCOMMIT] = True
+
+
+def _begin(conn: Connection) -> None:
+    # SQLAlchemy must know a transaction is open, so that it ends (COMMIT or ROLLBACK)
+    # before the connection goes back to the pool; BEGIN itself is implicit in MySQL.
+    if not conn.in_transaction() and not autocommitting(conn):
+        conn.begin()
+
+
+class _cursor:
+    """A DBAPI cursor whose driver errors are raised as SQLAlchemy's, lost connections
+    invalidated (the pool then drops them), as SQLAlchemy's own execution does; the
+    engine's before_cursor_execute listeners see each message."""
+
+    def __init__(self, conn: Connection, sql: str, values: tuple[object, ...]) -> None:
+        self.conn, self.sql, self.values = conn, sql, values
+        self.cursor: Any = None
+
+    def __enter__(self) -> Any:
+        dbapi = self.conn.connection.dbapi_connection
+        assert dbapi is not None
+        try:
+            self.cursor = dbapi.cursor()
+        except self.conn.dialect.loaded_dbapi.Error as error:
+            _raise(self.conn, error, self.sql, self.values, None)
+        # what listens to the engine's statements (logging, fault injection in tests)
+        # sees these too, a message at a time
+        self.conn.dispatch.before_cursor_execute(
+            self.conn, self.cursor, self.sql, self.values, None, False
+        )
+        return self.cursor
+
+    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
+        cursor, self.cursor = self.cursor, None
+        dbapi_error = self.conn.dialect.loaded_dbapi.Error
+        try:
+            cursor.close()  # reads any result the server still sends
+        except dbapi_error as closing:
+            error = error or closing
+        if isinstance(error, dbapi_error):
+            _raise(self.conn, error, self.sql, self.values, cursor)
+
+
+def _raise(
+    conn: Connection, error: BaseException, sql: str, values: tuple[object, ...], cursor: object
+) -> None:
+    dialect = conn.dialect
+    dbapi = conn.connection.dbapi_connection
+    lost = dialect.is_disconnect(error, dbapi, cursor)  # type: ignore[arg-type]
+    if lost:
+        conn.invalidate(error)
+    raise sa_exc.DBAPIError.instance(
+        sql,
+        values,
+        error,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=True,
+        connection_invalidated=lost,
+        dialect=dialect,
+    ) from error
