@@ -1,0 +1,171 @@
+"""update_did without HTTP: worker CPU and database round trips per request.
+
+    python -m bench.inprocess                      # SQLite, InnoDB and MyISAM, 2,000 requests each
+    python -m bench.inprocess --backends innodb --profile   # and where the time goes
+
+It runs `Pipeline.handle` in a loop on one thread, as a request thread of the server does,
+rendering each answer as the HTTP edge would, and prints a table: CPU per request
+(`time.process_time`), wall time per request, and the round trips each request made to
+the database (every query, COMMIT and ROLLBACK the driver sent, counted in the driver).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib
+import pstats
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from vicidid.core.call import POLICIES
+from vicidid.core.dialects import simple
+from vicidid.core.pipeline import Incoming, Pipeline
+from vicidid.store.db import WRITTEN_TABLES, make_engine, mysql_url
+
+HERE = Path(__file__).parent
+MYSQL = "mysql://root@127.0.0.1:3306/"
+DIDS = [str(17000000000 + n) for n in range(200)]
+
+
+@contextmanager
+def counting_round_trips() -> Iterator[list[int]]:
+    """Count what the MariaDB drivers send: each query, COMMIT and ROLLBACK is a round trip."""
+    classes = []
+    for module in ("MySQLdb.connections", "pymysql.connections"):
+        try:
+            classes.append(importlib.import_module(module).Connection)
+        except ImportError:
+            continue
+    count = [0]
+    originals = [
+        (cls, name, getattr(cls, name))
+        for cls in classes
+        for name in ("query", "commit", "rollback")
+    ]
+
+    def counted(original: Callable[..., object]) -> Callable[..., object]:
+        def call(self: object, *args: object, **kw: object) -> object:
+            count[0] += 1
+            return original(self, *args, **kw)
+
+        return call
+
+    for cls, name, original in originals:
+        setattr(cls, name, counted(original))
+    try:
+        yield count
+    finally:
+        for cls, name, original in originals:
+            setattr(cls, name, original)
+
+
+def prepare(backend: str) -> str:
+    if backend == "sqlite":
+        path = HERE / "out" / "inprocess.db"
+        path.parent.mkdir(exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{path}"
+    else:
+        url = MYSQL + "vicidid_bench_inprocess"
+        root = sa.create_engine(mysql_url(MYSQL))
+        with root.begin() as conn:
+            conn.exec_driver_sql("DROP DATABASE IF EXISTS vicidid_bench_inprocess")
+            conn.exec_driver_sql("CREATE DATABASE vicidid_bench_inprocess CHARACTER SET utf8mb4")
+        root.dispose()
+    subprocess.run(
+        [sys.executable, "-m", "vicidid", "--db", url, "init-db", "--demo"],
+        check=True,
+        capture_output=True,
+    )
+    if backend == "myisam":
+        engine = sa.create_engine(mysql_url(url))
+        with engine.begin() as conn:
+            for table in WRITTEN_TABLES:
+                conn.exec_driver_sql(f"ALTER TABLE {table} ENGINE=MyISAM")
+        engine.dispose()
+    engine = make_engine(url)
+    reply = Pipeline(engine, POLICIES["simple"]).handle(
+        Incoming(
+            form=[
+                ("function", "copy_did"),
+                ("user", "admin"),
+                ("pass", "1234"),
+                ("source", "bench"),
+                ("did_pattern", "18001234567"),
+                ("new_dids", ",".join(DIDS)),
+            ]
+        )
+    )
+    assert reply.outcomes[-1].counts.added == len(DIDS), reply.kinds
+    engine.dispose()
+    return url
+
+
+def request(n: int) -> Incoming:
+    return Incoming(
+        query=[
+            ("function", "update_did"),
+            ("user", "admin"),
+            ("pass", "1234"),
+            ("source", "bench"),
+            ("did_pattern", DIDS[(n * 7) % len(DIDS)]),
+            ("did_description", f"Bench line {n % 2}"),
+        ]
+    )
+
+
+def measure(url: str, requests: int, profile: bool) -> tuple[float, float, float]:
+    """CPU ms, wall ms and round trips per update_did (medians of five rounds)."""
+    engine = make_engine(url, pool_size=1)
+    pipeline = Pipeline(engine, POLICIES["simple"])
+    for n in range(50):  # warm: the login remembered, the statements compiled
+        pipeline.handle(request(n))
+    cpu, wall, trips = [], [], []
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    for _ in range(5):
+        with counting_round_trips() as count:
+            c0, w0 = time.process_time(), time.perf_counter()
+            if profiler:
+                profiler.enable()
+            for n in range(requests // 5):
+                reply = pipeline.handle(request(n))
+                simple.render(reply.outcomes)
+            if profiler:
+                profiler.disable()
+            c1, w1 = time.process_time(), time.perf_counter()
+        cpu.append((c1 - c0) * 1000 / (requests // 5))
+        wall.append((w1 - w0) * 1000 / (requests // 5))
+        trips.append(count[0] / (requests // 5))
+        assert reply.kinds[-1].value == "updated", reply.kinds
+    engine.dispose()
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    return statistics.median(cpu), statistics.median(wall), statistics.median(trips)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default="sqlite,innodb,myisam")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    for backend in args.backends.split(","):
+        cpu, wall, trips = measure(prepare(backend), args.requests, args.profile)
+        rows.append(f"| {backend} | {cpu:.3f} | {wall:.3f} | {trips:.1f} |")
+    print("| backend | CPU ms/request | wall ms/request | round trips/request |")
+    print("|---|---|---|---|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
