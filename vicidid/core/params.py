@@ -77,8 +77,11 @@ class Params:
         return value
 
     def read(self, field: Field) -> Read:
+        names = self._names(field)
+        if not any(name in self.raw for name in names):
+            return ABSENT  # the common case: most fields are not given
         found: list[Given] = []
-        for name in self._names(field):
+        for name in names:
             value = self.raw.get(name, "")
             if self.filtering:
                 value = strip_to(field.charset, value)

@@ -108,6 +108,9 @@ def _mysql_engine(u: URL, pool_size: int) -> Engine:
         pool_reset_on_return=None,
         pool_recycle=3600,
         isolation_level="READ COMMITTED",
+        # positional %s for both drivers (PyMySQL's default is %(name)s): statements sent
+        # together (wire.py) join their values in one sequence
+        paramstyle="format",
     )
     _allow_multi_statements(engine)
     return engine

@@ -96,13 +96,15 @@ def caller(conn: Connection, user: str) -> CallerRow | None:
     return cast(CallerRow, dict(row)) if row else None
 
 
-_ONE_ROW = sa.select(sa.literal(1).label("one")).subquery("one_row")
+# Constants written into the SQL, not bound: each bound value costs the driver an escape
+_ONE = sa.literal_column("1")
+_ONE_ROW = sa.select(_ONE.label("one")).subquery("one_row")
 # One row always, whether the user and the settings row exist or not: an unknown user
 # still gets the settings (its password is checked against a dummy at the system's cost).
 CALLER_AND_SETTINGS = sa.select(
     *CALLER.selected_columns,
     *(
-        sa.select(t.system_settings.c[c]).limit(1).scalar_subquery().label(f"settings_{c}")
+        sa.select(t.system_settings.c[c]).limit(_ONE).scalar_subquery().label(f"settings_{c}")
         for c in LOGIN_SETTINGS
     ),
 ).select_from(

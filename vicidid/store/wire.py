@@ -48,6 +48,8 @@ def _compiled(clause: Any, dialect: Dialect, keys: tuple[str, ...]) -> Compiled:
     )
     if getattr(compiled, "_bind_processors", None):  # none for the types vicidid sends
         raise TypeError("a statement sent directly must need no bind processing")
+    if not dialect.positional:
+        raise TypeError("statements sent together need a positional paramstyle (db.py)")
     names = tuple(getattr(compiled, "positiontup", None) or ())  # SQLCompiler's
     binds = getattr(compiled, "binds", {})
     # values SQLAlchemy bound itself; a value the caller must give has none (KeyError)
@@ -139,7 +141,8 @@ def send(conn: Connection, writes: Sequence[Write]) -> None:
 
 
 # A message stays well under MariaDB's smallest default max_allowed_packet (16 MiB on
-# 10.x, 4 MiB on MySQL 5.7), whatever the rows hold.
+# 10.x, 4 MiB on MySQL 5.7), whatever the rows hold (texts counted; numbers and dates
+# are small).
 MESSAGE_BYTES = 1 << 20
 MESSAGE_STATEMENTS = 500
 
@@ -149,7 +152,7 @@ def _message_ends(parts: list[Compiled], writes: Sequence[Write]) -> list[int]:
     ends: list[int] = []
     size = count = 0
     for index, (part, w) in enumerate(zip(parts, writes, strict=True)):
-        cost = len(part.sql) + sum(len(str(v)) for v in w.params.values())
+        cost = len(part.sql) + sum(len(v) for v in w.params.values() if type(v) is str)
         if count and (size + cost > MESSAGE_BYTES or count == MESSAGE_STATEMENTS):
             ends.append(index)
             size = count = 0
