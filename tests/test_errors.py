@@ -10,7 +10,7 @@ import click
 import pytest
 
 import vicidid
-from vicidid.cli.commands import fail_on_db_errors
+from vicidid.cli.context import fail_on_db_errors
 from vicidid.errors import VicididError
 from vicidid.store.db import DriverMissing
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 import sqlalchemy as sa
 
 from vicidid.cli import demo
-from vicidid.core.call import POLICIES
-from vicidid.core.functions import FUNCTIONS
+from vicidid.core.call import POLICIES, Call
+from vicidid.core.functions import FUNCTIONS, dispatch
 from vicidid.core.outcomes import Kind
+from vicidid.core.params import Params
 from vicidid.core.pipeline import Incoming, Pipeline
+from vicidid.store import tables as t
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
 
@@ -289,7 +293,29 @@ def test_vicidial_new_dids_shorter_than_two_characters_is_a_required_field_error
 def test_the_registry_says_which_functions_add_replay_or_only_read():
     assert {n for n, f in FUNCTIONS.items() if f.adds_dids} == {"add_did", "copy_did"}
     assert {n for n, f in FUNCTIONS.items() if f.idempotent} == {"add_did", "copy_did"}
-    assert {n for n, f in FUNCTIONS.items() if not f.changes_dids} == {"did_info", "did_list"}
+    assert {n for n, f in FUNCTIONS.items() if not f.changes_dids} == {
+        "did_info",
+        "did_list",
+        "version",
+    }
+    assert {n for n, f in FUNCTIONS.items() if not f.needs_login} == {"version"}
+
+
+def test_version_is_answered_without_a_login_and_its_call_has_no_caller(engine):
+    pipeline = Pipeline(engine, POLICIES["simple"])
+    reply = pipeline.handle(Incoming(query=[("function", "version"), ("user", "nobody")]))
+    assert reply.kinds == [Kind.VERSION] and reply.outcomes[0].user == "nobody"
+    assert reply.outcomes[0].extra["line"].startswith("VERSION: 2.14-194|BUILD: vicidid-")
+    params = Params({"user": "nobody"}, filtering=False)
+    with engine.connect() as conn:
+        now = datetime(2026, 1, 2, 3, 4, 5)
+        call = Call(conn, params, POLICIES["simple"], None, "version", "", "", now, t.inbound_dids)
+        assert call.user == "nobody"
+        with pytest.raises(LookupError):
+            call.caller  # noqa: B018 - only a function that needs a login may ask
+        [outcome] = dispatch(call)
+    assert outcome.kind is Kind.VERSION and outcome.user == "nobody"
+    assert "|DATE: 2026-01-02 03:04:05|" in outcome.extra["line"]
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))

@@ -5,14 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 import click
 
 from vicidid.cli import bulk
-
-if TYPE_CHECKING:  # cli imports this module
-    from vicidid.cli.commands import Context
+from vicidid.cli.context import Context
 
 SHOWN_INVALID = 5
 

@@ -1,4 +1,8 @@
-"""One authenticated call: everything a function needs, and the dialect's policies."""
+"""One call: everything a function needs, and the dialect's policies.
+
+A call is authenticated, with its caller's row, unless its function needs no login
+(version): that call has no caller, and its user is the one the request names.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from vicidid.core.fields import USER
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params
 from vicidid.rows import CallerRow, DidRow
@@ -59,7 +64,8 @@ class Call:
     conn: Connection
     params: Params
     policy: Policy
-    caller: CallerRow  # the vicidial_users row, with its group's viewing and IP columns
+    # the vicidial_users row, with its group's viewing and IP columns; None without a login
+    caller_row: CallerRow | None
     function: str
     source: str
     ip: str
@@ -83,8 +89,17 @@ class Call:
         return queries.did_by_pattern(self.conn, self.dids, pattern, columns)
 
     @property
+    def caller(self) -> CallerRow:
+        """The logged-in caller's row; only a function that needs a login may ask for it."""
+        if self.caller_row is None:
+            raise LookupError(f"{self.function} runs without a login, so without a caller")
+        return self.caller_row
+
+    @property
     def user(self) -> str:
-        return self.caller["user"]
+        if self.caller_row is None:
+            return self.params.shown(USER)[:20]
+        return self.caller_row["user"]
 
     def outcome(self, kind: Kind, **kw: Any) -> Outcome:
         return Outcome(kind, function=self.function, user=self.user, **kw)

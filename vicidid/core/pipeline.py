@@ -27,8 +27,7 @@ from vicidid.core import audit, idempotency
 from vicidid.core.call import Call, Policy
 from vicidid.core.dialects.vicidial import log_rows
 from vicidid.core.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, SOURCE, SOURCE_DID, USER
-from vicidid.core.functions import FUNCTIONS, dispatch
-from vicidid.core.functions.version import version_line
+from vicidid.core.functions import FUNCTIONS, dispatch, needs_login
 from vicidid.core.login import Gate, Verdict
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Given, Params, merge
@@ -125,7 +124,7 @@ class Pipeline:
         user = params.shown(USER)[:20]
         now = datetime.now().replace(microsecond=0)
         call_changes: list[str] = []
-        if function != "version" and incoming.verdict is None and self.gate.throttled(incoming.ip):
+        if needs_login(function) and incoming.verdict is None and self.gate.throttled(incoming.ip):
             # refused before any database work or hashing (throttle.py)
             user = self.gate.credentials(params, incoming.basic)[0][:20]
             return Reply([Outcome(Kind.THROTTLED, function=function, user=user)], function, params)
@@ -142,7 +141,7 @@ class Pipeline:
                         if not self.transactional:  # MyISAM: nothing to commit
                             wire.use_autocommit(conn)
                         verdict = None
-                        if function != "version":  # the login, checked before any lock
+                        if needs_login(function):  # the login, checked before any lock
                             also = self._prefetch(conn, params, function, dids)
                             found = self._login(reading_first(conn), params, incoming, now, also)
                             if not isinstance(found, Verdict):  # the hashing is still to run
@@ -274,12 +273,9 @@ class Pipeline:
         changes: list[str],
         later: list[Write],
     ) -> tuple[list[Outcome], str]:
-        if verdict is None:  # version: no login
-            line = version_line(now, queries.local_gmt(conn))
-            user = params.shown(USER)[:20]
-            return [
-                Outcome(Kind.VERSION, function="version", user=user, extra={"line": line})
-            ], user
+        if verdict is None:  # a function that needs no login (version): a call without a caller
+            call = Call(conn, params, self.policy, None, function, "", incoming.ip, now, dids)
+            return dispatch(call), call.user
         refused = self.gate.settle(conn, verdict, function, incoming.ip, now)
         if refused is not None:
             return refused, verdict.user

@@ -51,7 +51,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 
 def implemented(function: str) -> bool:
     """Does vicidid answer this function itself? (No function at all: vicidid says so.)"""
-    return not function or function == "version" or function in FUNCTIONS
+    return not function or function in FUNCTIONS
 
 
 def check_url(url: str) -> str:

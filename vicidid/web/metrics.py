@@ -38,7 +38,7 @@ from vicidid.core.functions import FUNCTIONS
 from vicidid.core.pipeline import Reply
 from vicidid.web.settings import Settings
 
-KNOWN = set(FUNCTIONS) | {"version"}
+KNOWN = set(FUNCTIONS)
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 REQUESTS = Counter(

@@ -53,7 +53,7 @@ def known_fields() -> dict[str, tuple[Field, list[str]]]:
 
 def schema(field: Field, name: str) -> Json:
     if name == "function":
-        return {"type": "string", "enum": ["version", *FUNCTIONS]}
+        return {"type": "string", "enum": [*FUNCTIONS]}
     out: Json = {"type": "string"}
     if field.choices:
         words = [w for w, _ in field.synonyms] if name == field.names[0] else []
@@ -197,9 +197,9 @@ def document() -> Json:
     described = "\n".join(f"- `{f.name}`: {f.summary}" for f in FUNCTIONS.values())
     operation = {
         "summary": "VICIdial Non-Agent API for inbound DIDs",
-        "description": "The `function` parameter picks the operation:\n- `version`: the "
-        "version line, no login needed\n" + described + "\n\nA GET parameter wins over a "
-        "POST one of the same name; a repeated name keeps its last value.",
+        "description": f"The `function` parameter picks the operation:\n{described}\n\n"
+        "A GET parameter wins over a POST one of the same name; a repeated name keeps its "
+        "last value.",
         "parameters": params,
         "responses": responses(),
         "security": [{}, {"basic": []}],

@@ -1,7 +1,8 @@
 """The `function=` registry: every fact about each function, in one mapping by name.
 
-The pipeline dispatches through it; permissions, idempotency, the dialects' wording,
-the OpenAPI document and the tests read their facts from it.
+The pipeline dispatches through it; the login, permissions, idempotency, the dialects'
+wording, the metrics' labels, the fallback, the OpenAPI document and the tests read their
+facts from it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from vicidid.auth import rules as auth
 from vicidid.core.call import Call
 from vicidid.core.fields import Field
-from vicidid.core.functions import add_did, copy_did, did_info, did_list, update_did
+from vicidid.core.functions import add_did, copy_did, did_info, did_list, update_did, version
 from vicidid.core.outcomes import Kind, Outcome
 
 
@@ -25,6 +26,7 @@ class Function:
     changes_dids: bool = True  # False: it only reads, so the modify permission is not needed
     adds_dids: bool = False  # its answers say "ADD DIDS" rather than "UPDATE DIDS"
     idempotent: bool = False  # an Idempotency-Key makes a retry replay the first answer
+    needs_login: bool = True  # False: answered to anyone, its Call has no caller (version)
     # The DID columns it reads by did_pattern first: read with the login, in one round trip
     reads_did: tuple[str, ...] = ()
 
@@ -32,6 +34,14 @@ class Function:
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in (
+        Function(
+            "version",
+            version.run,
+            (),
+            "the version line, no login needed",
+            changes_dids=False,
+            needs_login=False,
+        ),
         Function(
             "update_did",
             update_did.run,
@@ -73,9 +83,15 @@ FUNCTIONS: dict[str, Function] = {
 }
 
 
+def needs_login(name: str) -> bool:
+    """Whether a request for this function is answered only after a login: all but version."""
+    function = FUNCTIONS.get(name)
+    return function is None or function.needs_login
+
+
 def dispatch(call: Call) -> list[Outcome]:
     """Run the call's function for a caller allowed to read, or to change, DIDs."""
     function = FUNCTIONS[call.function]
-    if not auth.may_use(call.caller, changes_dids=function.changes_dids):
+    if function.needs_login and not auth.may_use(call.caller, changes_dids=function.changes_dids):
         return call.answer(Kind.NO_PERMISSION)
     return function.run(call)

@@ -6,6 +6,9 @@ import time
 from datetime import datetime
 
 from vicidid import __version__
+from vicidid.core.call import Call
+from vicidid.core.outcomes import Kind, Outcome
+from vicidid.store import queries
 
 VICIDIAL_VERSION = "2.14-194"
 
@@ -26,3 +29,9 @@ def version_line(now: datetime, local_gmt: str | None) -> str:
         f"DATE: {now:%Y-%m-%d %H:%M:%S}|EPOCH: {int(now.timestamp())}|DST: {dst}|"
         f"TZ: {offset_text(tz)}|TZNOW: {offset_text(tz + dst)}|"
     )
+
+
+def run(call: Call) -> list[Outcome]:
+    """The line, with the server's offset from the database; the call has no caller."""
+    line = version_line(call.now, queries.local_gmt(call.conn))
+    return call.answer(Kind.VERSION, extra={"line": line})
