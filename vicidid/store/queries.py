@@ -97,7 +97,7 @@ def caller(conn: Connection, user: str) -> CallerRow | None:
 
 
 # Constants written into the SQL, not bound: each bound value costs the driver an escape
-_ONE = sa.literal_column("1")
+_ONE: sa.ColumnClause[int] = sa.literal_column("1")
 _ONE_ROW = sa.select(_ONE.label("one")).subquery("one_row")
 # One row always, whether the user and the settings row exist or not: an unknown user
 # still gets the settings (its password is checked against a dummy at the system's cost).
