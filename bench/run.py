@@ -140,6 +140,8 @@ class Row:
     unit: str = "req/s"
     hello: float | None = None
     direct: float | None = None
+    worker_cpu: float | None = None  # ms of the server's processes' CPU per request
+    db_cpu: float | None = None  # ms of MariaDB's CPU per request
 
 
 def free_port() -> int:
@@ -169,6 +171,7 @@ def start(args: list[str], ready_path: str, env: dict | None = None):
     )
     url = f"http://127.0.0.1:{port}"
     wait_ready(url + ready_path, process)
+    SERVERS[url] = process.pid
     return url, process, log
 
 
@@ -240,7 +243,12 @@ def measure(
     hello_rate: dict,
     direct_rate: dict,
 ) -> Row:
+    server = SERVERS[url]
+    before = cpu_seconds(server), cpu_seconds(mariadb_pid())
     rate, p50, p99, errors = wrk(url, case, connections, seconds)
+    after = cpu_seconds(server), cpu_seconds(mariadb_pid())
+    served = rate * seconds  # wrk's own count of the requests in its timed window
+    worker_cpu, db_cpu = ((a - b) * 1000 / served for a, b in zip(after, before, strict=True))
     versus = direct_rate[1 if connections == 1 else 8] if case == "update_did" else None
     return Row(
         backend,
@@ -253,7 +261,33 @@ def measure(
         errors,
         hello=rate / hello_rate[connections],
         direct=rate / versus if versus else None,
+        worker_cpu=worker_cpu,
+        db_cpu=None if backend == "sqlite" else db_cpu,
     )
+
+
+SERVERS: dict[str, int] = {}  # a served URL's process id
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """CPU (user + system) of a process and its live child processes, in seconds."""
+    if pid is None:
+        return 0.0
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(cpu_seconds(int(child)) for child in children)
+
+
+@functools.cache
+def mariadb_pid() -> int | None:
+    found = subprocess.run(["pidof", "mariadbd"], capture_output=True, text=True).stdout.split()
+    return int(found[0]) if found else None
 
 
 def copies(url: str, size: int, connections: int, calls: int, first: int) -> Row:
@@ -473,16 +507,18 @@ def run(args) -> list[Row]:
 def table(rows: list[Row]) -> str:
     lines = [
         "| backend | workers | case | conns | rate | p50 ms | p99 ms | errors | "
-        "× hello | × direct DB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "× hello | × direct DB | server CPU ms/req | MariaDB CPU ms/req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ratio = f"{r.hello:.1%}" if r.hello is not None else ""
         versus = f"{r.direct:.2f}" if r.direct is not None else ""
+        worker = f"{r.worker_cpu:.2f}" if r.worker_cpu is not None else ""
+        db = f"{r.db_cpu:.2f}" if r.db_cpu is not None else ""
         lines.append(
             f"| {r.backend} | {r.workers} | {r.case} | {r.connections} | "
             f"{r.rate:,.0f} {r.unit} | {r.p50:.1f} | {r.p99:.1f} | {r.errors} | "
-            f"{ratio} | {versus} |"
+            f"{ratio} | {versus} | {worker} | {db} |"
         )
     return "\n".join(lines)
 

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect
 
+from vicidid.errors import VicididError
 from vicidid.store import faults
 from vicidid.store.db import AUTOCOMMIT, autocommitting
 
@@ -81,7 +82,7 @@ class Write:
     rescue: Callable[[], None] | None = field(default=None, compare=False)
 
 
-class WriteFailed(Exception):
+class WriteFailed(VicididError):
     """A write of a batch failed; `index` is the write the database refused or lost."""
 
     def __init__(self, index: int, error: sa_exc.DBAPIError) -> None:
