@@ -217,7 +217,10 @@ def wrk(
         text=True,
         timeout=seconds + 60,
     ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None:
+        raise SystemExit(f"wrk did not run: {out or '(no output)'}")
+    rate = float(found.group(1))
     p50 = ms(re.search(r"\s50%\s+(\S+)", out).group(1))
     p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))
     errors = int(re.search(r"WRONG_BODIES (\d+)", out).group(1))
