@@ -15,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from vicidid.core.functions.update_did import READ
-from vicidid.store import changes, queries, reflect, wire
+from vicidid.store import changes, logins, queries, reflect, wire
 from vicidid.store.db import make_engine, transactional
 
 
@@ -26,7 +26,7 @@ def one_request(engine: sa.engine.Engine, dids: sa.TableClause, pattern: str, n:
             conn.begin()
         else:
             wire.use_autocommit(conn)
-        _, _, found = queries.login_read(conn, "admin", queries.did_read(dids, pattern, READ))
+        _, _, found = logins.login_read(conn, "admin", queries.did_read(dids, pattern, READ))
         assert found
         did_id = found[0]["did_id"]
         admin = {

@@ -12,7 +12,7 @@ from tests.conftest import MYSQL_ROOT, serve
 from vicidid.cli import demo
 from vicidid.core.call import POLICIES
 from vicidid.core.pipeline import Incoming, Pipeline
-from vicidid.store import faults, queries
+from vicidid.store import faults, logins
 from vicidid.store.db import WriterTurns, make_engine, safe_url, writer_turns
 from vicidid.store.schema import init_db
 
@@ -76,14 +76,14 @@ def test_caller_and_settings_in_one_statement(db_url):
     init_db(engine)
     demo.load(engine)
     with engine.begin() as conn:
-        row, settings = queries.caller_and_settings(conn, "6666")
-        assert row == queries.caller(conn, "6666")
-        assert settings == queries.system_settings(conn)
+        row, settings = logins.caller_and_settings(conn, "6666")
+        assert row == logins.caller(conn, "6666")
+        assert settings == logins.system_settings(conn)
         # an unknown user still gets the settings: they say what a password check costs
-        assert queries.caller_and_settings(conn, "nobody") == (None, settings)
+        assert logins.caller_and_settings(conn, "nobody") == (None, settings)
         conn.execute(sa.text("DELETE FROM system_settings"))
-        row, settings = queries.caller_and_settings(conn, "6666")
-        assert row == queries.caller(conn, "6666")
+        row, settings = logins.caller_and_settings(conn, "6666")
+        assert row == logins.caller(conn, "6666")
         assert set(settings.values()) == {None}
     engine.dispose()
 

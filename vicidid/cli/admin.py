@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from vicidid.auth import passhash
 from vicidid.auth import rules as auth
 from vicidid.errors import VicididError
-from vicidid.store import admin_queries, queries
+from vicidid.store import admin_queries, logins, queries
 from vicidid.store import tables as t
 
 
@@ -40,7 +40,7 @@ def password_columns(conn: Connection, password: str) -> dict[str, str]:
     """pass/pass_hash for a new password, as the system settings say VICIdial stores it."""
     if not password or len(password) > 100:
         raise AdminError("the password must be 1 to 100 characters")
-    settings = auth.LoginSettings.from_row(queries.system_settings(conn))
+    settings = auth.LoginSettings.from_row(logins.system_settings(conn))
     if settings.pass_hash_enabled:
         digest = passhash.hash_password(password, settings.pass_key, settings.pass_cost)
         return {"pass": "", "pass_hash": digest}
@@ -77,7 +77,7 @@ def _check_user_name(user: str) -> None:
 
 def add_user(conn: Connection, user: str, password: str, flags: UserFlags) -> None:
     _check_user_name(user)
-    if queries.caller(conn, user) is not None:
+    if logins.caller(conn, user) is not None:
         raise AdminError(f"user {user} already exists (use `vicidid user set`)")
     defaults = UserFlags(
         level=9,
@@ -103,7 +103,7 @@ def add_user(conn: Connection, user: str, password: str, flags: UserFlags) -> No
 
 
 def set_user(conn: Connection, user: str, password: str | None, flags: UserFlags) -> None:
-    if queries.caller(conn, user) is None:
+    if logins.caller(conn, user) is None:
         raise AdminError(f"no user named {user}")
     if flags.group is not None and not admin_queries.group_exists(conn, flags.group):
         raise AdminError(f"no user group named {flags.group}")
@@ -117,7 +117,7 @@ def set_user(conn: Connection, user: str, password: str | None, flags: UserFlags
 
 def unlock_user(conn: Connection, user: str) -> None:
     """Clear the failed-login count: the lockout ends now; active and password stay."""
-    if not queries.unlock(conn, user):
+    if not logins.unlock(conn, user):
         raise AdminError(f"no user named {user}")
 
 

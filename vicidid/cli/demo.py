@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 
 from vicidid import API_PATH
 from vicidid.cli import admin
-from vicidid.store import admin_queries, queries
+from vicidid.store import admin_queries, logins, queries
 from vicidid.web import openapi
 
 DEMO_DID = "18001234567"
@@ -36,7 +36,7 @@ def load(engine: Engine) -> list[str]:
             admin.add_group(conn, "ADMIN", "---ALL---")
             added.append("group ADMIN")
         for user, password, flags in USERS:
-            if queries.caller(conn, user) is None:
+            if logins.caller(conn, user) is None:
                 admin.add_user(conn, user, password, flags)
                 added.append(f"user {user}")
         for kind, value in (("ingroup", "SALES_TEAM"), ("menu", "MAIN_MENU")):

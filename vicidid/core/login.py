@@ -26,7 +26,7 @@ from vicidid.core.fields import PASS, USER
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params, strip_to
 from vicidid.rows import CallerRow
-from vicidid.store import queries
+from vicidid.store import logins
 from vicidid.store.wire import Read
 
 FRESH_LOGIN = timedelta(seconds=60)
@@ -105,7 +105,7 @@ class Gate:
         if conflict:
             return Attempt(user[:20], "", ip, conflict=True)
         # Always read, even without a user name: the settings say what a check costs.
-        row, settings_row, also_rows = queries.login_read(conn, user, also)
+        row, settings_row, also_rows = logins.login_read(conn, user, also)
         settings = auth.LoginSettings.from_row(settings_row)
         return Attempt(user[:20], password, ip, False, row, settings, also_rows)
 
@@ -157,16 +157,16 @@ class Gate:
         if login is None:
             return [Outcome(Kind.CREDENTIALS_CONFLICT, user=user)]
         if login is auth.Login.LOCKED:
-            queries.login_locked(conn, user, ip)
+            logins.login_locked(conn, user, ip)
             return [Outcome(Kind.LOCKED, function=function, user=user)]
         if login is not auth.Login.OK:
             if login is auth.Login.BAD and row is not None:
                 new_window = auth.failure(row, now) is auth.Failure.NEW_WINDOW
-                queries.login_failed(conn, row["user"], ip, now, new_window)
+                logins.login_failed(conn, row["user"], ip, now, new_window)
             return [Outcome(Kind.BAD_LOGIN, function=function, user=user)]
         assert row is not None
         if not verdict.ip_allowed:
-            queries.login_ip_refused(conn, user, ip)
+            logins.login_ip_refused(conn, user, ip)
             return [Outcome(Kind.IP_REFUSED, function=function, user=user, value=ip)]
         record_login(conn, row, ip, now)
         return None
@@ -181,8 +181,8 @@ class Gate:
         black, allow = auth.ip_lists_to_check(row, settings)
         if not black and not allow:
             return True
-        blacklist = queries.ip_list(conn, black) if black else None
-        allow_list = queries.ip_list(conn, allow) if allow else None
+        blacklist = logins.ip_list(conn, black) if black else None
+        allow_list = logins.ip_list(conn, allow) if allow else None
         return auth.ip_allowed(ip, blacklist, allow_list)
 
 
@@ -195,4 +195,4 @@ def record_login(conn: Connection, row: CallerRow, ip: str, now: datetime) -> No
         and now - last < FRESH_LOGIN
     ):
         return  # only a timestamp under a minute old would change (README)
-    queries.login_succeeded(conn, row["user"], ip, now)
+    logins.login_succeeded(conn, row["user"], ip, now)

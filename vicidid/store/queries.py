@@ -1,4 +1,7 @@
-"""Every statement vicidid runs, as small functions over a connection.
+"""A request's statements about DIDs and its log rows, as small functions over a connection.
+
+The login's statements are in logins.py, did_list's in listing.py, the writes that close
+a request (sent together) in changes.py, the management commands' in admin_queries.py.
 
 Callers own the transaction: a request opens one, and everything it changes (the DID,
 its admin_log row, its api_log rows, the login bookkeeping) commits together. Every text
@@ -13,22 +16,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ColumnElement
-from sqlalchemy.sql.visitors import InternalTraversal
 
-from vicidid.rows import CallerRow, DidRow, SettingsRow
+from vicidid.rows import DidRow
 from vicidid.store import sizes
 from vicidid.store import tables as t
 from vicidid.store.db import table_engines
-from vicidid.store.wire import Read, fetch
+from vicidid.store.wire import Read
 
 REF_COLUMNS = {
     "server": t.servers.c.server_ip,
@@ -63,169 +61,12 @@ def _ignore(stmt: sa.Insert) -> sa.Insert:
     )
 
 
-LOGIN_SETTINGS = (
-    "pass_hash_enabled",
-    "pass_key",
-    "pass_cost",
-    "allow_ip_lists",
-    "system_ip_blacklist",
-)
-
-
-SYSTEM_SETTINGS = sa.select(*(t.system_settings.c[c] for c in LOGIN_SETTINGS)).limit(1)
-
-
-def system_settings(conn: Connection) -> SettingsRow:
-    """The system_settings values that logging in needs (VICIdial's table has hundreds)."""
-    row = conn.execute(SYSTEM_SETTINGS).mappings().first()
-    return cast(SettingsRow, dict(row)) if row else {}
-
-
-_SAME_GROUP = t.user_groups.c.user_group == t.users.c.user_group
-_USER_AND_GROUP = t.users.outerjoin(t.user_groups, _SAME_GROUP)
-CALLER = (
-    sa.select(t.users, t.user_groups.c.admin_viewable_groups, t.user_groups.c.api_ip_list)
-    .select_from(_USER_AND_GROUP)
-    .where(t.users.c.user == sa.bindparam("caller"))
-)
-
-
-def caller(conn: Connection, user: str) -> CallerRow | None:
-    """The user's row with its group's viewing and IP columns."""
-    row = conn.execute(CALLER, {"caller": user}).mappings().first()
-    return cast(CallerRow, dict(row)) if row else None
-
-
-# Constants written into the SQL, not bound: each bound value costs the driver an escape
-_ONE: sa.ColumnClause[int] = sa.literal_column("1")
-_ONE_ROW = sa.select(_ONE.label("one")).subquery("one_row")
-# One row always, whether the user and the settings row exist or not: an unknown user
-# still gets the settings (its password is checked against a dummy at the system's cost).
-CALLER_AND_SETTINGS = sa.select(
-    *CALLER.selected_columns,
-    *(
-        sa.select(t.system_settings.c[c]).limit(_ONE).scalar_subquery().label(f"settings_{c}")
-        for c in LOGIN_SETTINGS
-    ),
-).select_from(
-    _ONE_ROW.outerjoin(t.users, t.users.c.user == sa.bindparam("caller")).outerjoin(
-        t.user_groups, _SAME_GROUP
-    )
-)
-
-
-def caller_and_settings(conn: Connection, user: str) -> tuple[CallerRow | None, SettingsRow]:
-    """caller() and system_settings() in one round trip: every login needs both."""
-    caller, settings, _ = login_read(conn, user)
-    return caller, settings
-
-
-def login_read(
-    conn: Connection, user: str, also: Read | None = None
-) -> tuple[CallerRow | None, SettingsRow, list[dict[str, Any]] | None]:
-    """The caller, the login settings and, in the same round trip, `also`'s rows."""
-    reads = [Read(CALLER_AND_SETTINGS, {"caller": user})]
-    if also is not None:
-        reads.append(also)
-    found = fetch(conn, reads)
-    extra = found[1] if also is not None else None
-    # first(): VICIdial's own schema does not make user names or group names unique
-    if not found[0]:
-        return None, {}, extra
-    row = found[0][0]
-    settings = cast(SettingsRow, {c: row[f"settings_{c}"] for c in LOGIN_SETTINGS})
-    if row["user"] is None:
-        return None, settings, extra
-    caller = {k: v for k, v in row.items() if not k.startswith("settings_")}
-    return cast(CallerRow, caller), settings, extra
-
-
-# Writes the same values however often it runs: safe to run again after a lost connection
-# even where it landed for good (MyISAM; see pipeline.py).
-LOGIN_SUCCEEDED = (
-    t.users.update()
-    .where(t.users.c.user == sa.bindparam("caller"))
-    .execution_options(repeatable=True)
-)
-
-
-def login_succeeded(conn: Connection, user: str, ip: str, now: datetime) -> None:
-    values = {"caller": user, "last_login_date": now, "last_ip": ip, "failed_login_count": 0}
-    conn.execute(LOGIN_SUCCEEDED, sizes.of(conn).fit(t.users.name, values))
-
-
-_THE_CALLER = t.users.c.user == sa.bindparam("caller")
-_FAILED_TODAY = {
-    "failed_login_attempts_today": t.users.c.failed_login_attempts_today + 1,
-    "failed_login_count_today": t.users.c.failed_login_count_today + 1,
-    "failed_last_ip_today": sa.bindparam("from_ip"),
-    "failed_last_type_today": "aBAD",
-}
-LOGIN_FAILED = (
-    t.users.update()
-    .where(_THE_CALLER)
-    .values(failed_login_count=t.users.c.failed_login_count + 1, **_FAILED_TODAY)
-)
-# Ten failures or more, but the last login is over 15 minutes old: a new window starts.
-LOGIN_FAILED_NEW_WINDOW = (
-    t.users.update()
-    .where(_THE_CALLER)
-    .values(failed_login_count=1, last_login_date=sa.bindparam("at"), **_FAILED_TODAY)
-)
-LOGIN_LOCKED = (
-    t.users.update()
-    .where(_THE_CALLER)
-    .values(
-        failed_login_attempts_today=t.users.c.failed_login_attempts_today + 1,
-        failed_last_ip_today=sa.bindparam("from_ip"),
-        failed_last_type_today=sa.bindparam("kind"),
-    )
-)
-
-
-def login_failed(conn: Connection, user: str, ip: str, now: datetime, new_window: bool) -> None:
-    """A wrong password: one more failure, or the first of a new window."""
-    stmt = LOGIN_FAILED_NEW_WINDOW if new_window else LOGIN_FAILED
-    conn.execute(stmt, {"caller": user, "from_ip": _fit_ip(conn, ip), "at": now})
-
-
-def login_locked(conn: Connection, user: str, ip: str) -> None:
-    """Refused while locked: only the day's attempts and the last failure change."""
-    conn.execute(LOGIN_LOCKED, {"caller": user, "from_ip": _fit_ip(conn, ip), "kind": "aLOCK"})
-
-
-def login_ip_refused(conn: Connection, user: str, ip: str) -> None:
-    """The right password from an address the IP lists refuse: the failure count stays."""
-    conn.execute(LOGIN_LOCKED, {"caller": user, "from_ip": _fit_ip(conn, ip), "kind": "aIPBLOCK"})
-
-
-def unlock(conn: Connection, user: str) -> bool:
-    """Clear the user's failed logins; False when there is no such user."""
-    result = conn.execute(
-        t.users.update().where(_THE_CALLER).values(failed_login_count=0), {"caller": user}
-    )
-    return result.rowcount == 1
-
-
-def _fit_ip(conn: Connection, ip: str) -> str:
-    return sizes.of(conn).fit_value(t.users.name, "failed_last_ip_today", ip)
-
-
-def ip_list(conn: Connection, list_id: str) -> list[str]:
-    """The addresses of an IP list. As VICIdial, the list's `active` flag is not looked at,
-    and a list that does not exist holds no address."""
-    entries = t.ip_list_entries
-    rows = conn.execute(sa.select(entries.c.ip_address).where(entries.c.ip_list_id == list_id))
-    return [r[0] for r in rows]
-
-
 def ref_exists(conn: Connection, kind: str, value: str) -> bool:
     col = REF_COLUMNS[kind]
     stmt = sa.select(sa.literal(1)).select_from(col.table).where(col == value)
     return conn.execute(stmt.limit(1)).first() is not None
 
 
-@functools.lru_cache(maxsize=16)
 @functools.lru_cache(maxsize=64)  # built once per shape: wire.py compiles each once
 def _did_select(dids: sa.TableClause, columns: tuple[str, ...]) -> sa.Select[Any]:
     wanted = [dids.c[c] for c in columns] if columns else [dids]
@@ -430,77 +271,6 @@ def api_log(
                     "url": url,
                 },
             )
-
-
-class _Exact(ColumnElement[str]):
-    """A text as its bytes, so that comparing two is exact whatever the collation says.
-
-    MariaDB compares through the column's collation, which is blind to case and accents
-    (and ignores trailing spaces): 'scoped' = 'SCOPÉD' = 'SCOPED '. User groups are
-    compared exactly everywhere else (as VICIdial's PHP compares them in code), so
-    did_list's filters compare the UTF-8 bytes. SQLite compares bytes already.
-    """
-
-    inherit_cache = True
-    _traverse_internals = [("clause", InternalTraversal.dp_clauseelement)]
-    type = sa.String()
-
-    def __init__(self, clause: ColumnElement[Any]) -> None:
-        self.clause = clause
-
-
-@compiles(_Exact)
-def _exact_plain(element: _Exact, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.clause, **kw)
-
-
-@compiles(_Exact, "mysql")
-def _exact_mysql(element: _Exact, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(CONVERT({compiler.process(element.clause, **kw)} USING utf8mb4) AS BINARY)"
-
-
-def exactly_in(column: ColumnElement[Any], values: Iterable[str]) -> ColumnElement[bool]:
-    """`column IN values`, compared exactly (case, accents and trailing spaces count)."""
-    return _Exact(column).in_([_Exact(sa.literal(v, sa.String)) for v in values])
-
-
-@dataclass(frozen=True)
-class DidFilters:
-    """What did_list narrows the DIDs to; None (or empty) filters nothing."""
-
-    route: str | None = None
-    did_active: str | None = None
-    group: str | None = None
-    user_group: str | None = None
-    prefix: str | None = None
-    viewable_groups: Iterable[str] | None = None  # None: the caller sees every group
-
-
-def _did_filters(dids: sa.TableClause, f: DidFilters) -> list[ColumnElement[bool]]:
-    c = dids.c
-    where: list[ColumnElement[bool]] = []
-    if f.route is not None:
-        where.append(c.did_route == f.route)
-    if f.did_active is not None:
-        where.append(c.did_active == f.did_active)
-    # group names compared exactly, as did_info and update_did compare them
-    if f.group is not None:
-        where.append(exactly_in(c.group_id, [f.group]))
-    if f.user_group is not None:
-        where.append(exactly_in(c.user_group, [f.user_group]))
-    if f.prefix is not None:
-        where.append(c.did_pattern.startswith(f.prefix, autoescape=True))
-    if f.viewable_groups is not None:
-        where.append(exactly_in(c.user_group, sorted(f.viewable_groups)))
-    return where
-
-
-def did_page(
-    conn: Connection, dids: sa.TableClause, filters: DidFilters, limit: int, offset: int
-) -> list[DidRow]:
-    where = _did_filters(dids, filters)
-    stmt = sa.select(dids).where(*where).order_by(dids.c.did_pattern).limit(limit).offset(offset)
-    return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
 def admin_history(conn: Connection, pattern: str) -> list[dict[str, object]]:

@@ -7,7 +7,7 @@ from vicidid.core.call import Call
 from vicidid.core.fields import LIST_FILTERS
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.validate import check_fields
-from vicidid.store import queries
+from vicidid.store import listing
 
 PARAMETERS = LIST_FILTERS
 DEFAULT_LIMIT = 100
@@ -28,7 +28,7 @@ def run(call: Call) -> list[Outcome]:
             extra={"rule": f"must be 1 to {MAX_LIMIT}"},
         )
     offset = int(wanted.get("offset", 0))
-    filters = queries.DidFilters(
+    filters = listing.DidFilters(
         route=wanted.get("route"),
         did_active=wanted.get("did_active"),
         group=wanted.get("group"),
@@ -36,7 +36,7 @@ def run(call: Call) -> list[Outcome]:
         prefix=wanted.get("prefix"),
         viewable_groups=auth.viewable_groups(call.caller),
     )
-    rows = queries.did_page(call.conn, call.dids, filters, limit, offset)
+    rows = listing.did_page(call.conn, call.dids, filters, limit, offset)
     return call.answer(
         Kind.DID_LIST, rows=rows, extra={"limit": limit, "offset": offset, "count": len(rows)}
     )
