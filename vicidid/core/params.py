@@ -78,7 +78,7 @@ class Params:
 
     def read(self, field: Field) -> Read:
         names = self._names(field)
-        if not any(name in self.raw for name in names):
+        if self.raw.keys().isdisjoint(names):
             return ABSENT  # the common case: most fields are not given
         found: list[Given] = []
         for name in names:

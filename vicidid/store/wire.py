@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,8 +37,10 @@ class Compiled:
     names: tuple[str, ...]  # the bound parameters, in the order the SQL takes them
     defaults: Mapping[str, Any]  # values SQLAlchemy bound itself (LIMIT 1, literals)
 
-    def values(self, params: Mapping[str, object]) -> tuple[object, ...]:
-        return tuple(params[name] if name in params else self.defaults[name] for name in self.names)
+    def values(self, params: Mapping[str, object]) -> list[object]:
+        if self.defaults:
+            params = {**self.defaults, **params}
+        return [params[name] for name in self.names]
 
 
 @functools.lru_cache(maxsize=256)
@@ -104,7 +107,9 @@ def fetch(conn: Connection, reads: Sequence[Read]) -> list[list[dict[str, Any]]]
     _begin(conn)
     parts = [_compiled(rd.clause, conn.dialect, ()) for rd in reads]
     sql = ";\n".join(p.sql for p in parts)
-    values = tuple(v for p, rd in zip(parts, reads, strict=True) for v in p.values(rd.params))
+    values = tuple(
+        chain.from_iterable(p.values(rd.params) for p, rd in zip(parts, reads, strict=True))
+    )
     results: list[list[dict[str, Any]]] = []
     with _cursor(conn, sql, values) as cursor:
         cursor.execute(sql, values)
@@ -153,7 +158,7 @@ def _message_ends(parts: list[Compiled], writes: Sequence[Write]) -> list[int]:
     ends: list[int] = []
     size = count = 0
     for index, (part, w) in enumerate(zip(parts, writes, strict=True)):
-        cost = len(part.sql) + sum(len(v) for v in w.params.values() if type(v) is str)
+        cost = len(part.sql) + sum([len(v) for v in w.params.values() if v.__class__ is str])
         if count and (size + cost > MESSAGE_BYTES or count == MESSAGE_STATEMENTS):
             ends.append(index)
             size = count = 0
@@ -167,7 +172,9 @@ def _send_message(
     conn: Connection, parts: list[Compiled], writes: Sequence[Write], offset: int
 ) -> None:
     sql = ";\n".join(p.sql for p in parts)
-    values = tuple(v for p, w in zip(parts, writes, strict=True) for v in p.values(w.params))
+    values = tuple(
+        chain.from_iterable(p.values(w.params) for p, w in zip(parts, writes, strict=True))
+    )
     done = 0
     try:
         with _cursor(conn, sql, values) as cursor:
