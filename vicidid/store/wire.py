@@ -122,10 +122,12 @@ def fetch(conn: Connection, reads: Sequence[Read]) -> list[list[dict[str, Any]]]
 
 
 def send(conn: Connection, writes: Sequence[Write]) -> None:
-    """Run the writes in order, in one round trip on MariaDB/MySQL.
+    """Run the writes in order: on MariaDB/MySQL in one round trip (per message of at most
+    MESSAGE_STATEMENTS statements or about MESSAGE_BYTES).
 
-    Raises WriteFailed naming the write that failed: the ones before it ran (and, on
-    MyISAM, stay), the ones after it did not.
+    Raises WriteFailed naming the write that failed. When the database refused it, the
+    writes before it ran (and on MyISAM stay) and the ones after it did not; when the
+    connection was lost, any write of that message may have run.
     """
     if not writes:
         return
