@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import logging
+import re
+import socket
+import sys
 
 import pytest
 
@@ -157,3 +160,27 @@ def test_the_forwarded_for_lines_are_one_list(demo_engine, caplog):
         access_log.flush()
     [record] = [r for r in caplog.records if r.name == "vicidid.access"]
     assert record.fields["ip"] == "198.51.100.7"
+
+
+def segments_in(s: socket.socket) -> int:
+    """TCP segments this socket has received (Linux's tcp_info: tcpi_segs_in)."""
+    info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 144)
+    return int.from_bytes(info[140:144], sys.byteorder)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's tcp_info")
+def test_an_answer_leaves_in_one_write(live):
+    """Head and body in one TCP segment: 20 answers arrive in about 20 segments, not 40."""
+    port = int(live.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.settimeout(10)
+        before = segments_in(s)
+        for _ in range(20):
+            s.sendall(f"GET {API}?{DID_INFO} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            data = b""
+            while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < int(
+                re.search(rb"content-length: (\d+)", data).group(1)
+            ):
+                data += s.recv(65536)
+            assert data.partition(b"\r\n\r\n")[2].startswith(b"did_id|")
+        assert segments_in(s) - before <= 30
