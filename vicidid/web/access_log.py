@@ -17,11 +17,13 @@ import atexit
 import collections
 import json
 import logging
+import re
 import threading
 import time
 from typing import NamedTuple
+from urllib.parse import urlencode
 
-from vicidid.core.audit import logged_url
+from vicidid.core.audit import SECRET_PARAMS, URL_MAX
 from vicidid.core.dialects import shown
 from vicidid.core.params import Params
 
@@ -49,7 +51,7 @@ class Entry(NamedTuple):
             "request_id": self.request_id,
             "ip": self.ip,
             "method": self.method,
-            "path": logged_url(self.path, self.params) if self.params is not None else self.path,
+            "path": request_url(self.path, self.params) if self.params is not None else self.path,
             "function": self.function,
             "user": self.user,
             "status": self.status,
@@ -57,6 +59,31 @@ class Entry(NamedTuple):
             "dids": self.dids,
             "ms": round(self.seconds * 1000, 1),
         }
+
+
+# Characters quote_plus leaves as they are (and the space, which it makes '+'), with the
+# separators a query string puts between them
+_PLAIN = re.compile("[A-Za-z0-9_.~ &=-]*")
+
+
+def request_url(path: str, params: Params) -> str:
+    """The request's URL less the password: `core.audit.logged_url`'s text, quicker.
+
+    urlencode quotes every name and value byte by byte (17 us for an update_did's six);
+    when none needs quoting, which one look at the joined text tells, none is quoted.
+    """
+    kept = [(k[:URL_MAX], v[:URL_MAX]) for k, v in params.raw.items() if k not in SECRET_PARAMS]
+    if not kept:
+        return path
+    text = "&".join([f"{k}={v}" for k, v in kept])
+    plain = (
+        _PLAIN.fullmatch(text)
+        and text.count("=") == len(kept)  # no name or value holds a separator
+        and text.count("&") == len(kept) - 1
+    )
+    query = text.replace(" ", "+") if plain else urlencode(kept)
+    url = f"{path}?{query}"
+    return url if len(url) <= URL_MAX else url[: URL_MAX - 3] + "..."
 
 
 class _Writer:
