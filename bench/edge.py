@@ -9,6 +9,7 @@ Two cases, each a GET update_did rotating over 200 DIDs (bench/run.py's request)
   as `serve` writes it, with the pipeline replaced by one constant answer: what is left
   is the edge (HTTP, parsing, hand-over to a thread, rendering, metrics, access log).
 - `update_did`: `vicidid serve --workers 1` on a SQLite file with the demo data.
+- `hello` (with --case hello): bench/hello.py, the same stack with no work at all: the floor.
 
 For each run: 2 s of warm-up, then wrk (2 threads, 64 connections) for --seconds; the CPU
 is the worker's utime+stime from /proc/PID/stat across the measured run, divided by the
@@ -102,6 +103,9 @@ def one_run(code: str, case: str, seconds: float) -> dict[str, float]:
     if case == "stub":
         boot = f"from bench.edge import serve_stubbed; serve_stubbed({port})"
         args = [sys.executable, "-c", boot]
+    elif case == "hello":
+        args = [sys.executable, "-m", "uvicorn", "bench.hello:app", "--port", str(port)]
+        args += ["--no-access-log", "--http", "httptools", "--loop", "uvloop"]
     else:
         db = OUT / "edge.db"
         prepare(f"sqlite:///{db}")
@@ -126,7 +130,7 @@ def one_run(code: str, case: str, seconds: float) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--code", action="append", help="a source tree (repeat to compare)")
-    parser.add_argument("--case", action="append", choices=["stub", "update_did"])
+    parser.add_argument("--case", action="append", choices=["stub", "update_did", "hello"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
     args = parser.parse_args()

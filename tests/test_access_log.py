@@ -100,3 +100,15 @@ def test_the_logged_path_is_the_audits_url(raw, long):
         raw[next(iter(raw))] = "x" * long
     params = Params(raw, filtering=False)
     assert access_log.request_url(API_PATH, params) == logged_url(API_PATH, params)
+
+
+def test_a_stream_that_fails_is_reported_not_raised(tmp_path, capsys):
+    handler = access_log._Stream()
+    handler.setFormatter(TEXT)
+    handler.stream = (tmp_path / "log").open("w")
+    handler.stream.close()  # writing to it raises
+    record = access_record(user="x")
+    record.batched = True
+    handler.handle(record)
+    handler.flush()  # no exception: reported on stderr, as logging reports its errors
+    assert "Logging error" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import json
 import logging
 import re
@@ -108,7 +109,9 @@ class _Writer:
         while True:
             self.wake.wait(INTERVAL)
             self.wake.clear()
-            self.flush()
+            # a handler whose stream fails (closed, full disk) must not stop the writer
+            with contextlib.suppress(Exception):
+                self.flush()
 
     def flush(self) -> None:
         with self.lock:
@@ -240,10 +243,13 @@ class _Stream(logging.StreamHandler):  # type: ignore[type-arg]
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
-            if self.held:
-                text, self.held = "".join(self.held), []
-                self.stream.write(text)
-        super().flush()
+            text, self.held = "".join(self.held), []
+            try:
+                if text:
+                    self.stream.write(text)
+                super().flush()
+            except Exception:  # as StreamHandler.emit does: reported, not raised
+                self.handleError(logging.makeLogRecord({"msg": "the access log's lines"}))
 
 
 def configure(fmt: str = "text") -> None:
