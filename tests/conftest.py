@@ -27,6 +27,7 @@ from vicidid.core.pipeline import Pipeline
 from vicidid.store.db import make_engine, mysql_url
 from vicidid.store.schema import init_db
 from vicidid.web.app import create_app
+from vicidid.web.protocol import OneWriteProtocol
 from vicidid.web.settings import Settings
 
 # The driver is left to vicidid: mysqlclient when installed (scripts/test installs it),
@@ -141,7 +142,9 @@ def serve(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=False)
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, proxy_headers=False, http=OneWriteProtocol
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

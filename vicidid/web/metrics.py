@@ -19,6 +19,7 @@ import socket
 import threading
 from collections.abc import Mapping
 from socketserver import ThreadingMixIn
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -59,12 +60,28 @@ def function_label(name: str) -> str:
     return name if name in KNOWN else "unknown"
 
 
+# Each (function, result)'s samples, looked up once: `labels()` validates and locks on
+# every call. Both labels are bounded (function_label, Kind), and so is this.
+_samples: dict[tuple[str, str], tuple[Any, Any]] = {}
+_changed: dict[str, Any] = {}
+
+
 def observe(reply: Reply, seconds: float) -> None:
     function = function_label(reply.function)
-    REQUESTS.labels(function, reply.outcomes[-1].kind.value).inc()
-    SECONDS.labels(function).observe(seconds)
-    if reply.dids:
-        DIDS_CHANGED.labels(function).inc(len(reply.dids))
+    result = reply.outcomes[-1].kind.value
+    samples = _samples.get((function, result))
+    if samples is None:
+        samples = _samples[function, result] = (
+            REQUESTS.labels(function, result),
+            SECONDS.labels(function),
+        )
+    samples[0].inc()
+    samples[1].observe(seconds)
+    if reply.dids:  # a function has a DIDs-changed sample once it changed a DID
+        changed = _changed.get(function)
+        if changed is None:
+            changed = _changed[function] = DIDS_CHANGED.labels(function)
+        changed.inc(len(reply.dids))
 
 
 def exposition() -> bytes:

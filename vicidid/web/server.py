@@ -19,6 +19,7 @@ from uvicorn.supervisors import Multiprocess
 from vicidid.errors import VicididError
 from vicidid.web import access_log, metrics
 from vicidid.web.app import create_app
+from vicidid.web.protocol import OneWriteProtocol
 from vicidid.web.settings import Settings
 
 
@@ -101,6 +102,7 @@ def run(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         server_header=False,
+        http=OneWriteProtocol,  # a response's head and body in one write
         # X-Forwarded-For is believed only from --trusted-proxy, which the app checks itself;
         # uvicorn's own handling would trust any local peer.
         proxy_headers=False,

@@ -1,0 +1,355 @@
+"""The API path as a plain ASGI callable: read the request, hand it to the pipeline, answer.
+
+Every request to the API path comes here first (`App` in app.py), past Starlette's
+middleware and router, and builds no Request or Response object: the query string and
+the body are read from the ASGI scope and `receive`, and the answer goes out in two
+`send` calls. Only a request passed on to the fallback goes through Starlette's objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from starlette.requests import Request
+
+from vicidid.core.call import POLICIES
+from vicidid.core.dialects import json_answer, simple, vicidial
+from vicidid.core.dialects.status import text_status
+from vicidid.core.fields import FUNCTION, NEW_DIDS, USER
+from vicidid.core.outcomes import Kind, Outcome
+from vicidid.core.params import Params, merge
+from vicidid.core.pipeline import Incoming, Pipeline, Reply
+from vicidid.errors import VicididError
+from vicidid.web import access_log, forms, json_body, metrics
+from vicidid.web.fallback import Failed, Fallback, implemented
+from vicidid.web.settings import Settings
+from vicidid.web.threads import Threads
+
+log = logging.getLogger("vicidid")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
+
+TEXT = "text/plain; charset=utf-8"
+TEXT_DIALECTS = {"simple": simple.render, "vicidial": vicidial.render}
+METHODS = ("GET", "POST", "HEAD")
+NOT_ALLOWED: Answer = (
+    405,
+    [
+        (b"allow", ", ".join(METHODS).encode()),
+        (b"content-length", b"18"),
+        (b"content-type", TEXT.encode()),
+    ],
+    b"Method Not Allowed",
+)
+# the request headers read here; of each, the first one given (X-Forwarded-For: all of them)
+WANTED = frozenset(
+    {b"authorization", b"content-length", b"content-type", b"idempotency-key", b"x-forwarded-for"}
+)
+
+
+class TooLarge(VicididError):
+    pass
+
+
+class Gone(VicididError):
+    """The client went away before its body arrived: there is nobody to answer."""
+
+
+def request_headers(scope: Scope) -> dict[bytes, str]:
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in WANTED:
+            if name not in found:
+                found[name] = value.decode("latin-1")
+            elif name == b"x-forwarded-for":  # several lines are one list (RFC 9110 §5.3)
+                found[name] += ", " + value.decode("latin-1")
+    return found
+
+
+async def read_body(receive: Receive, declared: str, limit: int) -> bytes:
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Gone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        if not message.get("more_body", False):
+            return b"".join([*chunks, chunk]) if chunks else chunk
+        chunks.append(chunk)
+
+
+def read_form(body: bytes, content_type: str) -> list[tuple[str, str]]:
+    media = content_type.split(";")[0].strip().lower()
+    if body and (media == "application/json" or media.endswith("+json")):
+        return json_body.pairs(body, NEW_DIDS.names)
+    return forms.form_pairs(body, content_type)
+
+
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic" or not token:
+        return None
+    try:
+        user, _, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return ("", "")  # a broken header is a failed login, not a crash
+    return user, password
+
+
+def client_ip(peer: str, forwarded_for: str, trusted: tuple[str, ...]) -> str:
+    if peer not in trusted:
+        return peer
+    # Walk X-Forwarded-For from the nearest hop; the first untrusted address is the client.
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop
+    return peer
+
+
+def wants_json(query: list[tuple[str, str]], form: list[tuple[str, str]]) -> bool:
+    value = dict(query).get("format", dict(form).get("format", ""))
+    return value.lower() == "json"
+
+
+def render(
+    outcomes: list[Outcome], function: str, dids: list[str], dialect: str, as_json: bool
+) -> tuple[int, str, str]:
+    """(status, content type, body) of an answer."""
+    if as_json:
+        status, text = json_answer.render(outcomes, function, dids)
+        return status, "application/json", text
+    status = text_status(outcomes[-1].kind)
+    return status, TEXT, TEXT_DIALECTS[dialect](outcomes)
+
+
+def respond(reply: Reply, dialect: str, as_json: bool) -> Answer:
+    """The answer; an answer that cannot be rendered is the server-fault answer instead."""
+    try:
+        return _respond(reply, dialect, as_json)
+    except Exception:
+        log.exception("rendering the answer failed (function=%s)", reply.function)
+        final = reply.outcomes[-1]
+        fault = Outcome(Kind.INTERNAL_ERROR, function=final.function, user=final.user)
+        return _respond(Reply([fault], reply.function, reply.params), dialect, as_json)
+
+
+def _respond(reply: Reply, dialect: str, as_json: bool) -> Answer:
+    final = reply.outcomes[-1]
+    headers: list[tuple[bytes, bytes]] = []
+    if final.kind is Kind.REPLAYED:
+        stored = final.extra["stored"]
+        status, media_type, text = stored.status, stored.content_type, stored.body
+        headers.append((b"idempotent-replayed", b"true"))
+    else:
+        status, media_type, text = render(
+            reply.outcomes, reply.function, reply.dids, dialect, as_json
+        )
+    body = text.encode()
+    headers += [
+        (b"content-type", media_type.encode("latin-1")),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    return status, headers, body
+
+
+async def answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def request_id() -> str:
+    """Twelve hex digits to find one request by in the logs (unique, not secret)."""
+    return f"{random.getrandbits(48):012x}"
+
+
+class Api:
+    """The ASGI callable for the API path (GET, POST and HEAD; anything else is 405)."""
+
+    def __init__(self, settings: Settings, pipeline: Pipeline, threads: int) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.dialect = settings.dialect
+        self.filtering = POLICIES[settings.dialect].filtering
+        # The pipeline blocks on the database, so it runs on threads: as many as there are
+        # pooled connections (more would only queue for a connection while contending for
+        # the interpreter lock).
+        self.threads = Threads(threads, "vicidid-request")
+        # Passwords not yet verified are hashed here, not on the request threads: a flood
+        # of wrong passwords then queues for these (half the cores) while requests whose
+        # password is already verified go on.
+        self.hashers = ThreadPoolExecutor(
+            max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="vicidid-hash"
+        )
+        self.fallback = (
+            Fallback(settings.fallback_url, settings.fallback_timeout)
+            if settings.fallback_url
+            else None
+        )
+
+    async def close(self) -> None:
+        self.threads.shutdown()
+        if self.fallback is not None:
+            await self.fallback.aclose()
+        self.hashers.shutdown(wait=True)
+        access_log.flush()
+
+    async def handled(self, incoming: Incoming) -> Reply:
+        reply = await self.threads.run(self.pipeline.handle, incoming)
+        if reply.pending is not None:
+            loop = asyncio.get_running_loop()
+            incoming.verdict = await loop.run_in_executor(self.hashers, reply.pending)
+            reply = await self.threads.run(self.pipeline.handle, incoming)
+        return reply
+
+    def refusal(self, kind: Kind, value: str, query: list[tuple[str, str]]) -> Answer:
+        """The answer to a body that is too large or not readable (no pipeline involved)."""
+        reply = Reply([Outcome(kind, value=value)], "", Params({}, filtering=self.filtering))
+        return respond(reply, self.dialect, wants_json(query, []))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method not in METHODS:
+            await answer(send, *NOT_ALLOWED)
+            return
+        started = time.perf_counter()
+        rid = request_id()
+        headers = request_headers(scope)
+        query = forms.query_pairs(scope["query_string"].decode("latin-1"))
+        body, form, malformed = b"", [], ""
+        if method == "POST":
+            try:
+                body = await read_body(
+                    receive, headers.get(b"content-length", ""), self.settings.max_body
+                )
+                form = read_form(body, headers.get(b"content-type", ""))
+            except TooLarge:
+                await answer(send, *self.refusal(Kind.TOO_LARGE, "", query))
+                return
+            except json_body.MalformedJson as error:
+                malformed = str(error)
+            except Gone:
+                return
+        client = scope.get("client")
+        peer = client[0] if client else ""
+        ip = client_ip(peer, headers.get(b"x-forwarded-for", ""), self.settings.trusted_proxies)
+        path = scope["path"]
+        if self.fallback is not None:
+            # the function as the pipeline would read it: PHP's merge, the dialect's filter
+            params = Params(merge(query, form), filtering=self.filtering)
+            function = params.text(FUNCTION)
+            if not implemented(function):
+                await self.pass_on(scope, receive, send, body, params, ip, started, rid)
+                return
+        if malformed:
+            await answer(send, *self.refusal(Kind.MALFORMED_BODY, malformed, query))
+            return
+        as_json = wants_json(query, form)
+        dialect = self.dialect
+        incoming = Incoming(
+            query,
+            form,
+            ip,
+            basic_credentials(headers.get(b"authorization", "")),
+            path,
+            idempotency_key=headers.get(b"idempotency-key", "").strip(),
+            as_json=as_json,
+            defer_hashing=True,
+            render=lambda outcomes, function, dids: render(
+                outcomes, function, dids, dialect, as_json
+            ),
+        )
+        reply = await self.handled(incoming)
+        status, response_headers, content = respond(reply, dialect, as_json)
+        metrics.observe(reply, time.perf_counter() - started)
+        response_headers.append((b"x-request-id", rid.encode()))
+        final = reply.outcomes[-1]
+        access_log.record(
+            access_log.Entry(
+                rid,
+                ip,
+                method,
+                path,
+                reply.params,
+                reply.function,
+                final.user,
+                status,
+                final.kind.value,
+                len(reply.dids),
+                time.perf_counter() - started,
+            )
+        )
+        await answer(send, status, response_headers, content)
+
+    async def pass_on(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        body: bytes,
+        params: Params,
+        ip: str,
+        started: float,
+        rid: str,
+    ) -> None:
+        """Answer with the fallback's answer, or with a clear line when it gives none."""
+        assert self.fallback is not None
+        function = params.text(FUNCTION)
+        user = params.shown(USER)[:20]
+        forwarded = await self.fallback.forward(Request(scope, receive), body)
+        if isinstance(forwarded, Failed):
+            log.warning("fallback did not answer (function=%s): %s", function, forwarded.error)
+            outcome = Outcome(
+                forwarded.kind,
+                function=function,
+                user=user,
+                value=function,
+                extra={"seconds": f"{forwarded.seconds:g}"},
+            )
+            reply = Reply([outcome], function, params)
+            status, headers, content = respond(
+                reply, self.dialect, wants_json(list(params.raw.items()), [])
+            )
+            headers.append((b"x-request-id", rid.encode()))
+        else:
+            reply = Reply([Outcome(Kind.FORWARDED, function=function)], function, params)
+            status = forwarded.status_code
+            forwarded.headers["x-request-id"] = rid
+        metrics.observe(reply, time.perf_counter() - started)
+        access_log.record(
+            access_log.Entry(
+                rid,
+                ip,
+                scope["method"],
+                scope["path"],
+                params,
+                function,
+                user,
+                status,
+                reply.outcomes[-1].kind.value,
+                0,
+                time.perf_counter() - started,
+            )
+        )
+        if isinstance(forwarded, Failed):
+            await answer(send, status, headers, content)
+        else:
+            await forwarded(scope, receive, send)
