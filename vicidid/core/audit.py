@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from vicidid.core.call import Call
 from vicidid.core.fields import SOURCE
 from vicidid.core.params import Params
+from vicidid.store import bulk as locked
 from vicidid.store import queries, sizes
 from vicidid.store import tables as t
 from vicidid.store.faults import describe
@@ -122,7 +123,9 @@ def api_log(
 ) -> None:
     """The request's vicidial_api_log rows, each with its vicidial_api_urls row.
 
-    Every text is cut to its column in the store (store/sizes.py).
+    Many rows go in multi-row inserts: with `bulk` (consecutive ids), or on MyISAM under
+    LOCK TABLES (store/bulk.py); otherwise one statement per row. Every text is cut to its
+    column in the store (store/sizes.py).
     """
     run_time = f"{seconds:.6f}"
     source = request.params.shown(SOURCE)
@@ -142,7 +145,9 @@ def api_log(
         }
         for r in rows
     ]
-    queries.api_log(conn, entries, logged_url(request.path, request.params), ip, bulk=bulk)
+    url = logged_url(request.path, request.params)
+    if bulk or len(entries) == 1 or not locked.api_log(conn, entries, url, ip):
+        queries.api_log(conn, entries, url, ip, bulk=bulk)
 
 
 def logged_url(path: str, params: Params) -> str:
