@@ -19,14 +19,15 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import MYSQL_ROOT
+from tests.conftest import MYSQL_ROOT, serve
 from tests.test_existing_vicidial import vicidial_url  # noqa: F401  (a fixture)
 from vicidid.core.call import POLICIES
 from vicidid.core.dialects import vicidial
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.pipeline import Incoming, Pipeline
-from vicidid.store import bulk
-from vicidid.store.db import make_engine
+from vicidid.store import bulk, tables
+from vicidid.store.db import make_engine, table_engines
+from vicidid.store.schema import init_db
 
 pytestmark = pytest.mark.mariadb
 SOURCE_DID = "18001234567"
@@ -290,4 +291,32 @@ def test_a_locked_copy_leaves_no_lock_behind(vicidial_url):  # noqa: F811
     reply = pipeline.handle(Incoming(query=update))
     assert reply.kinds == [Kind.UPDATED]
     assert rows_by_pattern(engine, [new[0]])[new[0]]["did_description"] == "Still fine"
+    engine.dispose()
+
+
+def test_an_idempotency_key_on_innodb_beside_myisam_tables(vicidial_url):  # noqa: F811
+    """vicidid's own key table (InnoDB, added by `init-db --add-missing`) beside VICIdial's
+    MyISAM tables: the locked path's implicit commits keep the key's answer."""
+    engine = make_engine(vicidial_url)
+    init_db(engine, add_missing=True)
+    with engine.connect() as conn:
+        assert table_engines(conn)[tables.idempotency.name] == "INNODB"
+        assert bulk.usable(conn)
+    new = ",".join(f"1804000{n:04d}" for n in range(150))
+    form = {
+        "function": "copy_did",
+        "user": "6666",
+        "pass": "1234",
+        "source": "test",
+        "did_pattern": SOURCE_DID,
+        "new_dids": new,
+    }
+    with serve(engine) as live:
+        first = live.post(form, headers={"Idempotency-Key": "myisam-150"})
+        again = live.post(form, headers={"Idempotency-Key": "myisam-150"})
+        assert first.status_code == 200 and first.text.endswith(
+            "| 150 Copied, 0 Already Existed, 0 Invalid\n"
+        )
+        assert again.text == first.text  # replayed, not run again
+        assert live.count("vicidial_api_log") == 151 + 1  # the replay logs one line
     engine.dispose()

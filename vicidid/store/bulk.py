@@ -2,27 +2,32 @@
 
 On InnoDB a multi-row insert's ids come out consecutive and one that a concurrent client
 raced into can be undone (queries.insert_dids). MyISAM offers neither, so a copy there
-used to insert one DID, one api_log row and one api_urls row per statement. What it does
-offer is LOCK TABLES … WRITE: until UNLOCK TABLES, no other client reads or writes the
-locked tables. Under that lock:
+inserted one DID, one api_log row and one api_urls row per statement. What it does offer
+is LOCK TABLES … WRITE: until UNLOCK TABLES, no other client reads or writes the locked
+tables. Under that lock:
 
 - one multi-row INSERT IGNORE of the new DIDs decides exactly as one insert per DID would:
   rows go in in order, and a pattern already there (or met earlier in the same statement,
   as the unique key compares them) is skipped;
-- the rows whose id is at least the statement's first new id are exactly the rows it
-  inserted: the auto-increment counter is above every id already there, and no one else
-  inserts. Reading them back gives each new DID its id, and each api_log row its id (in
-  insertion order), whatever auto_increment_increment is, and whatever another client
-  inserts before the lock or after it.
+- the rows whose id is at least the statement's first new id (the insert id MariaDB
+  reports for a multi-row insert) are exactly the rows it inserted: the auto-increment
+  counter is above every id already there, and no one else inserts. Reading them back
+  gives each new DID its id, and each api_log row its id in insertion order (the url rows
+  are copied from those rows), whatever auto_increment_increment is, and whatever other
+  clients insert before the lock or after it.
 
-That is simpler to trust than working ids out of LAST_INSERT_ID(), and costs one SELECT.
+That is simpler to trust than working ids out of the first one, and costs one SELECT.
 
-Taken only where no table a request writes is InnoDB: LOCK TABLES (and UNLOCK TABLES)
-commit the open transaction, which on MyISAM holds nothing that has not already landed, so
-a request keeps its MyISAM semantics (store/faults.py: never run twice once it wrote, a
-stopped copy still audited). Every statement under the lock names only locked tables, as
-LOCK TABLES requires. A lock is held for one chunk at a time, so another client (VICIdial
-routing a call reads the DID table) waits for at most one chunk's insert.
+Taken only where every VICIdial table a request writes is MyISAM (or Aria): LOCK TABLES and
+UNLOCK TABLES commit the open transaction, which there holds nothing that has not already
+landed. (Except vicidid's own Idempotency-Key table, InnoDB where `init-db --add-missing`
+made it: a key's claim, with the answer it stores, is then committed before the request's
+api_log rows rather than after them; the copy it answers for has landed by then.) So a
+request keeps its MyISAM semantics (store/faults.py: never run twice once it wrote, a copy
+stopped part-way still audited, "may be partly applied"). Every statement under a lock
+names only the locked tables, as LOCK TABLES requires. A lock is held for one chunk at a
+time: another client (VICIdial routing a call reads the DID table) waits for at most one
+chunk's insert, as it waits for any MyISAM insert.
 
 A database user without the LOCK TABLES privilege gets the one-row-per-statement path: said
 once in the log, never an error to the caller.
@@ -67,8 +72,8 @@ _deciding = threading.Lock()
 
 
 def usable(conn: Connection) -> bool:
-    """Whether this database takes the locked path (MariaDB/MySQL, no written table InnoDB,
-    LOCK TABLES not refused so far). Read once per engine."""
+    """Whether this database takes the locked path (MariaDB/MySQL, every table a request
+    writes MyISAM or Aria, LOCK TABLES not refused so far). Read once per engine."""
     known = _usable.get(conn.engine)
     if known is not None:
         return known
@@ -82,8 +87,7 @@ def _lockable(conn: Connection) -> bool:
     if conn.dialect.name not in ("mysql", "mariadb"):
         return False
     engines = table_engines(conn)
-    written = [*WRITTEN_TABLES, *([t.idempotency.name] if t.idempotency.name in engines else [])]
-    return all(engines.get(name) in LOCKABLE_ENGINES for name in written)
+    return all(engines.get(name) in LOCKABLE_ENGINES for name in WRITTEN_TABLES)
 
 
 def forget(engine: Engine) -> None:
@@ -155,10 +159,10 @@ def insert_dids(
     for start in range(0, len(patterns), CHUNK):
         chunk = patterns[start : start + CHUNK]
         rows = [fit(t.inbound_dids.name, {"did_pattern": p}) for p in chunk]
-        inserted.sending = chunk
         with _locked(conn, (t.inbound_dids.name,)) as locked:
             if not locked:
                 return False  # only ever at the first chunk: the privilege does not come and go
+            inserted.sending = chunk
             result = _insert(conn, t.inbound_dids.name, rows, template, "IGNORE")
             new: dict[str, int] = {}
             if result.rowcount > 0:
@@ -191,10 +195,8 @@ def api_log(
         return False
     fit = sizes.of(conn).fit
     rows = [fit(t.api_log.name, row) for row in rows]
-    tables: tuple[str, ...] = (t.api_log.name,)
-    if url is not None:
-        where = fit(t.api_urls.name, {"url": url, "remote_ip": remote_ip})
-        tables = (t.api_log.name, t.api_urls.name)
+    where = fit(t.api_urls.name, {"url": url or "", "remote_ip": remote_ip})
+    tables = (t.api_log.name,) if url is None else (t.api_log.name, t.api_urls.name)
     for start in range(0, len(rows), CHUNK):
         own, shared = _shared(rows[start : start + CHUNK])
         with _locked(conn, tables) as locked:
