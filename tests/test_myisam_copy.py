@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -320,3 +321,33 @@ def test_an_idempotency_key_on_innodb_beside_myisam_tables(vicidial_url):  # noq
         assert again.text == first.text  # replayed, not run again
         assert live.count("vicidial_api_log") == 151 + 1  # the replay logs one line
     engine.dispose()
+
+
+def test_the_readme_s_grants_take_the_locked_path(vicidial_url):  # noqa: F811
+    """The database user README.md sets up (step 2) may LOCK TABLES and copy with them."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    grants = [line.strip() for line in readme.splitlines() if line.strip().startswith("GRANT ")]
+    assert any("LOCK TABLES" in g for g in grants)
+    name = sa.engine.make_url(vicidial_url).database
+    user = f"readme_{name[-8:]}"
+    root = sa.create_engine(MYSQL_ROOT)
+    with root.begin() as conn:
+        conn.execute(sa.text(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'"))
+        for grant in grants:
+            grant = grant.replace("asterisk.", f"`{name}`.").replace("'vicidid'@'127.0.0.1'", "")
+            conn.execute(sa.text(grant.rstrip(";") + f"'{user}'@'%'"))
+    try:
+        url = MYSQL_ROOT.set(username=user, password="pw", database=name)
+        engine = make_engine(url.render_as_string(hide_password=False))
+        sent: list[str] = []
+        sa.event.listen(engine, "before_cursor_execute", lambda c, cur, s, *a: sent.append(s))
+        new = [f"1805000{n:04d}" for n in range(150)]
+        outcomes = copy(Pipeline(engine, POLICIES["vicidial"]), new)
+        assert [o.kind for o in outcomes] == [Kind.COPIED] * 150 + [Kind.COPY_SUMMARY]
+        assert sum(s.startswith("LOCK TABLES") for s in sent) == 2  # DIDs, then the log rows
+        assert sum(s.startswith("INSERT IGNORE INTO vicidial_inbound_dids") for s in sent) == 1
+        engine.dispose()
+    finally:
+        with root.begin() as conn:
+            conn.execute(sa.text(f"DROP USER '{user}'@'%'"))
+        root.dispose()

@@ -146,7 +146,9 @@ def api_log(
         for r in rows
     ]
     url = logged_url(request.path, request.params)
-    if bulk or len(entries) == 1 or not locked.api_log(conn, entries, url, ip):
+    if not bulk and len(entries) > 1:  # on MyISAM: under LOCK TABLES, if allowed
+        entries = entries[locked.api_log(conn, entries, url, ip) :]
+    if entries:
         queries.api_log(conn, entries, url, ip, bulk=bulk)
 
 

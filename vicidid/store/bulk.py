@@ -144,15 +144,15 @@ def insert_dids(
     template: DidRow,
     patterns: list[str],
     inserted: Inserted,
-) -> bool:
+) -> int:
     """Insert a copy of the template for each pattern that does not exist yet, chunk by
     chunk under LOCK TABLES; each new DID's id goes into `inserted` as its chunk lands.
 
-    False when this database does not take the locked path (nothing was written: insert
-    one by one instead).
+    Returns how many of `patterns` it went through: all of them, or none where this
+    database does not take the locked path (insert those left one by one instead).
     """
     if not usable(conn):
-        return False
+        return 0
     fit = sizes.of(conn).fit
     template = fit(t.inbound_dids.name, template)  # once: every row shares it
     c = dids.c
@@ -161,7 +161,7 @@ def insert_dids(
         rows = [fit(t.inbound_dids.name, {"did_pattern": p}) for p in chunk]
         with _locked(conn, (t.inbound_dids.name,)) as locked:
             if not locked:
-                return False  # only ever at the first chunk: the privilege does not come and go
+                return start
             inserted.sending = chunk
             result = _insert(conn, t.inbound_dids.name, rows, template, "IGNORE")
             new: dict[str, int] = {}
@@ -171,28 +171,33 @@ def insert_dids(
                     sa.select(c.did_pattern, c.did_id).where(c.did_id >= first)
                 ).all()
                 new = {pattern: did_id for pattern, did_id in found}
-                if len(new) != result.rowcount or not new.keys() <= set(chunk):
+                if len(new) != result.rowcount or not new.keys() <= {
+                    r["did_pattern"] for r in rows
+                }:
                     raise RuntimeError(
                         f"{result.rowcount} DIDs inserted under LOCK TABLES, "
                         f"{len(found)} read back from id {first}"
                     )
-            inserted.ids.update((p, new[p]) for p in chunk if p in new)
+            for pattern, row in zip(chunk, rows, strict=True):
+                did_id = new.pop(row["did_pattern"], None)  # a repeat finds it taken
+                if did_id is not None:
+                    inserted.ids[pattern] = did_id
             inserted.sending = []
-    return True
+    return len(patterns)
 
 
 def api_log(
     conn: Connection, rows: list[dict[str, object]], url: str | None, remote_ip: str
-) -> bool:
+) -> int:
     """The api_log rows, each with its vicidial_api_urls row, in multi-row inserts under
     LOCK TABLES (as queries.api_log writes them one by one).
 
     The url rows are copied from the api_log rows just inserted (INSERT … SELECT), so the
-    URL, the same for every row, is sent once per chunk rather than once per row.
-    False when this database does not take the locked path (nothing was written).
+    URL, the same for every row, is sent once per chunk rather than once per row. Returns
+    how many rows it wrote: all, or none where this database does not take the locked path.
     """
     if not usable(conn):
-        return False
+        return 0
     fit = sizes.of(conn).fit
     rows = [fit(t.api_log.name, row) for row in rows]
     where = fit(t.api_urls.name, {"url": url or "", "remote_ip": remote_ip})
@@ -201,7 +206,7 @@ def api_log(
         own, shared = _shared(rows[start : start + CHUNK])
         with _locked(conn, tables) as locked:
             if not locked:
-                return False  # only ever at the first chunk
+                return start
             first = int(_insert(conn, t.api_log.name, own, shared).lastrowid)
             if url is None:
                 continue
@@ -211,7 +216,7 @@ def api_log(
                     f"{len(own)} api_log rows inserted under LOCK TABLES, "
                     f"{copied} url rows made from id {first}"
                 )
-    return True
+    return len(rows)
 
 
 def _shared(rows: list[dict[str, object]]) -> tuple[list[dict[str, object]], dict[str, object]]:

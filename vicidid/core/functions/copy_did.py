@@ -181,9 +181,9 @@ def insert_all(
     """
     inserted = bulk.Inserted() if inserted is None else inserted
     ids = inserted.ids
-    on_myisam = not call.bulk_ids and len(patterns) > 1
-    if on_myisam and bulk.insert_dids(call.conn, call.dids, template, patterns, inserted):
-        return ids
+    if not call.bulk_ids and len(patterns) > 1:  # on MyISAM: under LOCK TABLES, if allowed
+        done = bulk.insert_dids(call.conn, call.dids, template, patterns, inserted)
+        patterns = patterns[done:]
     for start in range(0, len(patterns), CHUNK):
         chunk = patterns[start : start + CHUNK]
         if len(chunk) > 1:
