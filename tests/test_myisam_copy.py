@@ -218,14 +218,14 @@ def test_without_lock_tables_a_copy_inserts_one_did_per_statement(
     plain_new = [f"1802000{n:04d}" for n in range(150)]
 
     locked = make_engine(vicidial_url)
-    locked_answer = copy(Pipeline(locked, POLICIES["vicidial"]), locked_new)
+    locked_answer = copy(Pipeline(locked, POLICIES["vicidial"]), locked_new, "locked")
 
     plain = make_engine(no_lock_url)
     sent: list[str] = []
     sa.event.listen(plain, "before_cursor_execute", lambda c, cur, s, *a: sent.append(s))
     pipeline = Pipeline(plain, POLICIES["vicidial"])
     with caplog.at_level(logging.WARNING, logger="vicidid"):
-        plain_answer = copy(pipeline, plain_new)
+        plain_answer = copy(pipeline, plain_new, "plain")
         assert copy(pipeline, ["18020009998", "18020009999"])[-1].counts.added == 2
     refused = [r for r in caplog.records if "LOCK TABLES refused" in r.getMessage()]
     assert len(refused) == 1 and "1044" in refused[0].getMessage()  # said once
@@ -248,6 +248,15 @@ def test_without_lock_tables_a_copy_inserts_one_did_per_statement(
             }
     assert with_lock[locked_new[0]]["did_carrier_description"] == "%s %% %(x)s ?"
     assert with_lock[locked_new[0]]["did_description"] == "50% 'off' \\ é"
+    # and the same api_log rows, each with its url row
+    logged = {
+        source: _api_rows(locked, source, answer)
+        for source, answer in (("locked", locked_answer), ("plain", plain_answer))
+    }
+    assert len(logged["locked"]) == 151 and all(r["url"] for r in logged["locked"])
+    assert [
+        {**r, "data": r["data"].replace("1801000", "1802000")} for r in logged["locked"]
+    ] == logged["plain"]
     locked.dispose()
     plain.dispose()
 
@@ -258,6 +267,26 @@ def _shape(outcomes: list[Outcome]) -> list[str]:
     for n, o in enumerate(outcomes[:-1]):
         lines[n] = lines[n].replace(f"|{o.value}|", "|NEW|").replace(f"|{o.did_id}|", "|ID|")
     return lines
+
+
+def _api_rows(engine: sa.engine.Engine, source: str, answer: list[Outcome]) -> list[dict]:
+    """A request's api_log rows in order, without what differs from run to run."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT l.*, u.url, u.remote_ip AS url_ip FROM vicidial_api_log l "
+                "JOIN vicidial_api_urls u ON u.api_id = l.api_id AND u.api_date = l.api_date "
+                "WHERE l.source = :s ORDER BY l.api_id"
+            ),
+            {"s": source},
+        ).mappings()
+        rows = [dict(r) for r in rows]
+    for r, o in zip(rows, answer, strict=True):  # one row per answer line
+        r["data"] = r["data"].replace(f"|{o.did_id}|", "|ID|")
+        r["url"] = r["url"].replace(f"source={source}&", "")[:60]
+        for k in ("api_id", "api_date", "run_time", "source"):
+            del r[k]
+    return rows
 
 
 def _id(outcomes: list[Outcome], pattern: str) -> int:
