@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from bench.run import free_port, stop, wait_ready
+from bench.run import free_port, run_sql_file, stop, wait_ready
 from vicidid.store.db import mysql_url
 
 ROOT = Path(__file__).parent.parent
@@ -154,13 +154,6 @@ def verdict(result: dict, innodb: bool) -> list[str]:
     if innodb and result["dids_unaudited"]:
         wrong.append(f"{result['dids_unaudited']} DIDs without their audit row")
     return wrong
-
-
-def run_sql_file(conn: sa.Connection, path: Path) -> None:
-    for statement in path.read_text().split(";\n"):
-        lines = [line for line in statement.splitlines() if line.strip()]
-        if lines and not all(line.startswith("--") for line in lines):
-            conn.exec_driver_sql(statement)
 
 
 def create_database(engine_name: str) -> tuple[str, str]:

@@ -31,12 +31,13 @@ import sqlalchemy as sa
 from bench.soak import Killer, reconcile, verdict
 from tests.conftest import MYSQL_ROOT, serve
 from tests.test_existing_vicidial import vicidial_url  # noqa: F401  (a fixture)
+from tests.test_myisam_copy import no_lock_url  # noqa: F401  (a fixture)
 from vicidid.cli import demo
 from vicidid.core.call import POLICIES
 from vicidid.core.dialects import simple, vicidial
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.pipeline import Incoming, Pipeline
-from vicidid.store import faults, queries
+from vicidid.store import bulk, faults, queries
 from vicidid.store.db import all_transactional, make_engine
 from vicidid.store.schema import init_db
 
@@ -281,8 +282,15 @@ def test_a_connection_killed_at_a_chosen_point(url, engine_name, function, point
     engine.dispose()
 
 
+@pytest.fixture
+def one_by_one_url(engine_name, request) -> str:
+    """Where a copy inserts one DID per statement: on MyISAM, a user who may not LOCK TABLES."""
+    return request.getfixturevalue("no_lock_url" if engine_name == "myisam" else "innodb_url")
+
+
 @pytest.mark.mariadb
-def test_a_copy_stopped_part_way_on_myisam_audits_what_it_inserted(url, engine_name):
+def test_a_copy_stopped_part_way_on_myisam_audits_what_it_inserted(one_by_one_url, engine_name):
+    url = one_by_one_url
     engine = make_engine(url)
     killer = Killer(MYSQL_ROOT, db_name(url))
     pipeline = Pipeline(engine, POLICIES["vicidial"])
@@ -320,6 +328,67 @@ def test_a_copy_stopped_part_way_on_myisam_audits_what_it_inserted(url, engine_n
             in (row["event_notes"])
         )
         assert new[3] not in row["event_notes"]
+    killer.close()
+    engine.dispose()
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("at", ["dids", "api_log"])
+def test_a_locked_copy_killed_part_way_on_myisam(vicidial_url, at):  # noqa: F811
+    """Multi-row inserts under LOCK TABLES (store/bulk.py), killed at the third chunk of
+    DIDs, or at the api_log rows once every DID and the COPY row are in."""
+    engine = make_engine(vicidial_url, pool_size=1)
+    killer = Killer(MYSQL_ROOT, db_name(vicidial_url))
+    pipeline = Pipeline(engine, POLICIES["simple"])
+    pipeline.did_table()
+    pipeline.has_idempotency_table()
+    new = [f"1800778{n:04d}" for n in range(2 * bulk.CHUNK + 6)]
+    if at == "dids":
+        KillAt(engine, killer, "statement", "INSERT IGNORE INTO vicidial_inbound_dids")
+    else:
+        KillAt(engine, killer, "statement", "INSERT  INTO vicidial_api_log")
+    outcomes = request(
+        pipeline, function="copy_did", source_did_pattern=SOURCE_DID, new_dids=",".join(new)
+    )
+    assert killer.kills == 1
+    assert [o.kind for o in outcomes] == [Kind.PARTLY_APPLIED]
+    assert simple.render(outcomes) == (
+        f"ERROR: DATABASE CONNECTION LOST | the change to {SOURCE_DID} may be partly applied\n"
+    )
+    with engine.connect() as conn:
+        there = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT did_pattern, did_id FROM vicidial_inbound_dids "
+                    "WHERE did_pattern LIKE '1800778%'"
+                )
+            ).all()
+        )
+    (row,) = audit_rows(engine, "COPY")
+    notes = row["event_notes"]
+    if at == "dids":  # two chunks in, the third never sent: the COPY row names the two
+        landed = new[: 2 * bulk.CHUNK]
+        assert sorted(there) == landed
+        assert notes.endswith(
+            f"STOPPED: the database failed after {len(landed)} of {len(new)} new DIDs; "
+            f"any of 6 from {new[-6]} to {new[-1]} may have been added\n"
+        )
+    else:  # every DID in, and the copy's own COPY row
+        landed = new
+        assert sorted(there) == new and "STOPPED" not in notes
+    assert notes.count(" ADDED, did_id: ") == len(landed)
+    for pattern in landed:
+        assert f"\n{pattern} ADDED, did_id: {there[pattern]}\n" in notes
+    assert row["record_id"] == str(there[landed[-1]])
+    # no table stays locked, and the rest can be copied again
+    again = request(
+        pipeline, function="copy_did", source_did_pattern=SOURCE_DID, new_dids=",".join(new)
+    )
+    assert again[-1].kind is Kind.COPY_SUMMARY
+    assert (again[-1].counts.added, again[-1].counts.existed) == (
+        len(new) - len(landed),
+        len(landed),
+    )
     killer.close()
     engine.dispose()
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from vicidid.core.call import Call
 from vicidid.core.fields import SOURCE
 from vicidid.core.params import Params
+from vicidid.store import bulk as locked
 from vicidid.store import changes, queries, sizes, wire
 from vicidid.store import tables as t
 from vicidid.store.faults import describe
@@ -141,15 +142,20 @@ def finish(
 ) -> None:
     """Send the request's last writes, then its api_log rows with their api_urls rows.
 
-    One round trip on MariaDB for a request with a few answer lines; a bulk copy's many
-    rows go in multi-row inserts instead, after the writes (store/queries.py).
+    One round trip on MariaDB for a request with a few answer lines. A bulk copy's many
+    rows go in multi-row inserts instead, after the writes: where ids come out consecutive
+    (store/queries.py), or on MyISAM under LOCK TABLES (store/bulk.py); what neither takes
+    goes row by row, several rows a message.
     """
     entries = _api_log_rows(rows, request, now, seconds)
     url = logged_url(request.path, request.params) if entries else None
-    if bulk and len(entries) > 1:
+    if len(entries) > 1:
         send(conn, writes)
-        queries.api_log(conn, entries, url, ip, bulk=True)
-        return
+        writes = []
+        if bulk:
+            queries.api_log(conn, entries, url, ip)
+            return
+        entries = entries[locked.api_log(conn, entries, url, ip) :]
     send(conn, writes + changes.api_log(conn, entries, url, ip))
 
 

@@ -209,7 +209,6 @@ def insert_dids(
 
 ADMIN_LOG = t.admin_log.insert()
 API_LOG = t.api_log.insert()
-API_URLS = t.api_urls.insert()
 
 
 def admin_log(conn: Connection, **values: object) -> None:
@@ -227,50 +226,27 @@ def admin_log_exists(conn: Connection, values: dict[str, object]) -> bool:
 
 
 def api_log(
-    conn: Connection,
-    rows: list[dict[str, object]],
-    url: str | None,
-    remote_ip: str,
-    bulk: bool = False,
+    conn: Connection, rows: list[dict[str, object]], url: str | None, remote_ip: str
 ) -> None:
-    """The api_log rows of a request, each with its vicidial_api_urls row (no password).
-
-    With `bulk` (consecutive ids), many rows go in one statement per table.
+    """Many api_log rows in multi-row inserts, each with its vicidial_api_urls row (no
+    password): only where ids come out consecutive (consecutive_ids). Elsewhere each row
+    goes as its own statement (changes.py), or under LOCK TABLES on MyISAM (bulk.py).
     """
     fit = sizes.of(conn).fit
     rows = [fit(t.api_log.name, row) for row in rows]
     if url is not None:
         where = fit(t.api_urls.name, {"url": url, "remote_ip": remote_ip})
         url, remote_ip = where["url"], where["remote_ip"]
-    if bulk and len(rows) > 1:
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            result = multi_insert(conn, t.api_log.name, chunk)
-            first = _first_id(conn, result, len(chunk))
-            if url is not None:
-                urls = [
-                    {
-                        "api_id": first + i,
-                        "api_date": r["api_date"],
-                        "remote_ip": remote_ip,
-                        "url": url,
-                    }
-                    for i, r in enumerate(chunk)
-                ]
-                multi_insert(conn, t.api_urls.name, urls)
-        return
-    for row in rows:
-        result = conn.execute(API_LOG, row)
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        result = multi_insert(conn, t.api_log.name, chunk)
+        first = _first_id(conn, result, len(chunk))
         if url is not None:
-            conn.execute(
-                API_URLS,
-                {
-                    "api_id": result.lastrowid,
-                    "api_date": row["api_date"],
-                    "remote_ip": remote_ip,
-                    "url": url,
-                },
-            )
+            urls = [
+                {"api_id": first + i, "api_date": r["api_date"], "remote_ip": remote_ip, "url": url}
+                for i, r in enumerate(chunk)
+            ]
+            multi_insert(conn, t.api_urls.name, urls)
 
 
 def admin_history(conn: Connection, pattern: str) -> list[dict[str, object]]:

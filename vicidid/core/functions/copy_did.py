@@ -11,7 +11,7 @@ from vicidid.core.fields import COPY_FIELDS, DID_CHARS, NEW_DIDS, SOURCE_DID
 from vicidid.core.outcomes import CopyCounts, Kind, Outcome
 from vicidid.core.validate import check_fields, read_required
 from vicidid.rows import DidRow
-from vicidid.store import queries
+from vicidid.store import bulk, queries
 
 PARAMETERS = (SOURCE_DID, NEW_DIDS, *COPY_FIELDS)
 # A new DID is 1 (vicidial) or 2 (simple) to 50 characters: VICIdial would store an empty
@@ -86,13 +86,14 @@ def _copy(
     template.update(changes)
     valid = VALID_ITEM[call.policy.min_item_len]
     wanted = list(dict.fromkeys(i for i in items if valid.fullmatch(i)))
-    new_ids: dict[str, int] = {}
+    inserted = bulk.Inserted()
     try:
-        insert_all(call, template, wanted, new_ids)
+        insert_all(call, template, wanted, inserted)
     except Exception:
         if not call.transactional:  # what was inserted stays: audit it before failing
-            audit.write_fresh(call, _stopped_row(call, source, row, template, wanted, new_ids))
+            audit.write_fresh(call, _stopped_row(call, source, row, template, wanted, inserted))
         raise
+    new_ids = inserted.ids
     single = len(items) == 1
     outcomes: list[Outcome] = []
     log: list[str] = []
@@ -143,12 +144,14 @@ def _stopped_row(
     row: DidRow,
     template: DidRow,
     wanted: list[str],
-    new_ids: dict[str, int],
+    inserted: bulk.Inserted,
 ) -> dict[str, object]:
     """The COPY row of a copy whose inserts stopped part-way, naming what was inserted."""
-    position = {p: i for i, p in enumerate(wanted)}
-    after = wanted[max(position[p] for p in new_ids) + 1 :] if new_ids else wanted
-    maybe = f"; {after[0]} may have been added too" if after else ""
+    new_ids, sending = inserted.ids, inserted.sending
+    if len(sending) > 1:  # a multi-row insert was under way: any of its rows may be there
+        maybe = f"; any of {len(sending)} from {sending[0]} to {sending[-1]} may have been added"
+    else:
+        maybe = f"; {sending[0]} may have been added too" if sending else ""
     notes = (
         f"DID Source: {source} Inserts: {len(new_ids)} Insert Errors: 0 "
         "Copy Log:\n"
@@ -165,29 +168,38 @@ CHUNK = 200
 
 
 def insert_all(
-    call: Call, template: DidRow, patterns: list[str], ids: dict[str, int] | None = None
+    call: Call, template: DidRow, patterns: list[str], inserted: bulk.Inserted | None = None
 ) -> dict[str, int]:
     """Insert a copy of the template for each pattern that does not exist yet.
 
-    Returns the new did_id of each pattern this call inserted, also filled into `ids` as
-    it goes (a copy stopped part-way knows what it inserted). Large copies go in chunks
-    of multi-row inserts (one round trip per chunk, not per DID) where the database hands
-    out consecutive ids; otherwise, and for any chunk a concurrent client raced into, one
-    insert per DID decides.
+    Returns the new did_id of each pattern this call inserted, also filled into `inserted`
+    as it goes (a copy stopped part-way knows what it inserted, and what it was sending).
+    Large copies go in chunks of multi-row inserts (one round trip per chunk, not per DID)
+    where every new id is known exactly: where the database hands out consecutive ids and
+    can undo a raced chunk (InnoDB, SQLite), or under LOCK TABLES (MyISAM, store/bulk.py).
+    Otherwise, and for any chunk a concurrent client raced into, one insert per DID decides.
     """
-    ids = {} if ids is None else ids
+    inserted = bulk.Inserted() if inserted is None else inserted
+    ids = inserted.ids
+    if not call.bulk_ids and len(patterns) > 1:  # on MyISAM: under LOCK TABLES, if allowed
+        done = bulk.insert_dids(call.conn, call.dids, template, patterns, inserted)
+        patterns = patterns[done:]
     for start in range(0, len(patterns), CHUNK):
         chunk = patterns[start : start + CHUNK]
         if len(chunk) > 1:
             existing = queries.existing_patterns(call.conn, chunk)
             chunk = [p for p in chunk if p not in existing]
             if call.bulk_ids:
+                inserted.sending = chunk
                 got = queries.insert_dids(call.conn, call.dids, template, chunk)
+                inserted.sending = []
                 if got is not None:
                     ids.update(got)
                     continue
         for pattern in chunk:
+            inserted.sending = [pattern]
             did_id = queries.insert_did(call.conn, call.dids, {**template, "did_pattern": pattern})
+            inserted.sending = []
             if did_id is not None:
                 ids[pattern] = did_id
     return ids
