@@ -231,7 +231,8 @@ def test_without_lock_tables_a_copy_inserts_one_did_per_statement(
     assert len(refused) == 1 and "1044" in refused[0].getMessage()  # said once
     assert sum(s.startswith("LOCK TABLES") for s in sent) == 1  # tried once per engine
     assert sum(s.startswith("INSERT IGNORE INTO vicidial_inbound_dids") for s in sent) == 152
-    assert sum(s.startswith("INSERT INTO vicidial_api_log") for s in sent) == 151 + 3
+    # one api_log row per statement, several statements a message (store/wire.py)
+    assert sum(s.count("INSERT INTO vicidial_api_log ") for s in sent) == 151 + 3
 
     # the same answers and the same rows, whichever way they were inserted
     assert [o.kind for o in locked_answer] == [Kind.COPIED] * 150 + [Kind.COPY_SUMMARY]
