@@ -5,6 +5,10 @@ without any lock (login.py); everything the request then changes, its api_log ro
 the login bookkeeping included, commits in one transaction — on InnoDB and SQLite. On
 MyISAM each write lands as it runs: a request that meets a database failure there is
 never run a second time once it has written, and says the change may be partly applied.
+
+On MariaDB/MySQL the login's read also carries the DID read the function declares, and a
+function's closing writes leave with the api_log rows in one message (store/wire.py):
+an update_did is three round trips, two on MyISAM.
 """
 
 from __future__ import annotations
