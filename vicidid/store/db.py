@@ -32,7 +32,7 @@ class DriverMissing(VicididError, RuntimeError):
 def make_engine(url: str, *, pool_size: int = 8) -> Engine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, pool_size)
     if u.get_backend_name() in ("mysql", "mariadb"):
         return _mysql_engine(u, pool_size)
     raise ValueError(
@@ -71,8 +71,15 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _sqlite_engine(url: str) -> Engine:
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+def _sqlite_engine(url: str, pool_size: int) -> Engine:
+    connect_args = {"timeout": 30, "check_same_thread": False}
+    engine = sa.create_engine(url, connect_args=connect_args)
+    if isinstance(engine.pool, sa.pool.QueuePool):
+        # a file: as many pooled connections as request threads, so that none is opened
+        # and closed again per request (each opening sets its pragmas and reads the schema)
+        engine = sa.create_engine(
+            url, connect_args=connect_args, pool_size=pool_size, max_overflow=pool_size * 2
+        )
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
