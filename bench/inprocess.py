@@ -1,12 +1,14 @@
 """update_did without HTTP: worker CPU and database round trips per request.
 
-    python -m bench.inprocess                      # SQLite, InnoDB and MyISAM, 2,000 requests each
-    python -m bench.inprocess --backends innodb --profile   # and where the time goes
+    python -m bench.inprocess                        # each backend, 2,000 requests
+    python -m bench.inprocess --backends mariadb --profile   # and where the time goes
 
 It runs `Pipeline.handle` in a loop on one thread, as a request thread of the server does,
 rendering each answer as the HTTP edge would, and prints a table: CPU per request
 (`time.process_time`), wall time per request, and the round trips each request made to
 the database (every query, COMMIT and ROLLBACK the driver sent, counted in the driver).
+The databases are bench/run.py's: SQLite, vicidid's InnoDB tables on MariaDB (`mariadb`),
+and VICIdial's own MyISAM schema (`myisam`), each with the demo data and 200 DIDs.
 """
 
 from __future__ import annotations
@@ -16,23 +18,17 @@ import cProfile
 import importlib
 import pstats
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-import sqlalchemy as sa
-
+from bench import run
+from bench.run import DIDS
 from vicidid.core.call import POLICIES
 from vicidid.core.dialects import simple
 from vicidid.core.pipeline import Incoming, Pipeline
-from vicidid.store.db import WRITTEN_TABLES, make_engine, mysql_url
+from vicidid.store.db import make_engine
 
-HERE = Path(__file__).parent
-MYSQL = "mysql://root@127.0.0.1:3306/"
-DIDS = [str(17000000000 + n) for n in range(200)]
 ROUNDS = 10
 
 
@@ -66,49 +62,6 @@ def counting_round_trips() -> Iterator[list[int]]:
     finally:
         for cls, name, original in originals:
             setattr(cls, name, original)
-
-
-def prepare(backend: str) -> str:
-    if backend == "sqlite":
-        path = HERE / "out" / "inprocess.db"
-        path.parent.mkdir(exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    else:
-        url = MYSQL + "vicidid_bench_inprocess"
-        root = sa.create_engine(mysql_url(MYSQL))
-        with root.begin() as conn:
-            conn.exec_driver_sql("DROP DATABASE IF EXISTS vicidid_bench_inprocess")
-            conn.exec_driver_sql("CREATE DATABASE vicidid_bench_inprocess CHARACTER SET utf8mb4")
-        root.dispose()
-    subprocess.run(
-        [sys.executable, "-m", "vicidid", "--db", url, "init-db", "--demo"],
-        check=True,
-        capture_output=True,
-    )
-    if backend == "myisam":
-        engine = sa.create_engine(mysql_url(url))
-        with engine.begin() as conn:
-            for table in WRITTEN_TABLES:
-                conn.exec_driver_sql(f"ALTER TABLE {table} ENGINE=MyISAM")
-        engine.dispose()
-    engine = make_engine(url)
-    reply = Pipeline(engine, POLICIES["simple"]).handle(
-        Incoming(
-            form=[
-                ("function", "copy_did"),
-                ("user", "admin"),
-                ("pass", "1234"),
-                ("source", "bench"),
-                ("did_pattern", "18001234567"),
-                ("new_dids", ",".join(DIDS)),
-            ]
-        )
-    )
-    assert reply.outcomes[-1].counts.added == len(DIDS), reply.kinds
-    engine.dispose()
-    return url
 
 
 def request(n: int) -> Incoming:
@@ -156,13 +109,14 @@ def measure(url: str, requests: int, profile: bool) -> tuple[float, float, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default="sqlite,innodb,myisam")
+    parser.add_argument("--backends", default="sqlite,mariadb,myisam")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     rows = []
+    run.OUT.mkdir(exist_ok=True)
     for backend in args.backends.split(","):
-        cpu, wall, trips = measure(prepare(backend), args.requests, args.profile)
+        cpu, wall, trips = measure(run.prepare(backend), args.requests, args.profile)
         rows.append(f"| {backend} | {cpu:.3f} | {wall:.3f} | {trips:.1f} |")
     print("| backend | CPU ms/request | wall ms/request | round trips/request |")
     print("|---|---|---|---|")

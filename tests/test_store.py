@@ -12,7 +12,7 @@ from tests.conftest import MYSQL_ROOT, serve
 from vicidid.cli import demo
 from vicidid.core.call import POLICIES
 from vicidid.core.pipeline import Incoming, Pipeline
-from vicidid.store import faults, logins
+from vicidid.store import faults, logins, queries, reflect
 from vicidid.store.db import WriterTurns, make_engine, safe_url, writer_turns
 from vicidid.store.schema import init_db
 
@@ -70,19 +70,26 @@ def test_safe_url_hides_the_password():
     assert safe_url("not a url") == "<invalid database URL>"
 
 
-def test_caller_and_settings_in_one_statement(db_url):
-    """Both halves as the two separate reads gave them, with or without a settings row."""
+def test_the_login_read_gives_caller_and_settings_in_one_statement(db_url):
+    """Both halves as the two separate reads gave them, with or without a settings row,
+    and the rows of a read sent along."""
     engine = make_engine(db_url)
     init_db(engine)
     demo.load(engine)
+    dids = reflect.did_table(engine)
     with engine.begin() as conn:
-        row, settings = logins.caller_and_settings(conn, "6666")
+        row, settings, also = logins.login_read(conn, "6666")
         assert row == logins.caller(conn, "6666")
         assert settings == logins.system_settings(conn)
+        assert also is None
         # an unknown user still gets the settings: they say what a password check costs
-        assert logins.caller_and_settings(conn, "nobody") == (None, settings)
+        assert logins.login_read(conn, "nobody") == (None, settings, None)
+        _, _, also = logins.login_read(
+            conn, "6666", queries.did_read(dids, "18001234567", ("did_pattern",))
+        )
+        assert also == [{"did_pattern": "18001234567"}]
         conn.execute(sa.text("DELETE FROM system_settings"))
-        row, settings = logins.caller_and_settings(conn, "6666")
+        row, settings, _ = logins.login_read(conn, "6666")
         assert row == logins.caller(conn, "6666")
         assert set(settings.values()) == {None}
     engine.dispose()

@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +48,7 @@ from sqlalchemy.engine import Connection, CursorResult, Engine
 from vicidid.rows import DidRow
 from vicidid.store import faults, sizes
 from vicidid.store import tables as t
-from vicidid.store.db import WRITTEN_TABLES, table_engines
+from vicidid.store.db import WRITTEN_TABLES, PerEngine, table_engines
 
 log = logging.getLogger("vicidid")
 
@@ -67,20 +65,10 @@ class Inserted:
 
 
 # Per engine: None until known, then whether copies there take the locked path.
-_usable: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
-_deciding = threading.Lock()
-
-
 def usable(conn: Connection) -> bool:
     """Whether this database takes the locked path (MariaDB/MySQL, every table a request
     writes MyISAM or Aria, LOCK TABLES not refused so far). Read once per engine."""
-    known = _usable.get(conn.engine)
-    if known is not None:
-        return known
-    with _deciding:
-        if conn.engine not in _usable:
-            _usable[conn.engine] = _lockable(conn)
-        return _usable[conn.engine]
+    return _usable.get(conn)
 
 
 def _lockable(conn: Connection) -> bool:
@@ -90,10 +78,12 @@ def _lockable(conn: Connection) -> bool:
     return all(engines.get(name) in LOCKABLE_ENGINES for name in WRITTEN_TABLES)
 
 
+_usable: PerEngine[bool] = PerEngine(_lockable)
+
+
 def forget(engine: Engine) -> None:
     """Decide again on next use (after the tables or the grants changed)."""
-    with _deciding:
-        _usable.pop(engine, None)
+    _usable.forget(engine)
 
 
 @contextlib.contextmanager
@@ -127,10 +117,7 @@ def _locked(conn: Connection, tables: tuple[str, ...]) -> Iterator[bool]:
 
 def _refused(engine: Engine, error: sa_exc.DBAPIError) -> None:
     """The locked path is off for this engine from now on; said once."""
-    with _deciding:
-        said = _usable.get(engine) is False
-        _usable[engine] = False
-    if not said:
+    if _usable.set(engine, False) is not False:
         log.warning(
             "LOCK TABLES refused (%s): copies on MyISAM insert one row per statement; "
             "GRANT LOCK TABLES to vicidid's database user for multi-row inserts",

@@ -8,7 +8,8 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -275,3 +276,36 @@ def all_transactional(dialect: str, engines: dict[str, str]) -> bool:
 
 def transactional(conn: sa.Connection) -> bool:
     return all_transactional(conn.dialect.name, table_engines(conn))
+
+
+T = TypeVar("T")
+
+
+class PerEngine(Generic[T]):
+    """A fact about a database, worked out once per engine on first use (thread-safe)."""
+
+    def __init__(self, compute: Callable[[Connection], T]) -> None:
+        self._compute = compute
+        self._values: weakref.WeakKeyDictionary[Engine, T] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, conn: Connection) -> T:
+        known = self._values.get(conn.engine)
+        if known is not None:
+            return known
+        with self._lock:
+            if conn.engine not in self._values:
+                self._values[conn.engine] = self._compute(conn)
+            return self._values[conn.engine]
+
+    def set(self, engine: Engine, value: T) -> T | None:
+        """Settle the fact from now on; what it was before (None: not worked out yet)."""
+        with self._lock:
+            before = self._values.get(engine)
+            self._values[engine] = value
+            return before
+
+    def forget(self, engine: Engine) -> None:
+        """Work it out again on next use (after the tables changed)."""
+        with self._lock:
+            self._values.pop(engine, None)

@@ -65,12 +65,6 @@ CALLER_AND_SETTINGS = sa.select(
 )
 
 
-def caller_and_settings(conn: Connection, user: str) -> tuple[CallerRow | None, SettingsRow]:
-    """caller() and system_settings() in one round trip: every login needs both."""
-    caller, settings, _ = login_read(conn, user)
-    return caller, settings
-
-
 def login_read(
     conn: Connection, user: str, also: Read | None = None
 ) -> tuple[CallerRow | None, SettingsRow, list[dict[str, Any]] | None]:

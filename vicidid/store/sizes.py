@@ -13,8 +13,6 @@ declares no size for TEXT and holds any character.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -23,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from vicidid.store import tables as t
+from vicidid.store.db import PerEngine
 
 _Row = TypeVar("_Row", bound=Mapping[str, object])
 
@@ -189,30 +188,20 @@ def read(bind: Engine | Connection) -> Sizes:
     return Sizes(rooms)
 
 
-_known: weakref.WeakKeyDictionary[Engine, Sizes] = weakref.WeakKeyDictionary()
-_reading = threading.Lock()
+_known: PerEngine[Sizes] = PerEngine(read)
 
 
 def load(engine: Engine) -> Sizes:
     """Read the sizes for this engine (at start-up), or the ones already read."""
-    with _reading:
-        if engine not in _known:
-            _known[engine] = read(engine)
-        return _known[engine]
+    with engine.connect() as conn:
+        return _known.get(conn)
 
 
 def of(conn: Connection) -> Sizes:
     """The sizes for this connection's database, read once per engine."""
-    known = _known.get(conn.engine)
-    if known is not None:
-        return known
-    with _reading:
-        if conn.engine not in _known:
-            _known[conn.engine] = read(conn)
-        return _known[conn.engine]
+    return _known.get(conn)
 
 
 def forget(engine: Engine) -> None:
     """Read the sizes again on next use (after init-db changed the tables)."""
-    with _reading:
-        _known.pop(engine, None)
+    _known.forget(engine)

@@ -94,6 +94,14 @@ class WriteFailed(VicididError):
         self.error = error
 
 
+def _message(
+    parts: list[Compiled], params: list[Mapping[str, object]]
+) -> tuple[str, tuple[object, ...]]:
+    """Statements joined into one message, with their values in order."""
+    values = chain.from_iterable(p.values(v) for p, v in zip(parts, params, strict=True))
+    return ";\n".join(p.sql for p in parts), tuple(values)
+
+
 def direct(conn: Connection) -> bool:
     return conn.dialect.name in ("mysql", "mariadb")
 
@@ -106,10 +114,7 @@ def fetch(conn: Connection, reads: Sequence[Read]) -> list[list[dict[str, Any]]]
         ]
     _begin(conn)
     parts = [_compiled(rd.clause, conn.dialect, ()) for rd in reads]
-    sql = ";\n".join(p.sql for p in parts)
-    values = tuple(
-        chain.from_iterable(p.values(rd.params) for p, rd in zip(parts, reads, strict=True))
-    )
+    sql, values = _message(parts, [rd.params for rd in reads])
     results: list[list[dict[str, Any]]] = []
     with _cursor(conn, sql, values) as cursor:
         cursor.execute(sql, values)
@@ -173,10 +178,7 @@ def _message_ends(parts: list[Compiled], writes: Sequence[Write]) -> list[int]:
 def _send_message(
     conn: Connection, parts: list[Compiled], writes: Sequence[Write], offset: int
 ) -> None:
-    sql = ";\n".join(p.sql for p in parts)
-    values = tuple(
-        chain.from_iterable(p.values(w.params) for p, w in zip(parts, writes, strict=True))
-    )
+    sql, values = _message(parts, [w.params for w in writes])
     done = 0
     try:
         with _cursor(conn, sql, values) as cursor:

@@ -171,7 +171,9 @@ class _Seconds:
         return f"{self.text},{int(record.msecs):03d}"  # the formatter's default_msec_format
 
 
-class KeyValueFormatter(logging.Formatter):
+class _Formatter(logging.Formatter):
+    """logging's Formatter, its default time text made once a second."""
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._seconds = _Seconds(self)
@@ -181,6 +183,8 @@ class KeyValueFormatter(logging.Formatter):
             return super().formatTime(record, datefmt)
         return self._seconds.format(record)
 
+
+class KeyValueFormatter(_Formatter):
     def formatMessage(self, record: logging.LogRecord) -> str:
         # a message may quote a caller's value (a function name in a warning)
         return one_line(super().formatMessage(record))
@@ -193,16 +197,7 @@ class KeyValueFormatter(logging.Formatter):
         return f"{self.formatTime(record)} {record.name} " + " ".join(parts)
 
 
-class JsonFormatter(logging.Formatter):
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._seconds = _Seconds(self)
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        if datefmt:
-            return super().formatTime(record, datefmt)
-        return self._seconds.format(record)
-
+class JsonFormatter(_Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields = getattr(record, "fields", None) or {"message": record.getMessage()}
         line = {
