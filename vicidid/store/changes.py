@@ -39,7 +39,8 @@ def _last_id_sqlite(element: _LastId, compiler: SQLCompiler, **kw: Any) -> str:
     return "last_insert_rowid()"
 
 
-API_URL_OF_LAST_LOG = t.api_urls.insert().values(api_id=_LastId())
+# inline: without it SQLAlchemy asks for the new row's id back (RETURNING), which nothing reads
+API_URL_OF_LAST_LOG = t.api_urls.insert().inline().values(api_id=_LastId())
 URL_KEYS = ("api_date", "remote_ip", "url")
 
 
