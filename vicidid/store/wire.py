@@ -27,7 +27,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect
 
 from vicidid.errors import VicididError
-from vicidid.store import faults
+from vicidid.store import faults, mysqldb
 from vicidid.store.db import AUTOCOMMIT, autocommitting
 
 
@@ -117,13 +117,31 @@ def fetch(conn: Connection, reads: Sequence[Read]) -> list[list[dict[str, Any]]]
     sql, values = _message(parts, [rd.params for rd in reads])
     results: list[list[dict[str, Any]]] = []
     with _cursor(conn, sql, values) as cursor:
-        cursor.execute(sql, values)
-        while True:
-            names = [d[0] for d in cursor.description or ()]
-            results.append([dict(zip(names, row, strict=True)) for row in cursor.fetchall()])
-            if not cursor.nextset():
-                break
+        fast = _execute(cursor, sql, values)
+        found: tuple[list[str], Sequence[tuple[Any, ...]]] | None = (
+            [d[0] for d in cursor.description or ()],
+            cursor.fetchall(),
+        )
+        while found is not None:
+            names, rows = found
+            results.append([dict(zip(names, row, strict=True)) for row in rows])
+            found = mysqldb.next_rows(cursor) if fast else _next_rows(cursor)
     return results
+
+
+def _execute(cursor: Any, sql: str, values: tuple[object, ...]) -> bool:
+    """Send the message; whether mysqlclient's quicker path serves this cursor."""
+    if mysqldb.drives(cursor):
+        cursor.execute(mysqldb.message(cursor, sql, values))
+        return True
+    cursor.execute(sql, values)
+    return False
+
+
+def _next_rows(cursor: Any) -> tuple[list[str], Sequence[tuple[Any, ...]]] | None:
+    if not cursor.nextset():
+        return None
+    return [d[0] for d in cursor.description or ()], cursor.fetchall()
 
 
 def send(conn: Connection, writes: Sequence[Write]) -> None:
@@ -182,9 +200,9 @@ def _send_message(
     done = 0
     try:
         with _cursor(conn, sql, values) as cursor:
-            cursor.execute(sql, values)
+            fast = _execute(cursor, sql, values)
             done = 1
-            while cursor.nextset():
+            while mysqldb.next_statement(cursor) if fast else cursor.nextset():
                 done += 1
     except sa_exc.DBAPIError as error:
         raise WriteFailed(offset + min(done, len(writes) - 1), error) from error

@@ -1,0 +1,94 @@
+"""store/mysqldb.py: mysqlclient's quicker path sends what its cursor would, byte for byte,
+and reads the same rows back."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from vicidid.store import mysqldb
+
+MySQLdb = pytest.importorskip("MySQLdb")
+
+VALUES = [
+    "plain",
+    "",
+    "x'; DROP TABLE t; -- ",
+    "%s %(a)s %%",
+    "\\'; \\",
+    '\x00;\n\r\x1a"',
+    "caf\u00e9 \u20ac",
+    "\U0001f600 beyond the BMP",
+    0,
+    -5,
+    2**70,
+    True,
+    False,
+    None,
+    datetime(2026, 1, 2, 3, 4, 5),
+    datetime(2026, 1, 2, 3, 4, 5, 7),
+    datetime(999, 12, 31, 23, 59, 59, 999_999),
+    datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2))),
+    date(2026, 1, 2),
+    Decimal("12.50"),
+    1.5,
+    b"\x00'bytes",
+]
+
+
+def dbapi_connection(url: str, charset: str):
+    engine = sa.create_engine(sa.make_url(url).set(drivername="mysql+mysqldb"))
+    params = engine.dialect.create_connect_args(engine.url)[1]
+    engine.dispose()
+    return MySQLdb.connect(**{**params, "charset": charset})
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("charset", ["utf8mb4", "latin1"])
+def test_a_message_is_what_the_cursor_makes_of_it(mariadb_url, charset):
+    db = dbapi_connection(mariadb_url, charset)
+    cursor = db.cursor()
+    assert mysqldb.drives(cursor)
+    values = [v for v in VALUES if not isinstance(v, str) or _encodable(v, db.encoding)]
+    sql = "SELECT " + ", ".join(["%s"] * len(values)) + " FROM DUAL WHERE 1 %% 2 = 1"
+    assert mysqldb.message(cursor, sql, values) == cursor._mogrify(sql, values)
+    db.close()
+
+
+def _encodable(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@pytest.mark.mariadb
+def test_only_the_plain_cursor_with_the_default_encoders_is_driven(mariadb_url):
+    db = dbapi_connection(mariadb_url, "utf8mb4")
+    assert not mysqldb.drives(db.cursor(MySQLdb.cursors.DictCursor))
+    db.encoders[int] = lambda value, encoders: str(value + 1)
+    assert not mysqldb.drives(db.cursor())
+    db.close()
+
+
+@pytest.mark.mariadb
+def test_results_read_past_the_first_are_the_cursors_own(mariadb_url):
+    db = dbapi_connection(mariadb_url, "utf8mb4")
+    message = "SELECT 1 AS a; SELECT 'x' AS b, NULL AS c UNION ALL SELECT 'y', 2; DO 1; SELECT 3"
+    ours = db.cursor()
+    ours.execute(message)
+    found = [mysqldb.next_rows(ours) for _ in range(4)]
+    theirs = db.cursor()
+    theirs.execute(message)
+    expected = []
+    while theirs.nextset():
+        expected.append(([d[0] for d in theirs.description or ()], theirs.fetchall()))
+    assert found == [*expected, None]
+    assert found[0] == (["b", "c"], (("x", None), ("y", 2)))
+    ours.execute("DO 1; DO 2; SELECT 3")
+    assert [mysqldb.next_statement(ours) for _ in range(3)] == [True, True, False]
+    db.close()
