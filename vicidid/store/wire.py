@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,11 +36,21 @@ class Compiled:
     sql: str
     names: tuple[str, ...]  # the bound parameters, in the order the SQL takes them
     defaults: Mapping[str, Any]  # values SQLAlchemy bound itself (LIMIT 1, literals)
+    take: Callable[[Mapping[str, object]], tuple[object, ...]] = field(init=False, compare=False)
 
-    def values(self, params: Mapping[str, object]) -> list[object]:
-        if self.defaults:
-            params = {**self.defaults, **params}
-        return [params[name] for name in self.names]
+    def __post_init__(self) -> None:
+        # the values picked in C rather than name by name: every statement sent does this
+        object.__setattr__(self, "take", _taker(self.names))
+
+    def values(self, params: Mapping[str, object]) -> tuple[object, ...]:
+        return self.take({**self.defaults, **params} if self.defaults else params)
+
+
+def _taker(names: tuple[str, ...]) -> Callable[[Mapping[str, object]], tuple[object, ...]]:
+    if len(names) > 1:
+        return itemgetter(*names)
+    # itemgetter takes at least one name, and gives a lone value bare
+    return lambda params: tuple([params[name] for name in names])
 
 
 @functools.lru_cache(maxsize=256)
@@ -98,8 +108,10 @@ def _message(
     parts: list[Compiled], params: list[Mapping[str, object]]
 ) -> tuple[str, tuple[object, ...]]:
     """Statements joined into one message, with their values in order."""
-    values = chain.from_iterable(p.values(v) for p, v in zip(parts, params, strict=True))
-    return ";\n".join(p.sql for p in parts), tuple(values)
+    values: list[object] = []
+    for part, given in zip(parts, params, strict=True):
+        values.extend(part.values(given))
+    return ";\n".join([p.sql for p in parts]), tuple(values)
 
 
 def direct(conn: Connection) -> bool:
@@ -180,6 +192,8 @@ MESSAGE_STATEMENTS = 500
 
 def _message_ends(parts: list[Compiled], writes: Sequence[Write]) -> list[int]:
     """Where each message of the batch ends (exclusive indexes)."""
+    if len(writes) <= MESSAGE_STATEMENTS and _size(parts, writes) <= MESSAGE_BYTES:
+        return [len(writes)]  # a request's few writes: summed at once, not write by write
     ends: list[int] = []
     size = count = 0
     for index, (part, w) in enumerate(zip(parts, writes, strict=True)):
@@ -191,6 +205,12 @@ def _message_ends(parts: list[Compiled], writes: Sequence[Write]) -> list[int]:
         count += 1
     ends.append(len(writes))
     return ends
+
+
+def _size(parts: list[Compiled], writes: Sequence[Write]) -> int:
+    """The batch's cost as _message_ends counts it, write by write."""
+    texts = [len(v) for w in writes for v in w.params.values() if v.__class__ is str]
+    return sum([len(p.sql) for p in parts]) + sum(texts)
 
 
 def _send_message(
