@@ -80,6 +80,7 @@ def test_the_login_read_gives_caller_and_settings_in_one_statement(db_url):
     with engine.begin() as conn:
         row, settings, also = logins.login_read(conn, "6666")
         assert row == logins.caller(conn, "6666")
+        assert list(row or {}) == list(logins.caller(conn, "6666") or {})  # in the same order
         assert settings == logins.system_settings(conn)
         assert also is None
         # an unknown user still gets the settings: they say what a password check costs

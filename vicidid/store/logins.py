@@ -65,6 +65,10 @@ CALLER_AND_SETTINGS = sa.select(
 )
 
 
+# (setting, its label in CALLER_AND_SETTINGS); no column of the caller's has such a name
+_SETTINGS_LABELS = tuple((c, f"settings_{c}") for c in LOGIN_SETTINGS)
+
+
 def login_read(
     conn: Connection, user: str, also: Read | None = None
 ) -> tuple[CallerRow | None, SettingsRow, list[dict[str, Any]] | None]:
@@ -77,12 +81,11 @@ def login_read(
     # first(): VICIdial's own schema does not make user names or group names unique
     if not found[0]:
         return None, {}, extra
-    row = found[0][0]
-    settings = cast(SettingsRow, {c: row[f"settings_{c}"] for c in LOGIN_SETTINGS})
+    row = found[0][0]  # a fresh dict: what is left once the settings are taken out is the caller
+    settings = cast(SettingsRow, {c: row.pop(label) for c, label in _SETTINGS_LABELS})
     if row["user"] is None:
         return None, settings, extra
-    caller = {k: v for k, v in row.items() if not k.startswith("settings_")}
-    return cast(CallerRow, caller), settings, extra
+    return cast(CallerRow, row), settings, extra
 
 
 # Writes the same values however often it runs: safe to run again after a lost connection
