@@ -76,19 +76,29 @@ def test_only_the_plain_cursor_with_the_default_encoders_is_driven(mariadb_url):
 
 
 @pytest.mark.mariadb
-def test_results_read_past_the_first_are_the_cursors_own(mariadb_url):
+def test_results_come_back_as_the_cursor_reads_them(mariadb_url):
     db = dbapi_connection(mariadb_url, "utf8mb4")
-    message = "SELECT 1 AS a; SELECT 'x' AS b, NULL AS c UNION ALL SELECT 'y', 2; DO 1; SELECT 3"
+    sql = "SELECT %s AS a; SELECT 'x' AS b, NULL AS c UNION ALL SELECT %s, 2; DO 1; SELECT 3"
+    values = ("one", "y")
     ours = db.cursor()
-    ours.execute(message)
-    found = [mysqldb.next_rows(ours) for _ in range(4)]
+    mysqldb.execute(ours, sql, values)
+    found = [mysqldb.rows(ours)]
+    while mysqldb.next_statement(ours):
+        found.append(mysqldb.rows(ours))
     theirs = db.cursor()
-    theirs.execute(message)
-    expected = []
+    theirs.execute(sql, values)
+    expected = [([d[0] for d in theirs.description], theirs.fetchall())]
     while theirs.nextset():
         expected.append(([d[0] for d in theirs.description or ()], theirs.fetchall()))
-    assert found == [*expected, None]
-    assert found[0] == (["b", "c"], (("x", None), ("y", 2)))
-    ours.execute("DO 1; DO 2; SELECT 3")
-    assert [mysqldb.next_statement(ours) for _ in range(3)] == [True, True, False]
+    assert found == expected
+    assert found[:3] == [(["a"], (("one",),)), (["b", "c"], (("x", None), ("y", 2))), ([], ())]
+    # results dropped unread; the database's refusal raises at its statement
+    mysqldb.execute(ours, "SELECT 1; DO 2; SELECT no_such_column; DO 4", ())
+    mysqldb.skip(ours)
+    assert mysqldb.next_statement(ours)
+    mysqldb.skip(ours)
+    with pytest.raises(MySQLdb.OperationalError):
+        mysqldb.next_statement(ours)
+    ours.execute("SELECT 5")  # nothing left behind on the connection
+    assert ours.fetchall() == ((5,),)
     db.close()

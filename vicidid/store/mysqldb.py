@@ -2,10 +2,9 @@
 
 Its cursor escapes each value through a per-type dispatch, formats datetimes in Python and
 reads every statement's result with half a dozen calls. For the messages store/wire.py
-sends, the same is done here in fewer steps: the same bytes go out, the same rows and the
-same errors come back. Only the driver's own cursor class with its default encoders is
-driven so; anything else goes through the cursor's usual path.
-"""
+sends, the same is done here on the connection itself, in fewer steps: the same bytes go
+out, the same rows and the same errors come back. Only the driver's own cursor class with
+its default encoders is driven so; anything else goes through the cursor's usual path."""
 
 from __future__ import annotations
 
@@ -57,23 +56,25 @@ def message(cursor: Any, sql: str, values: Sequence[object]) -> bytes:
     return sql.encode(encoding) % tuple(literals)
 
 
-def next_statement(cursor: Any) -> bool:
-    """Past the next statement's result, read and dropped as the cursor's close() does;
-    False when there is none. A statement the database refused raises here."""
-    db = cursor.connection
-    if db.next_result() != 0:
-        return False
-    db.discard_result()
-    return True
+def execute(cursor: Any, sql: str, values: Sequence[object]) -> None:
+    """What cursor.execute(sql, values) sends, leaving the first statement's result unread."""
+    cursor.connection.query(message(cursor, sql, values))
 
 
-def next_rows(cursor: Any) -> tuple[list[str], Sequence[tuple[Any, ...]]] | None:
-    """The next statement's column names and rows, as cursor.nextset() would leave them;
-    None when there is none."""
-    db = cursor.connection
-    if db.next_result() != 0:
-        return None
-    result = db.store_result()
+def rows(cursor: Any) -> tuple[list[str], Sequence[tuple[Any, ...]]]:
+    """The current statement's column names and rows, read as the cursor reads them."""
+    result = cursor.connection.store_result()
     if result is None:  # a statement without rows
         return [], ()
     return [d[0] for d in result.describe()], result.fetch_row(0)
+
+
+def skip(cursor: Any) -> None:
+    """The current statement's result dropped unread, as the cursor's close() drops it."""
+    cursor.connection.discard_result()
+
+
+def next_statement(cursor: Any) -> bool:
+    """On to the next statement's result; False when there is none. A statement the
+    database refused raises here."""
+    return bool(cursor.connection.next_result() == 0)

@@ -129,31 +129,38 @@ def fetch(conn: Connection, reads: Sequence[Read]) -> list[list[dict[str, Any]]]
     sql, values = _message(parts, [rd.params for rd in reads])
     results: list[list[dict[str, Any]]] = []
     with _cursor(conn, sql, values) as cursor:
-        fast = _execute(cursor, sql, values)
-        found: tuple[list[str], Sequence[tuple[Any, ...]]] | None = (
-            [d[0] for d in cursor.description or ()],
-            cursor.fetchall(),
-        )
-        while found is not None:
-            names, rows = found
+        way = _way(cursor)
+        way.execute(cursor, sql, values)
+        while True:
+            names, rows = way.rows(cursor)
             results.append([dict(zip(names, row, strict=True)) for row in rows])
-            found = mysqldb.next_rows(cursor) if fast else _next_rows(cursor)
+            if not way.next_statement(cursor):
+                break
     return results
 
 
-def _execute(cursor: Any, sql: str, values: tuple[object, ...]) -> bool:
-    """Send the message; whether mysqlclient's quicker path serves this cursor."""
-    if mysqldb.drives(cursor):
-        cursor.execute(mysqldb.message(cursor, sql, values))
-        return True
-    cursor.execute(sql, values)
-    return False
+@dataclass(frozen=True)
+class _Way:
+    """How a message goes out and its results come back, statement by statement."""
+
+    execute: Callable[[Any, str, tuple[object, ...]], None]
+    rows: Callable[[Any], tuple[list[str], Sequence[tuple[Any, ...]]]]
+    skip: Callable[[Any], None]  # drop the current statement's result
+    next_statement: Callable[[Any], bool]  # raises when that statement failed
 
 
-def _next_rows(cursor: Any) -> tuple[list[str], Sequence[tuple[Any, ...]]] | None:
-    if not cursor.nextset():
-        return None
-    return [d[0] for d in cursor.description or ()], cursor.fetchall()
+# Any DB-API cursor: it reads each result as it gets to it
+_DBAPI = _Way(
+    execute=lambda cursor, sql, values: cursor.execute(sql, values),
+    rows=lambda cursor: ([d[0] for d in cursor.description or ()], cursor.fetchall()),
+    skip=lambda cursor: None,
+    next_statement=lambda cursor: bool(cursor.nextset()),
+)
+_MYSQLDB = _Way(mysqldb.execute, mysqldb.rows, mysqldb.skip, mysqldb.next_statement)
+
+
+def _way(cursor: Any) -> _Way:
+    return _MYSQLDB if mysqldb.drives(cursor) else _DBAPI
 
 
 def send(conn: Connection, writes: Sequence[Write]) -> None:
@@ -220,9 +227,12 @@ def _send_message(
     done = 0
     try:
         with _cursor(conn, sql, values) as cursor:
-            fast = _execute(cursor, sql, values)
+            way = _way(cursor)
+            way.execute(cursor, sql, values)
+            way.skip(cursor)
             done = 1
-            while mysqldb.next_statement(cursor) if fast else cursor.nextset():
+            while way.next_statement(cursor):
+                way.skip(cursor)
                 done += 1
     except sa_exc.DBAPIError as error:
         raise WriteFailed(offset + min(done, len(writes) - 1), error) from error
