@@ -219,3 +219,18 @@ def test_a_connection_lost_under_a_batch_is_invalidated_as_sqlalchemys_own(maria
     with db.connect() as conn:  # the pool dropped it: the next connection works
         assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
     db.dispose()
+
+
+def test_a_batch_at_a_messages_limits_is_one_message_and_past_them_two():
+    part = wire.Compiled("INSERT INTO x (a) VALUES (%s)", ("a",), {})
+    insert = sa.table("x", sa.column("a")).insert()
+
+    def writes(*texts: str) -> tuple[list[wire.Compiled], list[wire.Write]]:
+        return [part] * len(texts), [wire.Write(insert, {"a": t}, "x") for t in texts]
+
+    most = wire.MESSAGE_STATEMENTS
+    assert wire._message_ends(*writes(*[""] * most)) == [most]
+    assert wire._message_ends(*writes(*[""] * (most + 1))) == [most, most + 1]
+    room = wire.MESSAGE_BYTES - 2 * len(part.sql)  # for the two texts together
+    assert wire._message_ends(*writes("y" * (room // 2), "z" * (room - room // 2))) == [2]
+    assert wire._message_ends(*writes("y" * (room // 2), "z" * (room - room // 2 + 1))) == [1, 2]

@@ -6,7 +6,8 @@ therefore reads the caller, the login settings and the DID in one round trip and
 the change with its admin_log, api_log and api_urls rows in another (then COMMIT, on
 InnoDB). The statements are still built with SQLAlchemy, compiled once per shape, and
 their values still travel as bound parameters; several go in one message with the
-driver's multi-statement mode, which is switched on for vicidid's connections only.
+driver's multi-statement mode, which is switched on for vicidid's connections only. On
+mysqlclient the message is escaped and its results read with less Python (store/mysqldb.py).
 
 Errors come back as SQLAlchemy's exceptions, with a lost connection invalidated, so the
 pipeline's fault handling (store/faults.py) treats them exactly as any other statement's.
