@@ -67,8 +67,8 @@ class Params:
         self.raw = raw
         self.filtering = filtering
         self.vicidial = vicidial
-        # Each given field's read, by the field's id: a Field's own hash walks all its
-        # attributes. The entry keeps the field, so its id cannot pass to another one.
+        # Each given field's read (raw is never changed), by the field's id: a Field's own
+        # hash walks all its attributes. The entry keeps the field, so the id stays its own.
         self._reads: dict[int, tuple[Field, Read]] = {}
 
     def _case(self, field: Field, value: str) -> str:
