@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vicidid.core import fields
-from vicidid.core.dialects import json_answer, simple, vicidial
+from vicidid.core.dialects import VALUES, context, json_answer, simple, vicidial
 from vicidid.core.outcomes import CopyCounts, Kind, Outcome
 
 ROUTE = next(f for f in fields.DID_FIELDS if f.key == "did_route")
@@ -264,3 +264,56 @@ def test_every_kind_has_words():
         assert vicidial.render([outcome]).endswith("\n"), kind
         status, _ = json_answer.render([outcome], "update_did", [])
         assert status in (200, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504)
+
+
+def test_context_values():
+    menu_error = o(
+        Kind.INVALID_FIELD,
+        function="add_did",
+        user="6666\n",
+        did="1" * 120,
+        value="m 1",
+        field=MENU,
+        name="menu_id",
+        counts=CopyCounts(added=2, existed=1, invalid=3),
+        extra={"other": "x", "line": "l", "count": 7, "seconds": "9"},
+    )
+    expected = {
+        "fn": "update_did",  # VICIdial's prefix for add_did's menu error
+        "user": "6666?",
+        "did": "1" * 97 + "...",
+        "value": "m 1",
+        "name": "menu_id",
+        "other": "x",
+        "rule": "must be 1 to 50 characters",
+        "charset": "letters, digits, - and _",
+        "hint": "",
+        "thing": "call menu",
+        "reason": "MENU ID MUST BE A VALID CALL MENU IN THE SYSTEM",
+        "data": "m 1",
+        "did_id": "",
+        "added": 2,
+        "existed": 1,
+        "invalid": 3,
+        "failed": 4,
+        "total": 6,
+        "line": "l",
+        "count": 7,
+        "seconds": "9",
+    }
+    assert set(VALUES) == set(expected)
+    ctx = context(menu_error)
+    assert {name: ctx[name] for name in expected} == expected
+    assert context(menu_error, whole=True)["did"] == "1" * 120
+    bare = context(o(Kind.UPDATED, did="1800", did_id=0))
+    unrelated = ("name", "rule", "charset", "thing", "reason", "other")
+    assert [bare[n] for n in unrelated] == [""] * len(unrelated)
+    assert (bare["total"], bare["did_id"]) == (0, 0)
+
+
+def test_context_works_out_only_the_values_a_template_names():
+    ctx = context(o(Kind.UPDATED, did="18001234567"))
+    assert "SUCCESS: {did} | {user}".format_map(ctx) == "SUCCESS: 18001234567 | 6666"
+    assert sorted(ctx) == ["did", "user"]
+    with pytest.raises(KeyError):
+        "{nothing}".format_map(ctx)

@@ -90,3 +90,57 @@ def test_every_field_rule_is_words():
         "must be one of EXTEN, VOICEMAIL, AGENT, PHONE, IN_GROUP, CALLMENU, VMAIL_NO_INST"
     )
     assert fields.DID_FIELDS[1].rule() == "must be Y or N"
+
+
+def test_bad_characters_under_a_later_name_win_over_a_conflict():
+    three = fields.Field("x", ("a", "b", "c"), fields.ALNUM)
+    params = Params({"a": "x", "b": "y", "c": "z!"}, filtering=False)
+    assert params.read(three) == BadChars("z!", "c")
+    assert Params({"a": "x", "b": "y", "c": "z"}, filtering=False).read(three) == Conflict(
+        ("a", "b")
+    )
+
+
+def test_a_second_read_answers_the_same():
+    params = Params({"did_pattern": "1800 123", "did_active": "Y"}, filtering=False)
+    active = fields.DID_FIELDS[1]
+    assert params.read(fields.DID_PATTERN) == BadChars("1800 123", "did_pattern")
+    assert params.read(fields.DID_PATTERN) == BadChars("1800 123", "did_pattern")
+    assert params.read(active) == params.read(active) == Given("Y", "did_active")
+
+
+def test_reads_are_told_apart_by_field_not_by_equal_looks():
+    # copy_did's `active` differs from update_did's only in the names the vicidial dialect reads
+    active, copy_active = fields.DID_FIELDS[1], fields.COPY_FIELDS[1]
+    assert active.key == copy_active.key == "active"
+    params = Params({"active": "N"}, filtering=True, vicidial=True)
+    assert params.read(active) == Given("N", "active")
+    assert params.read(copy_active) is ABSENT
+    assert params.read(active) == Given("N", "active")
+
+
+def test_given_yields_the_given_fields_in_the_registry_order():
+    raw = {"did_route": "EXTEN", "did_description": "'';;", "extension": "8300", "user": "6666"}
+    given = Params(raw, filtering=True).given(fields.DID_FIELDS)
+    # did_description is filtered to nothing: absent, as a read says
+    assert [(f.key, got) for f, got in given] == [
+        ("did_route", Given("EXTEN", "did_route")),
+        ("extension", Given("8300", "extension")),
+    ]
+
+
+def test_given_carries_refusals_and_case_blind_values():
+    raw = {"agent_search_method": "lb", "did_active": "Y", "active": "N", "extension": "8 3"}
+    simple = dict(Params(raw, filtering=False).given(fields.DID_FIELDS))
+    by_key = {f.key: got for f, got in simple.items()}
+    assert by_key == {
+        "active": Conflict(("did_active", "active")),
+        "extension": BadChars("8 3", "extension"),
+        "agent_search_method": Given("lb", "agent_search_method"),
+    }
+    vicidial = Params(raw, filtering=True, vicidial=True).given(fields.DID_FIELDS)
+    assert {f.key: got for f, got in vicidial} == {
+        "active": Given("N", "active"),
+        "extension": Given("83", "extension"),
+        "agent_search_method": Given("LB", "agent_search_method"),
+    }

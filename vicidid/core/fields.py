@@ -77,8 +77,8 @@ class Field:
 
     def normalise(self, value: str, name: str) -> str:
         """Synonyms belong to the first name only (recording=ALLCALLS, not record_call)."""
-        if name != self.names[0]:
-            return value
+        if name != self.names[0] or not self.synonyms:
+            return value  # most fields have none: no mapping built for them
         return dict(self.synonyms).get(value, value)
 
     def rule(self) -> str:

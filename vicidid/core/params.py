@@ -11,7 +11,7 @@ any case, as VICIdial's database does.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -67,9 +67,9 @@ class Params:
         self.raw = raw
         self.filtering = filtering
         self.vicidial = vicidial
-
-    def _names(self, field: Field) -> tuple[str, ...]:
-        return field.names_read(self.vicidial)
+        # Each given field's read (raw is never changed), by the field's id: a Field's own
+        # hash walks all its attributes. The entry keeps the field, so the id stays its own.
+        self._reads: dict[int, tuple[Field, Read]] = {}
 
     def _case(self, field: Field, value: str) -> str:
         if self.vicidial and field.case_blind and value.upper() in field.choices:
@@ -77,29 +77,47 @@ class Params:
         return value
 
     def read(self, field: Field) -> Read:
-        names = self._names(field)
+        names = field.names_read(self.vicidial)
         if self.raw.keys().isdisjoint(names):
             return ABSENT  # the common case: most fields are not given
-        found: list[Given] = []
+        known = self._reads.get(id(field))
+        if known is not None and known[0] is field:
+            return known[1]
+        got = self._read_given(field, names)
+        self._reads[id(field)] = (field, got)
+        return got
+
+    def _read_given(self, field: Field, names: tuple[str, ...]) -> Read:
+        first: Given | None = None
+        conflict: Conflict | None = None  # reported only if no later name has bad characters
         for name in names:
             value = self.raw.get(name, "")
             if self.filtering:
                 value = strip_to(field.charset, value)
             elif value and not field.itemised and _outside(field.charset).search(value):
                 return BadChars(value, name)
-            if value:
-                found.append(Given(self._case(field, field.normalise(value, name)), name))
-        if not found:
-            return ABSENT
-        first = found[0]
-        for other in found[1:]:
-            if other.value != first.value:
-                return Conflict((first.name, other.name))
-        return first
+            if not value:
+                continue
+            value = self._case(field, field.normalise(value, name))
+            if first is None:
+                first = Given(value, name)
+            elif conflict is None and value != first.value:
+                conflict = Conflict((first.name, name))
+        return conflict or first or ABSENT
+
+    def given(self, fields: Iterable[Field]) -> Iterator[tuple[Field, Given | BadChars | Conflict]]:
+        """The fields the request gives a value, in order, each with its read."""
+        keys = self.raw.keys()
+        for field in fields:
+            if keys.isdisjoint(field.names_read(self.vicidial)):
+                continue  # settled without a read: most fields are not given
+            got = self.read(field)
+            if not isinstance(got, Absent):
+                yield field, got
 
     def shown(self, field: Field) -> str:
         """The value as VICIdial would print it back: filtered in its dialect, else as sent."""
-        for name in self._names(field):
+        for name in field.names_read(self.vicidial):
             value = self.raw.get(name, "")
             if self.filtering:
                 value = strip_to(field.charset, value)

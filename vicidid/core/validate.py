@@ -64,10 +64,7 @@ def read_required(call: Call, field: Field, data: str) -> tuple[str, Outcome | N
 def check_fields(call: Call, fields: tuple[Field, ...]) -> tuple[dict[str, str], Outcome | None]:
     """The column changes the given fields ask for, in VICIdial's order, or the first error."""
     changes: dict[str, str] = {}
-    for field in fields:
-        got = call.params.read(field)
-        if isinstance(got, Absent):
-            continue
+    for field, got in call.params.given(fields):
         error = refusal(call, field, got, {})
         if error:
             return {}, error

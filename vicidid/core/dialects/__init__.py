@@ -7,9 +7,11 @@ an object per request. The api_log rows are always VICIdial's (its reports read 
 
 from __future__ import annotations
 
-from vicidid.core.fields import CHARSET_HINTS, CHARSET_WORDS
+from collections.abc import Callable
+
+from vicidid.core.fields import CHARSET_HINTS, CHARSET_WORDS, Field
 from vicidid.core.functions import FUNCTIONS
-from vicidid.core.outcomes import Kind, Outcome
+from vicidid.core.outcomes import CopyCounts, Kind, Outcome
 
 THINGS = {"server": "server", "ingroup": "in-group", "menu": "call menu", "user": "user"}
 
@@ -48,39 +50,81 @@ def variant(o: Outcome) -> str:
     return k.value
 
 
+def _fn(o: Outcome, whole: bool) -> str:
+    fn = o.function
+    if o.field is not None and o.field.key == "menu_id" and fn == "add_did":
+        fn = "update_did"  # VICIdial prints add_did's menu error with this prefix
+    return shown(fn, whole)
+
+
+def _reason(o: Outcome, whole: bool) -> str:
+    f = o.field
+    if f is None:
+        return ""
+    return f.copy_reason if (o.function == "copy_did" and f.copy_reason) else f.reason
+
+
+def _echo(pick: Callable[[Outcome], str]) -> Callable[[Outcome, bool], str]:
+    """A caller's value, cut short unless `whole`."""
+    return lambda o, whole: shown(pick(o), whole)
+
+
+def _of_field(pick: Callable[[Field], str]) -> Callable[[Outcome, bool], str]:
+    return lambda o, whole: pick(o.field) if o.field else ""
+
+
+def _count(pick: Callable[[CopyCounts], int]) -> Callable[[Outcome, bool], int]:
+    return lambda o, whole: pick(o.counts) if o.counts else 0
+
+
+def _extra(name: str) -> Callable[[Outcome, bool], object]:
+    return lambda o, whole: o.extra.get(name, "")
+
+
+# What each name a template may use stands for.
+VALUES: dict[str, Callable[[Outcome, bool], object]] = {
+    "fn": _fn,
+    "user": _echo(lambda o: o.user),
+    "did": _echo(lambda o: o.did),
+    "value": _echo(lambda o: o.value),
+    "name": lambda o, whole: o.name or (o.field.name if o.field else ""),
+    "other": _extra("other"),
+    "rule": lambda o, whole: o.extra.get("rule") or (o.field.rule() if o.field else ""),
+    "charset": _of_field(lambda f: CHARSET_WORDS.get(f.charset, "the allowed characters")),
+    "hint": _of_field(lambda f: CHARSET_HINTS.get(f.charset, "")),
+    "thing": _of_field(lambda f: THINGS.get(f.ref or "", "row")),
+    "reason": _reason,
+    "data": _echo(lambda o: o.extra.get("data", o.value)),
+    "did_id": lambda o, whole: "" if o.did_id is None else o.did_id,
+    "added": _count(lambda c: c.added),
+    "existed": _count(lambda c: c.existed),
+    "invalid": _count(lambda c: c.invalid),
+    "failed": _count(lambda c: c.failed),
+    "total": _count(lambda c: c.total),
+    "line": _extra("line"),
+    "count": _extra("count"),
+    "seconds": _extra("seconds"),
+}
+
+
+class Context(dict[str, object]):
+    """The values a template may use, each worked out when the template first names it:
+    a line names two or three of them, and rendering runs for every request."""
+
+    def __init__(self, o: Outcome, whole: bool) -> None:
+        super().__init__()
+        self.outcome = o
+        self.whole = whole
+
+    def __missing__(self, name: str) -> object:
+        value = VALUES[name](self.outcome, self.whole)
+        self[name] = value
+        return value
+
+
 def context(o: Outcome, whole: bool = False) -> dict[str, object]:
     """The values a template may use; echoed values cut short unless `whole`."""
-    f = o.field
-    counts = o.counts
-    fn = o.function
-    if f is not None and f.key == "menu_id" and fn == "add_did":
-        fn = "update_did"  # VICIdial prints add_did's menu error with this prefix
-    reason = ""
-    if f is not None:
-        reason = f.copy_reason if (o.function == "copy_did" and f.copy_reason) else f.reason
-    return {
-        "fn": shown(fn, whole),
-        "user": shown(o.user, whole),
-        "did": shown(o.did, whole),
-        "value": shown(o.value, whole),
-        "name": o.name or (f.name if f else ""),
-        "other": o.extra.get("other", ""),
-        "rule": o.extra.get("rule") or (f.rule() if f else ""),
-        "charset": CHARSET_WORDS.get(f.charset, "the allowed characters") if f else "",
-        "hint": CHARSET_HINTS.get(f.charset, "") if f else "",
-        "thing": THINGS.get(f.ref or "", "row") if f else "",
-        "reason": reason,
-        "data": shown(o.extra.get("data", o.value), whole),
-        "did_id": "" if o.did_id is None else o.did_id,
-        "added": counts.added if counts else 0,
-        "existed": counts.existed if counts else 0,
-        "invalid": counts.invalid if counts else 0,
-        "failed": counts.failed if counts else 0,
-        "total": counts.total if counts else 0,
-        "line": o.extra.get("line", ""),
-        "count": o.extra.get("count", ""),
-        "seconds": o.extra.get("seconds", ""),
-    }
+    return Context(o, whole)
 
 
 LIST_COLUMNS = (
