@@ -54,10 +54,13 @@ VICIDIAL_SCHEMA = HERE.parent / "tests" / "fixtures" / "vicidial_schema.sql"
 OUT = HERE / "out"
 API = "/vicidial/non_agent_api.php"
 MYSQL = "mysql://root@127.0.0.1:3306/"
+# Each run drops and recreates its databases: a second checkout benchmarking on the same
+# MariaDB at the same time sets VICIDID_BENCH_NAME so that the two do not meet.
+NAME = os.environ.get("VICIDID_BENCH_NAME", "vicidid_bench")
 BACKENDS = {
-    "sqlite": f"sqlite:///{OUT / 'bench.db'}",
-    "mariadb": MYSQL + "vicidid_bench",
-    "myisam": MYSQL + "vicidid_bench_myisam",
+    "sqlite": f"sqlite:///{OUT / (NAME + '.db')}",
+    "mariadb": MYSQL + NAME,
+    "myisam": MYSQL + NAME + "_myisam",
 }
 DIDS = [str(17000000000 + n) for n in range(200)]
 CONNECTIONS = (1, 16, 64)
