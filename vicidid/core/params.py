@@ -107,10 +107,7 @@ class Params:
 
     def given(self, fields: Iterable[Field]) -> Iterator[tuple[Field, Given | BadChars | Conflict]]:
         """The fields the request gives a value, in order, each with its read."""
-        keys = self.raw.keys()
         for field in fields:
-            if keys.isdisjoint(field.names_read(self.vicidial)):
-                continue  # settled without a read: most fields are not given
             got = self.read(field)
             if not isinstance(got, Absent):
                 yield field, got

@@ -205,7 +205,7 @@ def _message_ends(parts: list[Compiled], writes: Sequence[Write]) -> list[int]:
     ends: list[int] = []
     size = count = 0
     for index, (part, w) in enumerate(zip(parts, writes, strict=True)):
-        cost = len(part.sql) + sum([len(v) for v in w.params.values() if v.__class__ is str])
+        cost = _cost(part, w)
         if count and (size + cost > MESSAGE_BYTES or count == MESSAGE_STATEMENTS):
             ends.append(index)
             size = count = 0
@@ -215,10 +215,13 @@ def _message_ends(parts: list[Compiled], writes: Sequence[Write]) -> list[int]:
     return ends
 
 
+def _cost(part: Compiled, write: Write) -> int:
+    """What a write adds to a message: its SQL and its texts (other values are small)."""
+    return len(part.sql) + sum([len(v) for v in write.params.values() if v.__class__ is str])
+
+
 def _size(parts: list[Compiled], writes: Sequence[Write]) -> int:
-    """The batch's cost as _message_ends counts it, write by write."""
-    texts = [len(v) for w in writes for v in w.params.values() if v.__class__ is str]
-    return sum([len(p.sql) for p in parts]) + sum(texts)
+    return sum([_cost(p, w) for p, w in zip(parts, writes, strict=True)])
 
 
 def _send_message(
