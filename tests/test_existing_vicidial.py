@@ -178,7 +178,7 @@ def test_init_db_refuses_then_adds_only_its_own_tables(vicidial_url):
     assert r.exit_code == 0, r.output
     after = table_definitions(vicidial_url)
     assert {k: v for k, v in after.items() if not k.startswith("vicidid_")} == before
-    assert set(after) - set(before) == {"vicidid_idempotency"}
+    assert set(after) - set(before) == {"vicidid_idempotency", "vicidid_login_throttle"}
 
 
 def test_hashed_passwords_as_vicidial_stores_them(vicidial_url):

@@ -41,8 +41,12 @@ _NEW_ROW: dict[str, Any] = {
     "address": sa.bindparam("at_address"),
     "window_start": sa.bindparam("now"),
 }
+# The row, where it is missing. On InnoDB, INSERT IGNORE would take a shared lock on a row
+# that is there, and two claims that both then UPDATE it would deadlock; ON DUPLICATE KEY
+# UPDATE takes the exclusive lock the UPDATE needs anyway.
+_MYSQL_INSERT = mysql.insert(_T).values(failures=0, **_NEW_ROW)
 NEW_WINDOW = {
-    "mysql": mysql.insert(_T).values(failures=0, **_NEW_ROW).prefix_with("IGNORE"),
+    "mysql": _MYSQL_INSERT.on_duplicate_key_update(address=_MYSQL_INSERT.inserted.address),
     "sqlite": sqlite.insert(_T).values(failures=0, **_NEW_ROW).on_conflict_do_nothing(),
 }
 # Given back only in the window the claim counted in (it may have ended since).
