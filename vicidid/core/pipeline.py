@@ -419,7 +419,7 @@ class Pipeline:
         if gate.memory is not None:
             return gate.throttled(ip)
         with self.engine.connect() as conn:
-            failures, started = windows.window(conn, address_key(ip))
+            failures, started = windows.window(reading_first(conn), address_key(ip))
         return gate.limit.reached(failures, started, gate.clock())
 
     def failed_elsewhere(self, ip: str) -> None:
