@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from vicidid import API_PATH
 from vicidid.auth import rules as auth
-from vicidid.auth.hash_slots import Ticket
+from vicidid.auth.hash_slots import Follow, Ticket
 from vicidid.auth.throttle import Limit, address_key
 from vicidid.core import audit, idempotency
 from vicidid.core.call import Call, Policy
@@ -64,6 +64,7 @@ class Incoming:
     # the request thread; the edge hashes it on threads of its own and sets `verdict`.
     defer_hashing: bool = False
     verdict: Verdict | None = None
+    followed: bool = False  # waited once for the same check (Reply.pending: Follow)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ class Reply:
     function: str
     params: Params
     dids: list[str] = field(default_factory=list)
-    pending: Pending | None = None  # the password check still to run
+    # the password check still to run, or the same check under way to wait for
+    pending: Pending | Follow | None = None
 
     @property
     def kinds(self) -> list[Kind]:
@@ -282,8 +284,9 @@ class Pipeline:
         now: datetime,
         claimed: list[Claims],
         also: Read | None = None,
-    ) -> Verdict | Pending:
-        """The login's verdict, or the password check to run first off this thread."""
+    ) -> Verdict | Pending | Follow:
+        """The login's verdict, or the password check to run first off this thread (or to
+        wait for: the same one is under way)."""
         verdict = incoming.verdict
         if verdict is None:
             gate = self.gate
@@ -291,7 +294,9 @@ class Pipeline:
             verdict = gate.quick(attempt, now)
             if verdict is None:  # a guess: counted before it is checked
                 defer = incoming.defer_hashing and gate.costly(attempt, now)
-                ticket = gate.reserve(attempt) if defer else None
+                ticket = gate.reserve(attempt, not incoming.followed) if defer else None
+                if isinstance(ticket, Follow):
+                    return ticket  # nothing counted: it looks again once that check is done
                 if isinstance(ticket, Verdict):
                     verdict = ticket  # too many checks waiting
                 else:
