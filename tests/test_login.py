@@ -474,3 +474,15 @@ def test_a_check_with_no_place_to_wait_is_answered_at_once_and_counts_nothing(
             assert r.status_code == (503 if kind == "busy" else 200)
     assert user_row(demo_engine) == before  # nothing counted, nothing written
     assert server.did("18001234567")["did_active"] == "Y"
+
+
+def test_a_claim_that_fails_gives_its_place_among_the_waiting_hashes_back(demo_engine):
+    """The throttle's table taken away under a running server: the first login's claim
+    fails, the request is answered, and no place is kept for a hash that never comes."""
+    with serve(demo_engine, throttle=Limit(30, 60)) as server:
+        assert server.get(PROXIED, auth=("1001", "1234")).status_code == 200  # tables read
+        execute(demo_engine, "DROP TABLE vicidid_login_throttle")
+        for _ in range(6):
+            r = server.get(PROXIED + "&format=json", auth=("6666", "1234"))
+            assert r.json()["kind"] == "internal_error"
+        assert server.pipeline.gate.slots.waiting == 0

@@ -175,3 +175,14 @@ def test_expired_windows_go_and_live_ones_stay_under_a_spray(engine):
         assert throttle.purge(conn, 1070, limit) == 150  # the ones counted at 1000
         live = throttle.windows(conn, 1070, limit)
     assert len(live) == 150 and {w.started for w in live} == {1050}
+
+
+def test_a_row_gone_since_the_read_is_added_again_and_counted(engine):
+    """The purge or `throttle clear` may take the row between the login's read and its
+    claim: the claim then adds it again, never answers "over the limit" for it."""
+    limit = Limit(30, 60)
+    with engine.begin() as conn:
+        assert throttle.claim(conn, "203.0.113.8", 1000, limit, None) == 1000
+        assert throttle.clear(conn, "203.0.113.8")
+        assert throttle.claim(conn, "203.0.113.8", 1010, limit, 1000) == 1010
+        assert throttle.window(conn, "203.0.113.8") == (1, 1010)

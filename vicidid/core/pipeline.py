@@ -289,27 +289,40 @@ class Pipeline:
         wait for: the same one is under way)."""
         verdict = incoming.verdict
         if verdict is None:
-            gate = self.gate
-            attempt = gate.read(conn, params, incoming.basic, incoming.ip, also)
-            verdict = gate.quick(attempt, now)
-            if verdict is None:  # a guess: counted before it is checked
-                defer = incoming.defer_hashing and gate.costly(attempt, now)
-                ticket = gate.reserve(attempt, not incoming.followed) if defer else None
-                if isinstance(ticket, Follow):
-                    return ticket  # nothing counted: it looks again once that check is done
-                if isinstance(ticket, Verdict):
-                    verdict = ticket  # too many checks waiting
-                else:
-                    claims = self._claim(conn, attempt, now, claimed)
-                    if isinstance(claims, Verdict):
-                        verdict = claims
-                    elif ticket is not None:
-                        return Pending(gate, attempt, now, claims, ticket)
-                    else:
-                        verdict = gate.verify(attempt, now, claims)
-                if ticket is not None and not isinstance(ticket, Verdict):
-                    gate.slots.release(ticket)
+            attempt = self.gate.read(conn, params, incoming.basic, incoming.ip, also)
+            verdict = self.gate.quick(attempt, now)
+            if verdict is None:
+                found = self._guess(conn, attempt, incoming, now, claimed)
+                if not isinstance(found, Verdict):
+                    return found
+                verdict = found
         return self.gate.screen(conn, verdict, incoming.ip)
+
+    def _guess(
+        self,
+        conn: Connection,
+        attempt: Attempt,
+        incoming: Incoming,
+        now: datetime,
+        claimed: list[Claims],
+    ) -> Verdict | Pending | Follow:
+        """A guess, counted before it is checked; hashed off this thread when it must be."""
+        gate = self.gate
+        if not (incoming.defer_hashing and gate.costly(attempt, now)):
+            claims = self._claim(conn, attempt, now, claimed)
+            return claims if isinstance(claims, Verdict) else gate.verify(attempt, now, claims)
+        ticket = gate.reserve(attempt, follow=not incoming.followed)
+        if not isinstance(ticket, Ticket):
+            return ticket  # the same check under way, or no place to wait: nothing counted
+        try:
+            claims = self._claim(conn, attempt, now, claimed)
+        except BaseException:
+            gate.slots.release(ticket)  # the place goes back, whatever failed
+            raise
+        if isinstance(claims, Verdict):
+            gate.slots.release(ticket)
+            return claims
+        return Pending(gate, attempt, now, claims, ticket)
 
     def _claim(
         self, conn: Connection, attempt: Attempt, now: datetime, claimed: list[Claims]

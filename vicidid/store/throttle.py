@@ -74,12 +74,19 @@ def claim(conn: Connection, address: str, now: int, limit: Limit, seen: int | No
     that `release` may miss: the attempt then stays counted, never the other way round.
     """
     values = {"at_address": address, "now": now, "expired": now - limit.seconds}
+    insert = NEW_WINDOW["sqlite" if conn.dialect.name == "sqlite" else "mysql"]
     if seen is None:
-        insert = NEW_WINDOW["sqlite" if conn.dialect.name == "sqlite" else "mysql"]
         conn.execute(insert, values)
-    if conn.execute(CLAIM, {**values, "limit": limit.failures}).rowcount != 1:
+    counted = conn.execute(CLAIM, {**values, "limit": limit.failures}).rowcount == 1
+    if not counted and seen is not None:
+        # Over the limit, or the row went since it was read (purged, cleared): add it again
+        # where it is missing, and count once more.
+        conn.execute(insert, values)
+        counted = conn.execute(CLAIM, {**values, "limit": limit.failures}).rowcount == 1
+        seen = None if counted else seen
+    if not counted:
         return None
-    return seen if limit.live(seen, now) and seen is not None else now
+    return seen if seen is not None and limit.live(seen, now) else now
 
 
 def count(conn: Connection, address: str, now: int, limit: Limit) -> None:
