@@ -1,0 +1,437 @@
+"""Login limits when the wrong passwords arrive together, not one after another.
+
+A burst is many requests on connections opened first, then all written back to back
+(`burst`), so that every request is read before the first failure could be counted.
+Answers are read as `format=json` and sorted by `kind`:
+
+  bad_login  the guess was checked (a wrong password)
+  locked     refused by VICIdial's lockout
+  throttled  refused by the per-address throttle, or because too many hashes already wait
+             for that address or account (nothing checked)
+  busy       HTTP 503: the hash queue as a whole is full (nothing checked)
+
+VICIdial's lockout: an account logs in only while failed_login_count < 10 or its
+last_login_date is over 15 minutes old. An idle account therefore allows 20 checked
+guesses (10, then one fresh window of 10), one with a recent login 10; after them even
+the right password is refused as locked. The throttle allows an address 30 failed
+logins a minute, whatever the accounts (unknown names included).
+
+With plain passwords nothing is hashed, so nothing waits: the counts are exact. With
+bcrypt a burst may be partly refused as throttled or busy; bursts are then sent until
+the account (or the address) refuses everything, and the checked guesses of all bursts
+add up to no more than the limit.
+
+Setups: the in-process server on SQLite, MariaDB InnoDB (a database `init-db` made) and
+VICIdial's own MyISAM schema (vicidid's tables added by `init-db --add-missing`); a real
+`vicidid serve --workers 2` on a SQLite file; two `vicidid serve` processes on one MariaDB
+database, the burst spread over both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import selectors
+import socket
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from tests.conftest import serve
+from tests.test_existing_vicidial import vicidial_url  # noqa: F401  (a fixture)
+from tests.test_login import fresh, user_row
+from tests.test_ops import start, stop
+from vicidid.auth.throttle import Limit, LoginThrottle
+from vicidid.cli import admin, demo, main
+from vicidid.store.db import make_engine
+from vicidid.store.schema import init_db
+
+API = "/vicidial/non_agent_api.php"
+BURST = 200
+THROTTLE = Limit(30, 60)
+PASS_KEY = "0123456789abcdef"
+DID = "18001234567"
+ACCOUNT = "6666"  # in vicidid's demo data and in VICIdial's own default rows, password 1234
+PROXY = ("127.0.0.1",)  # X-Forwarded-For is believed from the test client
+ATTACKER = "203.0.113.7"
+BYSTANDER = "198.51.100.20"
+CHECKED, LOCKED, THROTTLED, BUSY = "bad_login", "locked", "throttled", "busy"
+MAX_BURSTS = 40  # bcrypt: bursts until everything is refused; far more than needed
+
+
+# --- a client that sends everything at once ------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    kind: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+
+
+def _request(base: str, path: str, headers: dict[str, str]) -> tuple[tuple[str, int], bytes]:
+    where = urlsplit(base)
+    lines = [f"GET {path} HTTP/1.1", f"Host: {where.netloc}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return (where.hostname or "", where.port or 80), ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _parse(raw: bytes) -> Answer:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    if not lines[0].startswith("HTTP/1.1 "):
+        return Answer(0, f"no answer: {raw[:80]!r}")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    text = body.decode("utf-8", "replace")
+    try:
+        kind = json.loads(text)["kind"]
+    except (ValueError, KeyError, TypeError):
+        kind = f"HTTP {status}: {text[:80]!r}"
+    return Answer(status, kind, headers, text)
+
+
+def burst(bases: list[str], requests: list[tuple[str, dict[str, str]]]) -> list[Answer]:
+    """Each request on a connection of its own, spread over `bases` in turn.
+
+    Every connection is opened first; then all the requests are written back to back (a
+    few hundred bytes each, straight into the kernel's buffers) and only then read. The
+    answers come back in the order of `requests`.
+    """
+    socks: list[socket.socket] = []
+    try:
+        payloads = []
+        for n, (path, headers) in enumerate(requests):
+            address, payload = _request(bases[n % len(bases)], path, headers)
+            socks.append(socket.create_connection(address, timeout=30))
+            payloads.append(payload)
+        for sock, payload in zip(socks, payloads, strict=True):  # the release
+            sock.sendall(payload)
+        received: dict[int, list[bytes]] = {n: [] for n in range(len(socks))}
+        with selectors.DefaultSelector() as selector:
+            for n, sock in enumerate(socks):
+                sock.setblocking(False)
+                selector.register(sock, selectors.EVENT_READ, n)
+            deadline = time.monotonic() + 120
+            open_ = len(socks)
+            while open_:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{open_} of {len(socks)} requests got no whole answer")
+                for key, _ in selector.select(timeout=1):
+                    chunk = key.fileobj.recv(65536)  # type: ignore[union-attr]
+                    if chunk:
+                        received[key.data].append(chunk)
+                    else:  # Connection: close, so the end of the answer
+                        selector.unregister(key.fileobj)
+                        open_ -= 1
+        return [_parse(b"".join(received[n])) for n in range(len(socks))]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def query(user: str, password: str, description: str = "Race") -> str:
+    return (
+        f"{API}?function=update_did&user={user}&pass={password}&source=races"
+        f"&did_pattern={DID}&did_description={description}&format=json"
+    )
+
+
+def kinds(answers: list[Answer]) -> Counter[str]:
+    return Counter(a.kind for a in answers)
+
+
+def check_busy(answers: list[Answer]) -> None:
+    for a in answers:
+        if a.kind == BUSY:
+            assert a.status == 503 and a.headers.get("retry-after"), (a.status, a.headers)
+
+
+def ask(base: str, user: str, password: str, ip: str | None = None) -> Answer:
+    """One request on its own."""
+    headers = {"X-Forwarded-For": ip} if ip else {}
+    return burst([base], [(query(user, password, "After"), headers)])[0]
+
+
+# --- databases -----------------------------------------------------------------------------
+
+
+@dataclass
+class Db:
+    name: str  # sqlite, innodb or myisam
+    url: str
+    engine: sa.engine.Engine
+
+
+def execute(engine: sa.engine.Engine, sql: str, **params: object) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text(sql), params)
+
+
+def _make_db(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    if name == "sqlite":
+        url = f"sqlite:///{tmp_path / 'races.db'}"
+    elif name == "innodb":
+        url = request.getfixturevalue("mariadb_url")
+    else:  # VICIdial's own MyISAM tables and sample data; vicidid adds only its own
+        url = request.getfixturevalue("vicidial_url")
+        added = CliRunner().invoke(main, ["--db", url, "init-db", "--add-missing"])
+        assert added.exit_code == 0, added.output
+    engine = make_engine(url)
+    if name != "myisam":
+        init_db(engine)
+        demo.load(engine)
+    try:
+        yield Db(name, url, engine)
+    finally:
+        engine.dispose()
+
+
+ENGINES = [
+    "sqlite",
+    pytest.param("innodb", marks=pytest.mark.mariadb),
+    pytest.param("myisam", marks=pytest.mark.mariadb),
+]
+
+
+@pytest.fixture
+def db(request, tmp_path) -> Iterator[Db]:
+    """The database named by the test's parameter (indirect), else SQLite."""
+    yield from _make_db(getattr(request, "param", "sqlite"), request, tmp_path)
+
+
+def use_passwords(engine: sa.engine.Engine, hashed: bool, users: list[str]) -> None:
+    """Plain passwords, or bcrypt at cost 4 (fast); every user given gets password 1234."""
+    execute(
+        engine,
+        "UPDATE system_settings SET pass_hash_enabled=:h, pass_key=:k, pass_cost=4",
+        h="1" if hashed else "0",  # an ENUM in VICIdial's schema
+        k=PASS_KEY,
+    )
+    with engine.begin() as conn:
+        for user in users:
+            if conn.execute(
+                sa.text("SELECT 1 FROM vicidial_users WHERE user=:u"), {"u": user}
+            ).first():
+                admin.set_user(conn, user, "1234", admin.UserFlags())
+            else:
+                admin.add_user(conn, user, "1234", admin.UserFlags(modify_dids=True))
+    row = user_row(engine, users[0])
+    assert (row["pass_hash"] != "") is hashed and (row["pass"] == "") is hashed
+
+
+def lock_state(engine: sa.engine.Engine, user: str, count: int, ago: timedelta | None) -> None:
+    last = None if ago is None else datetime.now().replace(microsecond=0) - ago
+    execute(
+        engine,
+        "UPDATE vicidial_users SET failed_login_count=:c, last_login_date=:d, "
+        "failed_last_type_today='', failed_login_attempts_today=0, failed_login_count_today=0 "
+        "WHERE user=:u",
+        c=count,
+        d=last,
+        u=user,
+    )
+
+
+def did_description(engine: sa.engine.Engine) -> str:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT did_description FROM vicidial_inbound_dids WHERE did_pattern=:p"),
+            {"p": DID},
+        ).scalar_one()
+
+
+# --- servers -------------------------------------------------------------------------------
+
+
+def in_process_throttle(engine: sa.engine.Engine, limit: Limit | None):
+    """What the in-process server is handed as its throttle."""
+    return None if limit is None else LoginThrottle(limit)
+
+
+@contextlib.contextmanager
+def servers(setup: str, db: Db, tmp_path: Path, limit: Limit | None) -> Iterator[list[str]]:
+    """The base URLs of: the in-process server (`one`), one `vicidid serve --workers 2`
+    (`workers2`), or two `vicidid serve` processes on the same database (`servers2`).
+
+    X-Forwarded-For is believed from the test client; `limit` None: no throttle."""
+    if setup == "one":
+        throttle = in_process_throttle(db.engine, limit)
+        with serve(db.engine, throttle=throttle, trusted_proxies=PROXY) as server:
+            yield [server.url]
+        return
+    args = ["--trusted-proxy", PROXY[0]]
+    args += ["--login-throttle", str(limit)] if limit else ["--no-login-throttle"]
+    if setup == "workers2":
+        args += ["--workers", "2"]
+    started = []
+    try:
+        for _ in range(2 if setup == "servers2" else 1):
+            started.append(start(db.url, tmp_path, *args))
+        yield [s.url for s in started]
+    finally:
+        for s in started:
+            stop(s)
+
+
+# --- one account, many guesses at once ------------------------------------------------------
+
+IDLE, RECENT = "idle", "recent"
+LIMIT = {IDLE: 20, RECENT: 10}
+
+
+def lockout_burst(db: Db, bases: list[str], hashed: bool, start_as: str) -> None:
+    """Wrong passwords for one account at once, from one address (no throttle).
+
+    Plain: one burst, exactly the lockout's limit checked, the rest locked. Bcrypt:
+    bursts until all are locked; the checked guesses of all add up to no more."""
+    use_passwords(db.engine, hashed, [ACCOUNT])
+    ago = None if start_as == IDLE else timedelta(minutes=1)
+    lock_state(db.engine, ACCOUNT, 0, ago)
+    before = user_row(db.engine, ACCOUNT)["last_login_date"]
+    description = did_description(db.engine)
+    seen: list[Counter[str]] = []
+    for n in range(1 if not hashed else MAX_BURSTS):
+        answers = burst(bases, [(query(ACCOUNT, f"wrong{n}x{i}"), {}) for i in range(BURST)])
+        check_busy(answers)
+        seen.append(kinds(answers))
+        if seen[-1][LOCKED] == BURST:
+            break
+    total = sum(seen, Counter())
+    limit = LIMIT[start_as]
+    if not hashed:
+        assert seen == [Counter({CHECKED: limit, LOCKED: BURST - limit})], seen
+    else:
+        assert set(total) <= {CHECKED, LOCKED, THROTTLED, BUSY}, seen
+        assert total[CHECKED] <= limit, seen
+        assert seen[-1] == Counter({LOCKED: BURST}), seen
+    row = user_row(db.engine, ACCOUNT)
+    assert row["failed_login_count"] == 10, (row["failed_login_count"], seen)
+    # VICIdial's bookkeeping: every checked guess counts, every answer is an attempt
+    assert row["failed_login_count_today"] == total[CHECKED], seen
+    assert row["failed_login_attempts_today"] == total[CHECKED] + total[LOCKED], seen
+    if start_as == IDLE:
+        assert fresh(row["last_login_date"])  # the second window began with this burst
+    else:
+        assert row["last_login_date"] == before  # never a new window: the lock holds
+    # the right password, now: refused as locked, and nothing changes
+    right = ask(bases[0], ACCOUNT, "1234")
+    assert (right.status, right.kind) == (401, LOCKED), right
+    assert user_row(db.engine, ACCOUNT)["failed_login_count"] == 10
+    assert did_description(db.engine) == description
+
+
+@pytest.mark.parametrize("start_as", [IDLE, RECENT])
+@pytest.mark.parametrize("hashed", [False, True], ids=["plain", "bcrypt"])
+@pytest.mark.parametrize("db", ENGINES, indirect=True)
+def test_account_lockout_holds_under_a_burst(db, tmp_path, hashed, start_as):
+    with servers("one", db, tmp_path, None) as bases:
+        lockout_burst(db, bases, hashed, start_as)
+
+
+ACROSS = [
+    pytest.param("workers2", "sqlite", id="workers2-sqlite"),
+    pytest.param("servers2", "innodb", id="servers2-innodb", marks=pytest.mark.mariadb),
+    pytest.param("servers2", "myisam", id="servers2-myisam", marks=pytest.mark.mariadb),
+]
+
+
+@pytest.mark.parametrize(("setup", "db"), ACROSS, indirect=["db"])
+def test_account_lockout_holds_across_processes(db, tmp_path, setup):
+    with servers(setup, db, tmp_path, None) as bases:
+        lockout_burst(db, bases, False, IDLE)
+
+
+def test_account_lockout_holds_across_workers_with_bcrypt(db, tmp_path):
+    with servers("workers2", db, tmp_path, None) as bases:
+        lockout_burst(db, bases, True, IDLE)
+
+
+# --- one address, many accounts at once -----------------------------------------------------
+
+KNOWN = [f"burst{n:02d}" for n in range(20)]
+ACCOUNTS = KNOWN + [f"nobody{n:02d}" for n in range(20)]  # half of them unknown
+
+
+def address_of(i: int, addresses: str) -> str:
+    if addresses == "one":
+        return ATTACKER
+    return f"2001:db8:7:7:{i:x}:{i * 7:x}::1"  # a new address for each, all in one /64
+
+
+def throttle_burst(db: Db, bases: list[str], hashed: bool, addresses: str = "one") -> None:
+    """Wrong passwords over 40 accounts (5 each: no account comes near its lockout), from
+    one address, at once. Plain: exactly the throttle's 30 checked, the rest throttled."""
+    use_passwords(db.engine, hashed, KNOWN)
+    for user in KNOWN:
+        lock_state(db.engine, user, 0, None)
+    seen: list[Counter[str]] = []
+    checked_known = 0
+    for n in range(1 if not hashed else MAX_BURSTS):
+        # each burst shifts the accounts along, so that no account gathers the checks
+        users = [ACCOUNTS[(i + 7 * n) % len(ACCOUNTS)] for i in range(BURST)]
+        requests = [
+            (query(user, f"wrong{n}x{i}"), {"X-Forwarded-For": address_of(i, addresses)})
+            for i, user in enumerate(users)
+        ]
+        answers = burst(bases, requests)
+        check_busy(answers)
+        seen.append(kinds(answers))
+        checked_known += sum(
+            a.kind == CHECKED and user in KNOWN for user, a in zip(users, answers, strict=True)
+        )
+        if seen[-1][THROTTLED] == BURST:
+            break
+    total = sum(seen, Counter())
+    if not hashed:
+        limit = THROTTLE.failures
+        assert seen == [Counter({CHECKED: limit, THROTTLED: BURST - limit})], seen
+    else:
+        # (an account that gathered ten checks would answer locked: allowed, never needed)
+        assert set(total) <= {CHECKED, LOCKED, THROTTLED, BUSY}, seen
+        assert total[CHECKED] <= THROTTLE.failures, seen
+        assert seen[-1] == Counter({THROTTLED: BURST}), seen
+    # every guess checked for a known account was counted on it, no other
+    with db.engine.connect() as conn:
+        counted = conn.execute(
+            sa.text("SELECT SUM(failed_login_count) FROM vicidial_users WHERE user LIKE 'burst%'")
+        ).scalar_one()
+    assert counted == checked_known, seen
+    # the address is refused even the right password; another address is not
+    last = address_of(BURST - 1, addresses)
+    right = ask(bases[0], KNOWN[0], "1234", last)
+    assert (right.status, right.kind) == (429, THROTTLED), right
+    elsewhere = ask(bases[-1], KNOWN[0], "1234", BYSTANDER)
+    assert (elsewhere.status, elsewhere.kind) == (200, "updated"), elsewhere
+
+
+@pytest.mark.parametrize("db", ENGINES, indirect=True)
+def test_address_throttle_holds_under_a_burst(db, tmp_path):
+    with servers("one", db, tmp_path, THROTTLE) as bases:
+        throttle_burst(db, bases, False)
+
+
+@pytest.mark.parametrize(
+    ("hashed", "addresses"), [(True, "one"), (False, "one-64")], ids=["bcrypt", "ipv6-one-64"]
+)
+def test_address_throttle_holds_with_bcrypt_and_per_64(db, tmp_path, hashed, addresses):
+    with servers("one", db, tmp_path, THROTTLE) as bases:
+        throttle_burst(db, bases, hashed, addresses)
+
+
+@pytest.mark.parametrize(("setup", "db"), ACROSS, indirect=["db"])
+def test_address_throttle_holds_across_processes(db, tmp_path, setup):
+    with servers(setup, db, tmp_path, THROTTLE) as bases:
+        throttle_burst(db, bases, False)
