@@ -26,7 +26,7 @@ def one_request(engine: sa.engine.Engine, dids: sa.TableClause, pattern: str, n:
             conn.begin()
         else:
             wire.use_autocommit(conn)
-        _, _, found = logins.login_read(conn, "admin", queries.did_read(dids, pattern, READ))
+        found = logins.login_read(conn, "admin", queries.did_read(dids, pattern, READ)).also
         assert found
         did_id = found[0]["did_id"]
         admin = {

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from tests.conftest import serve
 from vicidid.auth import passhash
 from vicidid.auth import rules as auth
-from vicidid.auth.throttle import Limit, LoginThrottle
+from vicidid.auth.throttle import Limit
 from vicidid.cli import admin
 from vicidid.core.call import POLICIES
 from vicidid.core.outcomes import Kind
@@ -326,7 +326,7 @@ def from_ip(ip: str) -> dict:
 @pytest.mark.parametrize("dialect", ["simple", "vicidial"])
 def test_throttle_refuses_an_address_after_thirty_failures_without_hashing(demo_engine, dialect):
     """The demo hashes passwords at cost 10: a checked wrong password takes tens of ms."""
-    throttle = LoginThrottle(Limit(30, 60))
+    throttle = Limit(30, 60)
     with serve(
         demo_engine, dialect=dialect, throttle=throttle, trusted_proxies=("127.0.0.1",)
     ) as server:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -70,6 +71,10 @@ def test_safe_url_hides_the_password():
     assert safe_url("not a url") == "<invalid database URL>"
 
 
+def astuple_shallow(found: logins.Found) -> tuple:
+    return tuple(getattr(found, f.name) for f in dataclasses.fields(found))
+
+
 def test_the_login_read_gives_caller_and_settings_in_one_statement(db_url):
     """Both halves as the two separate reads gave them, with or without a settings row,
     and the rows of a read sent along."""
@@ -78,19 +83,19 @@ def test_the_login_read_gives_caller_and_settings_in_one_statement(db_url):
     demo.load(engine)
     dids = reflect.did_table(engine)
     with engine.begin() as conn:
-        row, settings, also = logins.login_read(conn, "6666")
+        row, settings, also, *_ = astuple_shallow(logins.login_read(conn, "6666"))
         assert row == logins.caller(conn, "6666")
         assert list(row or {}) == list(logins.caller(conn, "6666") or {})  # in the same order
         assert settings == logins.system_settings(conn)
         assert also is None
         # an unknown user still gets the settings: they say what a password check costs
-        assert logins.login_read(conn, "nobody") == (None, settings, None)
-        _, _, also = logins.login_read(
+        assert logins.login_read(conn, "nobody") == logins.Found(None, settings, None)
+        also = logins.login_read(
             conn, "6666", queries.did_read(dids, "18001234567", ("did_pattern",))
-        )
+        ).also
         assert also == [{"did_pattern": "18001234567"}]
         conn.execute(sa.text("DELETE FROM system_settings"))
-        row, settings, _ = logins.login_read(conn, "6666")
+        row, settings, *_ = astuple_shallow(logins.login_read(conn, "6666"))
         assert row == logins.caller(conn, "6666")
         assert set(settings.values()) == {None}
     engine.dispose()

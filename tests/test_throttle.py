@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from vicidid.auth.throttle import DEFAULT, Limit, LoginThrottle, parse_limit
+from vicidid.auth.throttle import DEFAULT, Limit, LoginThrottle, address_key, parse_limit
 from vicidid.web.settings import Settings
 
 
@@ -57,19 +57,51 @@ def test_memory_is_bounded():
     assert len(throttle._windows) == 1  # expired windows are dropped
 
 
-def test_counts_hold_under_threads():
+def test_claims_under_threads_stop_exactly_at_the_limit():
     throttle = LoginThrottle(Limit(1000, 60))
+    barrier = threading.Barrier(8)
+    won: list[int] = []
 
-    def fail() -> None:
-        for _ in range(500):
-            throttle.failed("10.0.0.1")
+    def claim() -> None:
+        barrier.wait()
+        won.append(sum(throttle.claim("10.0.0.1") is not None for _ in range(500)))
 
-    threads = [threading.Thread(target=fail) for _ in range(8)]
+    threads = [threading.Thread(target=claim) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert throttle._windows["10.0.0.1"][1] == 4000
+    assert sum(won) == 1000
+    assert throttle.refused("10.0.0.1")
+
+
+def test_a_claim_given_back_is_no_failure():
+    clock = Clock()
+    throttle = LoginThrottle(Limit(2, 60), clock)
+    first = throttle.claim("10.0.0.1")
+    assert first is not None and throttle.claim("10.0.0.1") is not None
+    assert throttle.claim("10.0.0.1") is None  # two in flight: the third waits for them
+    throttle.release("10.0.0.1", first)
+    assert throttle.claim("10.0.0.1") is not None
+    clock.now += 60
+    throttle.release("10.0.0.1", first)  # its window is over: nothing to give back
+    assert throttle.claim("10.0.0.1") is not None  # a new window
+
+
+@pytest.mark.parametrize(
+    ("ip", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("::ffff:198.51.100.9", "198.51.100.9"),
+        ("not an address", "not an address"),
+        ("x" * 80, "x" * 45),
+    ],
+)
+def test_addresses_count_by_ipv4_address_or_ipv6_64(ip, key):
+    assert address_key(ip) == key
 
 
 @pytest.mark.parametrize("text", ["30", "30/", "/60", "a/b", "0/60", "30/0", "-1/60", "30/60/1"])

@@ -27,6 +27,9 @@ class Login(enum.Enum):
     BAD = "bad"  # counts as a failed login
     UNKNOWN = "unknown"  # no such user: nothing to count
     LOCKED = "locked"
+    # not checked at all: vicidid's limits, beyond VICIdial's
+    THROTTLED = "throttled"  # the address is over its limit, or has too many checks waiting
+    BUSY = "busy"  # too many checks waiting in all
 
 
 class Failure(enum.Enum):

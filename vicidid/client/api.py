@@ -71,6 +71,7 @@ ERRORS: dict[str, type[ApiError]] = {
     "did_exists": AlreadyExists,
     "copy_exists": AlreadyExists,
     "database_down": Unavailable,
+    "busy": Unavailable,
     "partly_applied": Unavailable,
     "database_privilege": Unavailable,
     "internal_error": Unavailable,

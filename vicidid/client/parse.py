@@ -66,6 +66,7 @@ ERRORS: list[tuple[str, str]] = [
     ("DOES NOT EXIST", "did_not_found"),
     ("DID ALREADY EXISTS", "did_exists"),
     ("DATABASE UNAVAILABLE", "database_down"),
+    ("SERVER BUSY", "busy"),
     ("DATABASE CONNECTION LOST", "partly_applied"),
     ("DATABASE PERMISSION DENIED", "database_privilege"),
     ("INTERNAL ERROR", "internal_error"),

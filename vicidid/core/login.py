@@ -1,11 +1,17 @@
-"""Logging in, in two steps: check before any lock, then write the bookkeeping.
+"""Logging in, in steps: read, claim, check, then write the bookkeeping.
 
-`Gate.read` reads the caller and the login settings on a connection that holds no write
-lock, `Gate.verify` checks the password (bcrypt for hashed ones, remembered once right;
-the HTTP edge runs it on threads of its own when it must hash), `Gate.screen` reads the
-IP lists. Only then does the request open its write transaction, in which `Gate.settle`
-writes what VICIdial writes on the user's row and answers a refused login. A failing
-login therefore holds up writers only for its short UPDATE, never for its hashing.
+`Gate.read` reads the caller, the login settings and the address's throttle window on a
+connection that holds no write lock. `Gate.quick` settles what needs no check: an address
+over its throttle, a locked account, a password known right at once (plain, or a bcrypt
+one this process verified before). Every other attempt is a guess, and `Gate.claim` counts
+it — on the address's throttle window and on the account's failed_login_count, each with
+one conditional UPDATE — before `Gate.verify` checks it (bcrypt on threads of the HTTP
+edge's own when it must hash): guesses that arrive together count as if they came one by
+one, in every worker and on every server of the database. `Gate.screen` reads the IP
+lists; inside the request's write transaction `Gate.settle` writes what VICIdial writes on
+the user's row, gives back the claim of an attempt that turned out right, and answers a
+refused login. A failing login holds up writers only for its short UPDATEs, never for its
+hashing.
 
 The caller's row read in the first step is the one the whole request uses: a change to
 it racing within milliseconds is as if the request had come first.
@@ -13,6 +19,7 @@ it racing within milliseconds is as if the request had come first.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,13 +27,15 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from vicidid.auth import rules as auth
-from vicidid.auth.throttle import LoginThrottle
+from vicidid.auth.hash_slots import Full, HashSlots, Ticket
+from vicidid.auth.throttle import Limit, LoginThrottle, address_key
 from vicidid.core.call import Policy
 from vicidid.core.fields import PASS, USER
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params, strip_to
 from vicidid.rows import CallerRow
 from vicidid.store import logins
+from vicidid.store import throttle as windows
 from vicidid.store.wire import Read
 
 FRESH_LOGIN = timedelta(seconds=60)
@@ -43,6 +52,22 @@ class Attempt:
     row: CallerRow | None = field(default=None, repr=False)  # holds pass and pass_hash
     settings: auth.LoginSettings = field(default_factory=auth.LoginSettings)
     also: list[dict[str, Any]] | None = field(default=None, repr=False)  # read with the login
+    address: str = ""  # what the throttle counts by (auth/throttle.py)
+    failures: int | None = None  # the address's throttle window as read (None: no row)
+    window_start: int | None = None
+
+    @property
+    def account(self) -> str:
+        """The account a claim counts on: the caller's own name, or the name as given."""
+        return self.row["user"] if self.row is not None else self.user
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What was counted before the check, to be given back if the attempt is right."""
+
+    account: bool  # one more failed_login_count on the caller's row
+    window: float | None  # the address's throttle window it counted in; None: not counted
 
 
 @dataclass(frozen=True)
@@ -55,24 +80,42 @@ class Verdict:
     settings: auth.LoginSettings = field(default_factory=auth.LoginSettings)
     ip_allowed: bool | None = None  # None: not looked at yet (IP lists are read for OK only)
     also: list[dict[str, Any]] | None = field(default=None, repr=False)  # read with the login
+    claims: Claims | None = None
+    address: str = ""
 
 
 class Gate:
-    """The login of one server process: its verified-password cache and its throttle.
+    """The login of one server process: its verified-password cache, the throttle, and
+    the places for waiting hashes.
 
-    In order: `read` (the database, no lock), `verify` (CPU only: the hashing, which the
-    HTTP edge runs on threads of its own), `screen` (the IP lists), then, inside the
-    request's write transaction, `settle`.
+    In order: `read` (the database, no lock), `quick` (what needs no check), `claim` (its
+    own short transaction), `verify` (CPU only: the hashing, which the HTTP edge runs on
+    threads of its own), `screen` (the IP lists), then, inside the request's write
+    transaction, `settle`.
     """
 
-    def __init__(self, policy: Policy, throttle: LoginThrottle | None = None) -> None:
+    def __init__(self, policy: Policy, limit: Limit | None = None) -> None:
         self.policy = policy
-        self.throttle = throttle
+        self.limit = limit
+        # Where the throttle counts: the database's table (shared), or, where the database
+        # has none, this process (`use_memory`).
+        self.memory: LoginThrottle | None = None
         self.verified = auth.VerifiedLogins()
+        self.slots = HashSlots()
+        self.clock = time.time
+
+    @property
+    def shared(self) -> bool:
+        """Whether the throttle's counts live in the database."""
+        return self.limit is not None and self.memory is None
+
+    def use_memory(self) -> None:
+        if self.limit is not None:
+            self.memory = LoginThrottle(self.limit)
 
     def throttled(self, ip: str) -> bool:
-        """Refuse this address without a check: too many failed logins from it lately."""
-        return self.throttle is not None and self.throttle.refused(ip)
+        """Refused without any read: over the limit in this process's own counts."""
+        return self.memory is not None and self.memory.refused(address_key(ip))
 
     def credentials(self, params: Params, basic: tuple[str, str] | None) -> tuple[str, str, bool]:
         """(user, password, conflict): the parameters, or HTTP Basic auth, filtered alike."""
@@ -97,17 +140,46 @@ class Gate:
         ip: str,
         also: Read | None = None,
     ) -> Attempt:
-        """The caller's row and the login settings, in one read that takes no lock.
-
-        `also` rides along in the same round trip: the row the function will read.
-        """
+        """The caller's row, the login settings and the address's throttle window, in one
+        read that takes no lock. `also` rides along in the same round trip: the row the
+        function will read."""
         user, password, conflict = self.credentials(params, basic)
+        address = address_key(ip)
         if conflict:
-            return Attempt(user[:20], "", ip, conflict=True)
+            return Attempt(user[:20], "", ip, conflict=True, address=address)
         # Always read, even without a user name: the settings say what a check costs.
-        row, settings_row, also_rows = logins.login_read(conn, user, also)
-        settings = auth.LoginSettings.from_row(settings_row)
-        return Attempt(user[:20], password, ip, False, row, settings, also_rows)
+        found = logins.login_read(conn, user, also, address if self.shared else None)
+        settings = auth.LoginSettings.from_row(found.settings)
+        return Attempt(
+            user[:20],
+            password,
+            ip,
+            False,
+            found.caller,
+            settings,
+            found.also,
+            address,
+            found.failures,
+            found.window_start,
+        )
+
+    def quick(self, attempt: Attempt, now: datetime) -> Verdict | None:
+        """The verdict when no guess is checked; None for a guess, to claim first."""
+        if attempt.conflict:
+            return None
+        if self.limit is not None and self.limit.reached(
+            attempt.failures, attempt.window_start, self.clock()
+        ):
+            return self._refused(attempt, auth.Login.THROTTLED)
+        row = attempt.row
+        if row is not None and auth.is_locked(row, now):
+            return self._refused(attempt, auth.Login.LOCKED)
+        if self.costly(attempt, now):
+            return None
+        login = auth.check_login(
+            row, attempt.password, attempt.settings, now, self.policy.min_login_level, self.verified
+        )
+        return self._verdict(attempt, login, None) if login is auth.Login.OK else None
 
     def costly(self, attempt: Attempt, now: datetime) -> bool:
         """Whether verifying this attempt means hashing (not locked, not remembered)."""
@@ -121,11 +193,43 @@ class Gate:
         stored = row.get("pass_hash") or ""
         return not self.verified.known(row["user"], attempt.password, stored)
 
-    def verify(self, attempt: Attempt, now: datetime) -> Verdict:
+    def reserve(self, attempt: Attempt) -> Ticket | Verdict:
+        """A place among the hashes waiting, or the answer when there is none."""
+        row = attempt.row
+        clean = row is not None and not row.get("failed_login_count")
+        ticket = self.slots.reserve(attempt.address, attempt.account, clean)
+        if isinstance(ticket, Full):
+            login = auth.Login.BUSY if ticket is Full.IN_ALL else auth.Login.THROTTLED
+            return self._refused(attempt, login)
+        return ticket
+
+    def claim(self, conn: Connection, attempt: Attempt, now: datetime) -> Claims | Verdict:
+        """Count a guess before it is checked: on the address, then on the account.
+
+        The claims, or the refusal when the address is over its limit or the account
+        locked by guesses counted since the read. Run in a transaction of its own, which
+        commits before any hashing."""
+        window: float | None = None
+        if self.limit is not None:
+            if self.memory is not None:
+                window = self.memory.claim(attempt.address)
+            else:
+                seen = attempt.window_start if attempt.failures is not None else None
+                window = windows.claim(conn, attempt.address, int(self.clock()), self.limit, seen)
+            if window is None:
+                return self._refused(attempt, auth.Login.THROTTLED)
+        if attempt.conflict:
+            return Claims(False, window)
+        # Unknown users run the same statement: it finds no row, at the same cost.
+        counted = logins.claim(conn, attempt.account, now, auth.LOCK_FOR)
+        if attempt.row is not None and not counted:
+            return self._refused(attempt, auth.Login.LOCKED, Claims(False, window))
+        return Claims(attempt.row is not None and counted, window)
+
+    def verify(self, attempt: Attempt, now: datetime, claims: Claims | None = None) -> Verdict:
         """Check the password (the costly part: no connection or lock is held for it)."""
         if attempt.conflict:
-            self._failed(attempt.ip)
-            return Verdict(attempt.user, None)
+            return Verdict(attempt.user, None, claims=claims, address=attempt.address)
         login = auth.check_login(
             attempt.row,
             attempt.password,
@@ -134,12 +238,7 @@ class Gate:
             self.policy.min_login_level,
             self.verified,
         )
-        if login is not auth.Login.OK:
-            self._failed(attempt.ip)
-            return Verdict(attempt.user, login, attempt.row, attempt.settings)
-        assert attempt.row is not None
-        user = attempt.row["user"]
-        return Verdict(user, login, attempt.row, attempt.settings, also=attempt.also)
+        return self._verdict(attempt, login, claims)
 
     def screen(self, conn: Connection, verdict: Verdict, ip: str) -> Verdict:
         """A good login, checked against the IP lists (read, no lock)."""
@@ -153,27 +252,64 @@ class Gate:
         self, conn: Connection, verdict: Verdict, function: str, ip: str, now: datetime
     ) -> list[Outcome] | None:
         """Write the login's bookkeeping; the answer when the login is refused, else None."""
-        user, login, row = verdict.user, verdict.login, verdict.row
+        user, login, row, claims = verdict.user, verdict.login, verdict.row, verdict.claims
         if login is None:
             return [Outcome(Kind.CREDENTIALS_CONFLICT, user=user)]
+        if login is auth.Login.THROTTLED or login is auth.Login.BUSY:
+            kind = Kind.THROTTLED if login is auth.Login.THROTTLED else Kind.BUSY
+            return [Outcome(kind, function=function, user=user)]
         if login is auth.Login.LOCKED:
             logins.login_locked(conn, user, ip)
             return [Outcome(Kind.LOCKED, function=function, user=user)]
         if login is not auth.Login.OK:
-            if login is auth.Login.BAD and row is not None:
-                new_window = auth.failure(row, now) is auth.Failure.NEW_WINDOW
-                logins.login_failed(conn, row["user"], ip, now, new_window)
+            # counted by the claim already; an unknown name runs the same UPDATE, on no row
+            logins.login_failed(conn, row["user"] if row is not None else user, ip)
             return [Outcome(Kind.BAD_LOGIN, function=function, user=user)]
         assert row is not None
+        self._give_back(conn, verdict)
         if not verdict.ip_allowed:
+            if claims is not None and claims.account:
+                logins.unclaim(conn, row["user"])
             logins.login_ip_refused(conn, user, ip)
             return [Outcome(Kind.IP_REFUSED, function=function, user=user, value=ip)]
-        record_login(conn, row, ip, now)
+        record_login(conn, row, ip, now, claims is not None and claims.account)
         return None
 
-    def _failed(self, ip: str) -> None:
-        if self.throttle is not None:
-            self.throttle.failed(ip)
+    def _give_back(self, conn: Connection, verdict: Verdict) -> None:
+        """A right password is no failure: the address's claim goes back."""
+        claims = verdict.claims
+        if claims is None or claims.window is None:
+            return
+        if self.memory is not None:
+            self.memory.release(verdict.address, claims.window)
+        else:
+            windows.release(conn, verdict.address, int(claims.window))
+
+    def _refused(
+        self, attempt: Attempt, login: auth.Login, claims: Claims | None = None
+    ) -> Verdict:
+        return Verdict(attempt.user, login, attempt.row, claims=claims, address=attempt.address)
+
+    def _verdict(self, attempt: Attempt, login: auth.Login, claims: Claims | None) -> Verdict:
+        if login is not auth.Login.OK:
+            return Verdict(
+                attempt.user,
+                login,
+                attempt.row,
+                attempt.settings,
+                claims=claims,
+                address=attempt.address,
+            )
+        assert attempt.row is not None
+        return Verdict(
+            attempt.row["user"],
+            login,
+            attempt.row,
+            attempt.settings,
+            also=attempt.also,
+            claims=claims,
+            address=attempt.address,
+        )
 
     def _ip_allowed(
         self, conn: Connection, row: CallerRow, settings: auth.LoginSettings, ip: str
@@ -186,10 +322,13 @@ class Gate:
         return auth.ip_allowed(ip, blacklist, allow_list)
 
 
-def record_login(conn: Connection, row: CallerRow, ip: str, now: datetime) -> None:
+def record_login(
+    conn: Connection, row: CallerRow, ip: str, now: datetime, claimed: bool = False
+) -> None:
     last = row.get("last_login_date")
     if (
-        row.get("last_ip") == ip
+        not claimed
+        and row.get("last_ip") == ip
         and not row.get("failed_login_count")
         and isinstance(last, datetime)
         and now - last < FRESH_LOGIN

@@ -24,6 +24,7 @@ class Kind(enum.Enum):
     BAD_LOGIN = "bad_login"
     LOCKED = "locked"
     THROTTLED = "throttled"  # too many failed logins from the client's address
+    BUSY = "busy"  # too many passwords waiting to be checked: not checked, try again
     CREDENTIALS_CONFLICT = "credentials_conflict"
     IP_REFUSED = "ip_refused"
     # request shape
@@ -87,6 +88,7 @@ LOGIN_FAILURES = {
     Kind.CREDENTIALS_CONFLICT,
     Kind.IP_REFUSED,
     Kind.THROTTLED,
+    Kind.BUSY,
 }
 
 

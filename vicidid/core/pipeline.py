@@ -13,7 +13,6 @@ an update_did is three round trips, two on MyISAM.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -26,18 +25,20 @@ from sqlalchemy.engine import Connection, Engine
 
 from vicidid import API_PATH
 from vicidid.auth import rules as auth
-from vicidid.auth.throttle import LoginThrottle
+from vicidid.auth.hash_slots import Ticket
+from vicidid.auth.throttle import Limit, address_key
 from vicidid.core import audit, idempotency
 from vicidid.core.call import Call, Policy
 from vicidid.core.dialects.vicidial import log_rows
 from vicidid.core.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, SOURCE, SOURCE_DID, USER
 from vicidid.core.functions import FUNCTIONS, dispatch, needs_login
-from vicidid.core.login import Gate, Verdict
+from vicidid.core.login import Attempt, Claims, Gate, Verdict
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Given, Params, merge
 from vicidid.rows import DidRow
 from vicidid.store import faults, queries, reflect, sizes, wire
 from vicidid.store import tables as t
+from vicidid.store import throttle as windows
 from vicidid.store.db import reading_first, transactional, write_transaction, writer_turns
 from vicidid.store.wire import Read, Write
 
@@ -65,13 +66,30 @@ class Incoming:
     verdict: Verdict | None = None
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A password check still to run, its guess counted already, its place reserved."""
+
+    gate: Gate
+    attempt: Attempt = field(repr=False)
+    now: datetime
+    claims: Claims
+    ticket: Ticket
+
+    def check(self) -> Verdict:
+        return self.gate.verify(self.attempt, self.now, self.claims)
+
+    def done(self) -> None:
+        self.gate.slots.release(self.ticket)
+
+
 @dataclass
 class Reply:
     outcomes: list[Outcome]
     function: str
     params: Params
     dids: list[str] = field(default_factory=list)
-    pending: Callable[[], Verdict] | None = None  # the password check still to run
+    pending: Pending | None = None  # the password check still to run
 
     @property
     def kinds(self) -> list[Kind]:
@@ -79,12 +97,11 @@ class Reply:
 
 
 class Pipeline:
-    def __init__(
-        self, engine: Engine, policy: Policy, throttle: LoginThrottle | None = None
-    ) -> None:
+    def __init__(self, engine: Engine, policy: Policy, throttle: Limit | None = None) -> None:
         self.engine = engine
         self.policy = policy
         self.gate = Gate(policy, throttle)
+        self._throttle_checked = False
         self._dids: sa.TableClause | None = None
         self.bulk_ids = False
         self.transactional = True  # read with the DID table's columns
@@ -129,13 +146,15 @@ class Pipeline:
         now = datetime.now().replace(microsecond=0)
         call_changes: list[str] = []
         if needs_login(function) and incoming.verdict is None and self.gate.throttled(incoming.ip):
-            # refused before any database work or hashing (throttle.py)
+            # counted in this process (no throttle table): refused before any database work
             user = self.gate.credentials(params, incoming.basic)[0][:20]
             return Reply([Outcome(Kind.THROTTLED, function=function, user=user)], function, params)
         attempt = faults.Attempt()
         try:
             dids = self.did_table()
             self.has_idempotency_table()  # read the schema now, outside the transaction
+            self.throttle_table()
+            claimed: list[Claims] = []  # a guess is counted once, whatever runs again
             for number in range(RETRIES):
                 call_changes.clear()
                 attempt = faults.Attempt()
@@ -147,7 +166,9 @@ class Pipeline:
                         verdict = None
                         if needs_login(function):  # the login, checked before any lock
                             also = self._prefetch(conn, params, function, dids)
-                            found = self._login(reading_first(conn), params, incoming, now, also)
+                            found = self._login(
+                                reading_first(conn), params, incoming, now, claimed, also
+                            )
                             if not isinstance(found, Verdict):  # the hashing is still to run
                                 return Reply([], function, params, pending=found)
                             verdict = found
@@ -191,16 +212,21 @@ class Pipeline:
         return Reply(outcomes, function, params, call_changes)
 
     def _purge_expired_keys(self, now: datetime) -> None:
-        """Delete expired Idempotency-Keys, at most once a minute, outside any request's change."""
+        """Delete expired Idempotency-Keys and throttle windows, at most once a minute,
+        outside any request's change."""
         if not self.purge_timer.due():
             return
         try:
-            if not self.has_idempotency_table():
+            limit = self.gate.limit if self.gate.shared else None
+            if not self.has_idempotency_table() and limit is None:
                 return
             with self._turns, self.engine.begin() as conn:
-                idempotency.purge(conn, now)
+                if self.has_idempotency_table():
+                    idempotency.purge(conn, now)
+                if limit is not None:
+                    windows.purge(conn, int(self.gate.clock()), limit)
         except sa_exc.SQLAlchemyError as error:
-            log.warning("purging expired idempotency keys failed: %s", type(error).__name__)
+            log.warning("purging expired keys and windows failed: %s", type(error).__name__)
 
     def _failed(
         self, error: Exception, attempt: faults.Attempt, function: str, user: str, params: Params
@@ -254,16 +280,43 @@ class Pipeline:
         params: Params,
         incoming: Incoming,
         now: datetime,
+        claimed: list[Claims],
         also: Read | None = None,
-    ) -> Verdict | Callable[[], Verdict]:
+    ) -> Verdict | Pending:
         """The login's verdict, or the password check to run first off this thread."""
         verdict = incoming.verdict
         if verdict is None:
-            attempt = self.gate.read(conn, params, incoming.basic, incoming.ip, also)
-            if incoming.defer_hashing and self.gate.costly(attempt, now):
-                return functools.partial(self.gate.verify, attempt, now)
-            verdict = self.gate.verify(attempt, now)
+            gate = self.gate
+            attempt = gate.read(conn, params, incoming.basic, incoming.ip, also)
+            verdict = gate.quick(attempt, now)
+            if verdict is None:  # a guess: counted before it is checked
+                defer = incoming.defer_hashing and gate.costly(attempt, now)
+                ticket = gate.reserve(attempt) if defer else None
+                if isinstance(ticket, Verdict):
+                    verdict = ticket  # too many checks waiting
+                else:
+                    claims = self._claim(conn, attempt, now, claimed)
+                    if isinstance(claims, Verdict):
+                        verdict = claims
+                    elif ticket is not None:
+                        return Pending(gate, attempt, now, claims, ticket)
+                    else:
+                        verdict = gate.verify(attempt, now, claims)
+                if ticket is not None and not isinstance(ticket, Verdict):
+                    gate.slots.release(ticket)
         return self.gate.screen(conn, verdict, incoming.ip)
+
+    def _claim(
+        self, conn: Connection, attempt: Attempt, now: datetime, claimed: list[Claims]
+    ) -> Claims | Verdict:
+        """The guess counted, in a transaction of its own that commits before any check."""
+        if claimed:  # counted by an earlier try of this request
+            return claimed[0]
+        with self._turns, write_transaction(conn):
+            claims = self.gate.claim(conn, attempt, now)
+        if isinstance(claims, Claims):
+            claimed.append(claims)
+        return claims
 
     def _run(
         self,
@@ -355,6 +408,46 @@ class Pipeline:
         answer = idempotency.Stored(fp, status, content_type, body)
         idempotency.save(call.conn, key, call.user, answer, call.now)
         return outcomes
+
+    def address_refused(self, ip: str) -> bool:
+        """Whether this address is over the login throttle (for a request passed on to
+        VICIdial's PHP, which checks the password itself)."""
+        gate = self.gate
+        if gate.limit is None:
+            return False
+        self.throttle_table()
+        if gate.memory is not None:
+            return gate.throttled(ip)
+        with self.engine.connect() as conn:
+            failures, started = windows.window(conn, address_key(ip))
+        return gate.limit.reached(failures, started, gate.clock())
+
+    def failed_elsewhere(self, ip: str) -> None:
+        """A failed login that VICIdial's PHP answered counts toward the throttle too."""
+        gate = self.gate
+        if gate.limit is None:
+            return
+        self.throttle_table()
+        if gate.memory is not None:
+            gate.memory.failed(address_key(ip))
+            return
+        with self._turns, self.engine.begin() as conn:
+            windows.count(conn, address_key(ip), int(gate.clock()), gate.limit)
+
+    def throttle_table(self) -> None:
+        """Where the throttle counts, decided once: the database's table, or this process."""
+        if self._throttle_checked:
+            return
+        self._throttle_checked = True
+        if self.gate.limit is None:
+            return
+        if t.login_throttle.name not in reflect.table_names(self.engine):
+            self.gate.use_memory()
+            log.warning(
+                "%s is missing: the login throttle counts in each worker on its own; "
+                "`vicidid init-db --add-missing` adds it",
+                t.login_throttle.name,
+            )
 
     def has_idempotency_table(self) -> bool:
         if self._has_idempotency is None:

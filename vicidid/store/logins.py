@@ -3,14 +3,16 @@ writes on vicidial_users (failures, lockout, the last login), as statements buil
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from vicidid.auth.rules import LOCK_AFTER
 from vicidid.rows import CallerRow, SettingsRow
-from vicidid.store import sizes
+from vicidid.store import sizes, throttle
 from vicidid.store import tables as t
 from vicidid.store.wire import Read, fetch
 
@@ -65,27 +67,51 @@ CALLER_AND_SETTINGS = sa.select(
 )
 
 
+# The same, with the client address's throttle window (store/throttle.py) read along.
+CALLER_SETTINGS_AND_WINDOW = CALLER_AND_SETTINGS.add_columns(
+    throttle.FAILURES.label("throttle_failures"),
+    throttle.WINDOW_START.label("throttle_start"),
+)
+
 # (setting, its label in CALLER_AND_SETTINGS); no column of the caller's has such a name
 _SETTINGS_LABELS = tuple((c, f"settings_{c}") for c in LOGIN_SETTINGS)
 
 
+@dataclass(frozen=True)
+class Found:
+    """What the login's read found."""
+
+    caller: CallerRow | None
+    settings: SettingsRow
+    also: list[dict[str, Any]] | None  # the rows of the read that rode along
+    failures: int | None = None  # the address's throttle window, when one was read
+    window_start: int | None = None
+
+
 def login_read(
-    conn: Connection, user: str, also: Read | None = None
-) -> tuple[CallerRow | None, SettingsRow, list[dict[str, Any]] | None]:
-    """The caller, the login settings and, in the same round trip, `also`'s rows."""
-    reads = [Read(CALLER_AND_SETTINGS, {"caller": user})]
+    conn: Connection, user: str, also: Read | None = None, address: str | None = None
+) -> Found:
+    """The caller, the login settings, the address's throttle window (when `address` is
+    given) and `also`'s rows, in one round trip."""
+    if address is None:
+        reads = [Read(CALLER_AND_SETTINGS, {"caller": user})]
+    else:
+        reads = [Read(CALLER_SETTINGS_AND_WINDOW, {"caller": user, "at_address": address})]
     if also is not None:
         reads.append(also)
     found = fetch(conn, reads)
     extra = found[1] if also is not None else None
     # first(): VICIdial's own schema does not make user names or group names unique
     if not found[0]:
-        return None, {}, extra
+        return Found(None, {}, extra)
     row = found[0][0]  # a fresh dict: what is left once the settings are taken out is the caller
     settings = cast(SettingsRow, {c: row.pop(label) for c, label in _SETTINGS_LABELS})
-    if row["user"] is None:
-        return None, settings, extra
-    return cast(CallerRow, row), settings, extra
+    failures = start = None
+    if address is not None:
+        failures, start = row.pop("throttle_failures"), row.pop("throttle_start")
+        start = int(start) if start is not None else None
+    caller = None if row["user"] is None else cast(CallerRow, row)
+    return Found(caller, settings, extra, failures, start)
 
 
 # Writes the same values however often it runs: safe to run again after a lost connection
@@ -109,16 +135,39 @@ _FAILED_TODAY = {
     "failed_last_ip_today": sa.bindparam("from_ip"),
     "failed_last_type_today": "aBAD",
 }
-LOGIN_FAILED = (
+# An attempt claimed before its password is checked counts as a failure at once, as
+# VICIdial counts one: one more, or, ten or more with the last login over 15 minutes old,
+# the first of a new window (last_login_date = now, count 1). A locked account matches no
+# row. MariaDB assigns left to right: last_login_date is decided first, from the old count.
+_COUNTED = t.users.c.failed_login_count >= LOCK_AFTER
+CLAIM = (
     t.users.update()
-    .where(_THE_CALLER)
-    .values(failed_login_count=t.users.c.failed_login_count + 1, **_FAILED_TODAY)
+    .where(
+        _THE_CALLER,
+        sa.or_(
+            t.users.c.failed_login_count < LOCK_AFTER,
+            t.users.c.last_login_date.is_(None),
+            t.users.c.last_login_date < sa.bindparam("stale"),
+        ),
+    )
+    .ordered_values(
+        (
+            t.users.c.last_login_date,
+            sa.case((_COUNTED, sa.bindparam("at")), else_=t.users.c.last_login_date),
+        ),
+        (
+            t.users.c.failed_login_count,
+            sa.case((_COUNTED, 1), else_=t.users.c.failed_login_count + 1),
+        ),
+    )
 )
-# Ten failures or more, but the last login is over 15 minutes old: a new window starts.
-LOGIN_FAILED_NEW_WINDOW = (
+# The claimed attempt was wrong: what else VICIdial writes for a failure.
+LOGIN_FAILED = t.users.update().where(_THE_CALLER).values(**_FAILED_TODAY)
+# The claimed attempt was right but its address refused: the failure it counted goes.
+UNCLAIM = (
     t.users.update()
-    .where(_THE_CALLER)
-    .values(failed_login_count=1, last_login_date=sa.bindparam("at"), **_FAILED_TODAY)
+    .where(_THE_CALLER, t.users.c.failed_login_count > 0)
+    .values(failed_login_count=t.users.c.failed_login_count - 1)
 )
 LOGIN_LOCKED = (
     t.users.update()
@@ -131,10 +180,19 @@ LOGIN_LOCKED = (
 )
 
 
-def login_failed(conn: Connection, user: str, ip: str, now: datetime, new_window: bool) -> None:
-    """A wrong password: one more failure, or the first of a new window."""
-    stmt = LOGIN_FAILED_NEW_WINDOW if new_window else LOGIN_FAILED
-    conn.execute(stmt, {"caller": user, "from_ip": _fit_ip(conn, ip), "at": now})
+def claim(conn: Connection, user: str, now: datetime, lock_for: timedelta) -> bool:
+    """Count an attempt as a failure before its password is checked; False when the
+    account is locked (or there is no such user: the statement is the same either way)."""
+    return conn.execute(CLAIM, {"caller": user, "at": now, "stale": now - lock_for}).rowcount > 0
+
+
+def login_failed(conn: Connection, user: str, ip: str) -> None:
+    """A wrong password, its failure already counted by `claim`: the day's counts."""
+    conn.execute(LOGIN_FAILED, {"caller": user, "from_ip": _fit_ip(conn, ip)})
+
+
+def unclaim(conn: Connection, user: str) -> None:
+    conn.execute(UNCLAIM, {"caller": user})
 
 
 def login_locked(conn: Connection, user: str, ip: str) -> None:

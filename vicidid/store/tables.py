@@ -255,4 +255,15 @@ idempotency = sa.Table(
     sa.Index("vicidid_idempotency_created", "created"),  # expired keys are purged by date
 )
 
+# Failed logins per client address (auth/throttle.py), shared by every worker and server
+# on the database; a window is whole seconds since the epoch, so that clocks need no zone.
+login_throttle = sa.Table(
+    "vicidid_login_throttle",
+    metadata,
+    sa.Column("address", sa.String(45), primary_key=True),  # IPv4, or an IPv6 /64
+    sa.Column("window_start", sa.BigInteger, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Index("vicidid_login_throttle_window", "window_start"),  # expired windows purged
+)
+
 VICIDIAL_TABLES = tuple(t for t in metadata.sorted_tables if not t.name.startswith("vicidid_"))

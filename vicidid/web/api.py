@@ -8,15 +8,14 @@ the body are read from the ASGI scope and `receive`, and the answer goes out in 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
 import os
 import random
+import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.requests import Request
@@ -31,6 +30,7 @@ from vicidid.core.pipeline import Incoming, Pipeline, Reply
 from vicidid.errors import VicididError
 from vicidid.web import access_log, forms, json_body, metrics
 from vicidid.web.fallback import Failed, Fallback, implemented
+from vicidid.web.hashers import Hashers
 from vicidid.web.settings import Settings
 from vicidid.web.threads import Threads
 
@@ -57,6 +57,10 @@ NOT_ALLOWED: Answer = (
 WANTED = frozenset(
     {b"authorization", b"content-length", b"content-type", b"idempotency-key", b"x-forwarded-for"}
 )
+
+
+# How VICIdial's PHP answers a failed or locked login (its answer starts with one of these)
+PHP_FAILED_LOGIN = re.compile(rb"^\s*ERROR: (Login incorrect|Too many login attempts)")
 
 
 class TooLarge(VicididError):
@@ -160,6 +164,8 @@ def _respond(reply: Reply, dialect: str, as_json: bool) -> Answer:
         status, media_type, text = stored.status, stored.content_type, stored.body
         headers.append((b"idempotent-replayed", b"true"))
     else:
+        if final.kind is Kind.BUSY:
+            headers.append((b"retry-after", b"1"))
         status, media_type, text = render(
             reply.outcomes, reply.function, reply.dids, dialect, as_json
         )
@@ -196,9 +202,7 @@ class Api:
         # Passwords not yet verified are hashed here, not on the request threads: a flood
         # of wrong passwords then queues for these (half the cores) while requests whose
         # password is already verified go on.
-        self.hashers = ThreadPoolExecutor(
-            max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="vicidid-hash"
-        )
+        self.hashers = Hashers(max(1, (os.cpu_count() or 2) // 2))
         self.fallback = (
             Fallback(settings.fallback_url, settings.fallback_timeout)
             if settings.fallback_url
@@ -209,14 +213,13 @@ class Api:
         self.threads.shutdown()
         if self.fallback is not None:
             await self.fallback.aclose()
-        self.hashers.shutdown(wait=True)
+        self.hashers.shutdown()
         access_log.flush()
 
     async def handled(self, incoming: Incoming) -> Reply:
         reply = await self.threads.run(self.pipeline.handle, incoming)
         if reply.pending is not None:
-            loop = asyncio.get_running_loop()
-            incoming.verdict = await loop.run_in_executor(self.hashers, reply.pending)
+            incoming.verdict = await self.hashers.check(reply.pending)
             reply = await self.threads.run(self.pipeline.handle, incoming)
         return reply
 
@@ -299,6 +302,37 @@ class Api:
         )
         await answer(send, status, response_headers, content)
 
+    async def watched(self, body: AsyncIterable[Any], ip: str) -> AsyncIterator[Any]:
+        """The fallback's body, unchanged; a failed login's line counts for the throttle."""
+        first = True
+        async for chunk in body:
+            if first and PHP_FAILED_LOGIN.search(chunk[:200] if isinstance(chunk, bytes) else b""):
+                await self.threads.run(self.pipeline.failed_elsewhere, ip)
+            first = False
+            yield chunk
+
+    def log(
+        self, rid: str, ip: str, scope: Scope, reply: Reply, status: int, started: float
+    ) -> None:
+        """The metrics and the access-log line of a request that the pipeline did not see."""
+        final = reply.outcomes[-1]
+        metrics.observe(reply, time.perf_counter() - started)
+        access_log.record(
+            access_log.Entry(
+                rid,
+                ip,
+                scope["method"],
+                scope["path"],
+                reply.params,
+                reply.function,
+                final.user,
+                status,
+                final.kind.value,
+                0,
+                time.perf_counter() - started,
+            )
+        )
+
     async def pass_on(
         self,
         scope: Scope,
@@ -310,10 +344,22 @@ class Api:
         started: float,
         rid: str,
     ) -> None:
-        """Answer with the fallback's answer, or with a clear line when it gives none."""
+        """Answer with the fallback's answer, or with a clear line when it gives none.
+
+        An address over the login throttle is refused first, with the line VICIdial's PHP
+        prints for a failed login; a failed login that PHP answers counts toward it."""
         assert self.fallback is not None
         function = params.text(FUNCTION)
         user = params.shown(USER)[:20]
+        if await self.threads.run(self.pipeline.address_refused, ip):
+            reply = Reply([Outcome(Kind.THROTTLED, function=function, user=user)], function, params)
+            status, headers, content = respond(
+                reply, "vicidial", wants_json(list(params.raw.items()), [])
+            )
+            headers.append((b"x-request-id", rid.encode()))
+            self.log(rid, ip, scope, reply, status, started)
+            await answer(send, status, headers, content)
+            return
         forwarded = await self.fallback.forward(Request(scope, receive), body)
         if isinstance(forwarded, Failed):
             log.warning("fallback did not answer (function=%s): %s", function, forwarded.error)
@@ -330,25 +376,11 @@ class Api:
             )
             headers.append((b"x-request-id", rid.encode()))
         else:
-            reply = Reply([Outcome(Kind.FORWARDED, function=function)], function, params)
+            reply = Reply([Outcome(Kind.FORWARDED, function=function, user=user)], function, params)
             status = forwarded.status_code
             forwarded.headers["x-request-id"] = rid
-        metrics.observe(reply, time.perf_counter() - started)
-        access_log.record(
-            access_log.Entry(
-                rid,
-                ip,
-                scope["method"],
-                scope["path"],
-                params,
-                function,
-                user,
-                status,
-                reply.outcomes[-1].kind.value,
-                0,
-                time.perf_counter() - started,
-            )
-        )
+            forwarded.body_iterator = self.watched(forwarded.body_iterator, ip)
+        self.log(rid, ip, scope, reply, status, started)
         if isinstance(forwarded, Failed):
             await answer(send, status, headers, content)
         else:

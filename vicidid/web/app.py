@@ -12,7 +12,6 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from vicidid import API_PATH
-from vicidid.auth.throttle import LoginThrottle
 from vicidid.core.call import POLICIES
 from vicidid.core.pipeline import Pipeline
 from vicidid.store.db import make_engine
@@ -41,8 +40,7 @@ class App(Starlette):
 def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlette:
     if pipeline is None:
         engine = make_engine(settings.db_url, pool_size=settings.pool_size)
-        throttle = LoginThrottle(settings.login_throttle) if settings.login_throttle else None
-        pipeline = Pipeline(engine, POLICIES[settings.dialect], throttle)
+        pipeline = Pipeline(engine, POLICIES[settings.dialect], settings.login_throttle)
     api = Api(settings, pipeline, settings.pool_size)
 
     async def healthz(request: Request) -> Response:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import StreamingResponse
 
 from vicidid.core.functions import FUNCTIONS
 from vicidid.core.outcomes import Kind
@@ -119,7 +119,7 @@ class Fallback:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def forward(self, request: Request, body: bytes) -> Response | Failed:
+    async def forward(self, request: Request, body: bytes) -> StreamingResponse | Failed:
         if any(VIA in via for via in request.headers.getlist("via")):
             return Failed(Kind.FALLBACK_DOWN, self.timeout, "the fallback URL leads back here")
         peer = request.client.host if request.client else ""

@@ -35,6 +35,7 @@ STATUS = {
     Kind.MALFORMED_BODY: 400,
     # the server's own trouble
     Kind.IDEMPOTENCY_UNAVAILABLE: 503,
+    Kind.BUSY: 503,  # too many passwords waiting to be checked (Retry-After)
     Kind.DATABASE_DOWN: 503,  # unreachable or overloaded: worth trying again later
     Kind.PARTLY_APPLIED: 503,  # look at the DID before trying again
     Kind.DATABASE_PRIVILEGE: 500,
@@ -43,6 +44,7 @@ STATUS = {
     Kind.FALLBACK_TIMEOUT: 504,
 }
 SERVER_KINDS = {
+    Kind.BUSY,
     Kind.TOO_LARGE,
     Kind.IDEMPOTENCY_UNAVAILABLE,
     Kind.DATABASE_DOWN,

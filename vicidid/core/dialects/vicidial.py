@@ -197,6 +197,9 @@ CATALOGUE: dict[str, Entry] = {
         "{fn} IDEMPOTENCY UNAVAILABLE",
         "{value}",
     ),
+    "busy": Entry(
+        "ERROR: {fn} SERVER BUSY, TRY AGAIN: |{user}|", "ERROR", "{fn} SERVER BUSY, TRY AGAIN", ""
+    ),
     "database_down": Entry(
         "ERROR: {fn} DATABASE UNAVAILABLE: |{user}|", "ERROR", "{fn} DATABASE UNAVAILABLE", ""
     ),

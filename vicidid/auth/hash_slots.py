@@ -1,0 +1,75 @@
+"""How many password hashes may wait, per address, per account and in all.
+
+A bcrypt check costs milliseconds of CPU. A flood of wrong passwords must neither queue
+without end nor make a rightful user wait behind it: an address or an account with a few
+checks waiting already is refused at once (nothing hashed, the throttle's answer), and
+past the limit for the whole process every new check is refused as busy (HTTP 503).
+Accounts with no failed login counted go first (`Ticket.clean`; web/hashers.py).
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+PER_ADDRESS = 4
+PER_ACCOUNT = 4
+IN_ALL = 64
+
+
+class Full(enum.Enum):
+    ADDRESS = "address"  # this address, or this account, has enough checks waiting
+    ACCOUNT = "account"
+    IN_ALL = "in_all"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A reserved place in the queue; give it back when the hash is done."""
+
+    address: str
+    account: str
+    clean: bool  # an account with no failed login counted: served first
+
+
+class HashSlots:
+    """Places for waiting hashes; thread-safe."""
+
+    def __init__(
+        self, per_address: int = PER_ADDRESS, per_account: int = PER_ACCOUNT, in_all: int = IN_ALL
+    ) -> None:
+        self.per_address, self.per_account, self.in_all = per_address, per_account, in_all
+        self._addresses: Counter[str] = Counter()
+        self._accounts: Counter[str] = Counter()
+        self._waiting = 0
+        self._lock = threading.Lock()
+
+    def reserve(self, address: str, account: str, clean: bool) -> Ticket | Full:
+        with self._lock:
+            if self._waiting >= self.in_all:
+                return Full.IN_ALL
+            if self._addresses[address] >= self.per_address:
+                return Full.ADDRESS
+            if self._accounts[account] >= self.per_account:
+                return Full.ACCOUNT
+            self._addresses[address] += 1
+            self._accounts[account] += 1
+            self._waiting += 1
+        return Ticket(address, account, clean)
+
+    def release(self, ticket: Ticket) -> None:
+        with self._lock:
+            self._waiting -= 1
+            for counts, key in (
+                (self._addresses, ticket.address),
+                (self._accounts, ticket.account),
+            ):
+                counts[key] -= 1
+                if counts[key] <= 0:
+                    del counts[key]
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
