@@ -33,6 +33,7 @@ import contextlib
 import json
 import selectors
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -49,8 +50,11 @@ from tests.conftest import serve
 from tests.test_existing_vicidial import vicidial_url  # noqa: F401  (a fixture)
 from tests.test_login import fresh, user_row
 from tests.test_ops import start, stop
-from vicidid.auth.throttle import Limit, LoginThrottle
+from vicidid.auth import passhash
+from vicidid.auth.hash_slots import IN_ALL, PER_ACCOUNT, PER_ADDRESS
+from vicidid.auth.throttle import Limit
 from vicidid.cli import admin, demo, main
+from vicidid.store import tables as t
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
 
@@ -103,13 +107,42 @@ def _parse(raw: bytes) -> Answer:
     return Answer(status, kind, headers, text)
 
 
-def burst(bases: list[str], requests: list[tuple[str, dict[str, str]]]) -> list[Answer]:
+class Hold:
+    """Every bcrypt hash of the in-process server waits until `release`.
+
+    With the hashes held, which requests are refused at once and which wait for a check
+    no longer depends on how fast a hash is: `burst` releases them once all requests but
+    `held` are answered (or after a minute, so that a wrong count fails instead of hanging).
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, held: int) -> None:
+        self.held = held
+        self.released = threading.Event()
+        self.hashed: list[str] = []  # the passwords, in the order their hashes began
+        real = passhash.hash_password
+
+        def held_hash(password: str, pass_key: str, cost: int) -> str:
+            self.hashed.append(password)
+            self.released.wait(60)
+            return real(password, pass_key, cost)
+
+        monkeypatch.setattr(passhash, "hash_password", held_hash)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+def burst(
+    bases: list[str], requests: list[tuple[str, dict[str, str]]], hold: Hold | None = None
+) -> list[Answer]:
     """Each request on a connection of its own, spread over `bases` in turn.
 
     Every connection is opened first; then all the requests are written back to back (a
     few hundred bytes each, straight into the kernel's buffers) and only then read. The
     answers come back in the order of `requests`.
     """
+    if hold is not None and hold.held == 0:
+        hold.release()
     socks: list[socket.socket] = []
     try:
         payloads = []
@@ -127,6 +160,8 @@ def burst(bases: list[str], requests: list[tuple[str, dict[str, str]]]) -> list[
             deadline = time.monotonic() + 120
             open_ = len(socks)
             while open_:
+                if hold is not None and (open_ <= hold.held or time.monotonic() > deadline - 60):
+                    hold.release()
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{open_} of {len(socks)} requests got no whole answer")
                 for key, _ in selector.select(timeout=1):
@@ -138,11 +173,13 @@ def burst(bases: list[str], requests: list[tuple[str, dict[str, str]]]) -> list[
                         open_ -= 1
         return [_parse(b"".join(received[n])) for n in range(len(socks))]
     finally:
+        if hold is not None:
+            hold.release()
         for sock in socks:
             sock.close()
 
 
-def query(user: str, password: str, description: str = "Race") -> str:
+def query(user: str, password: str, description: str = "RaceBurst") -> str:
     return (
         f"{API}?function=update_did&user={user}&pass={password}&source=races"
         f"&did_pattern={DID}&did_description={description}&format=json"
@@ -162,7 +199,7 @@ def check_busy(answers: list[Answer]) -> None:
 def ask(base: str, user: str, password: str, ip: str | None = None) -> Answer:
     """One request on its own."""
     headers = {"X-Forwarded-For": ip} if ip else {}
-    return burst([base], [(query(user, password, "After"), headers)])[0]
+    return burst([base], [(query(user, password, "AfterBurst"), headers)])[0]
 
 
 # --- databases -----------------------------------------------------------------------------
@@ -199,10 +236,11 @@ def _make_db(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Itera
         engine.dispose()
 
 
+MARIADB = (pytest.mark.mariadb,)
 ENGINES = [
     "sqlite",
-    pytest.param("innodb", marks=pytest.mark.mariadb),
-    pytest.param("myisam", marks=pytest.mark.mariadb),
+    pytest.param("innodb", marks=MARIADB),
+    pytest.param("myisam", marks=MARIADB),
 ]
 
 
@@ -253,12 +291,31 @@ def did_description(engine: sa.engine.Engine) -> str:
         ).scalar_one()
 
 
+def window(engine: sa.engine.Engine, key: str) -> int | None:
+    """The failures counted for an address (IPv4, or an IPv6 /64) in the throttle's table."""
+    table = t.login_throttle
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(table.c.failures).where(table.c.address == key)
+        ).scalar_one_or_none()
+
+
+def windows_kept(engine: sa.engine.Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(t.login_throttle)).scalar_one()
+
+
+def counted_on(engine: sa.engine.Engine, users: list[str]) -> int:
+    """The failed logins counted on these accounts, all together."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(t.users.c.failed_login_count), 0)).where(
+                t.users.c.user.in_(users)
+            )
+        ).scalar_one()
+
+
 # --- servers -------------------------------------------------------------------------------
-
-
-def in_process_throttle(engine: sa.engine.Engine, limit: Limit | None):
-    """What the in-process server is handed as its throttle."""
-    return None if limit is None else LoginThrottle(limit)
 
 
 @contextlib.contextmanager
@@ -268,8 +325,7 @@ def servers(setup: str, db: Db, tmp_path: Path, limit: Limit | None) -> Iterator
 
     X-Forwarded-For is believed from the test client; `limit` None: no throttle."""
     if setup == "one":
-        throttle = in_process_throttle(db.engine, limit)
-        with serve(db.engine, throttle=throttle, trusted_proxies=PROXY) as server:
+        with serve(db.engine, throttle=limit, trusted_proxies=PROXY) as server:
             yield [server.url]
         return
     args = ["--trusted-proxy", PROXY[0]]
@@ -292,8 +348,16 @@ IDLE, RECENT = "idle", "recent"
 LIMIT = {IDLE: 20, RECENT: 10}
 
 
-def lockout_burst(db: Db, bases: list[str], hashed: bool, start_as: str) -> None:
-    """Wrong passwords for one account at once, from one address (no throttle).
+def spread(n: int, i: int) -> str:
+    """The address of the i-th request of the n-th burst from an attacker with many."""
+    return f"10.{n + 1}.{i // 250}.{i % 250 + 1}"
+
+
+def lockout_burst(
+    db: Db, bases: list[str], hashed: bool, start_as: str, many: bool = False
+) -> None:
+    """Wrong passwords for one account at once: from one address, with no throttle, or
+    (`many`) each from an address of its own, so that the throttle cannot be what stops it.
 
     Plain: one burst, exactly the lockout's limit checked, the rest locked. Bcrypt:
     bursts until all are locked; the checked guesses of all add up to no more."""
@@ -304,7 +368,11 @@ def lockout_burst(db: Db, bases: list[str], hashed: bool, start_as: str) -> None
     description = did_description(db.engine)
     seen: list[Counter[str]] = []
     for n in range(1 if not hashed else MAX_BURSTS):
-        answers = burst(bases, [(query(ACCOUNT, f"wrong{n}x{i}"), {}) for i in range(BURST)])
+        requests = [
+            (query(ACCOUNT, f"wrong{n}x{i}"), {"X-Forwarded-For": spread(n, i)} if many else {})
+            for i in range(BURST)
+        ]
+        answers = burst(bases, requests)
         check_busy(answers)
         seen.append(kinds(answers))
         if seen[-1][LOCKED] == BURST:
@@ -333,9 +401,16 @@ def lockout_burst(db: Db, bases: list[str], hashed: bool, start_as: str) -> None
     assert did_description(db.engine) == description
 
 
-@pytest.mark.parametrize("start_as", [IDLE, RECENT])
-@pytest.mark.parametrize("hashed", [False, True], ids=["plain", "bcrypt"])
-@pytest.mark.parametrize("db", ENGINES, indirect=True)
+IN_PROCESS = [
+    pytest.param(engine, hashed, start_as, id=f"{engine}-{name}-{start_as}", marks=marks)
+    for engine, marks in (("sqlite", ()), ("innodb", MARIADB), ("myisam", MARIADB))
+    for hashed, name in ((False, "plain"), (True, "bcrypt"))
+    for start_as in (IDLE, RECENT)
+    if engine == "sqlite" or not (hashed and start_as == RECENT)  # enough of a run
+]
+
+
+@pytest.mark.parametrize(("db", "hashed", "start_as"), IN_PROCESS, indirect=["db"])
 def test_account_lockout_holds_under_a_burst(db, tmp_path, hashed, start_as):
     with servers("one", db, tmp_path, None) as bases:
         lockout_burst(db, bases, hashed, start_as)
@@ -357,6 +432,13 @@ def test_account_lockout_holds_across_processes(db, tmp_path, setup):
 def test_account_lockout_holds_across_workers_with_bcrypt(db, tmp_path):
     with servers("workers2", db, tmp_path, None) as bases:
         lockout_burst(db, bases, True, IDLE)
+
+
+@pytest.mark.parametrize("hashed", [False, True], ids=["plain", "bcrypt"])
+def test_account_lockout_holds_against_many_addresses(db, tmp_path, hashed):
+    """The throttle on, every guess from another address: the lockout alone stops them."""
+    with servers("one", db, tmp_path, THROTTLE) as bases:
+        lockout_burst(db, bases, hashed, IDLE, many=True)
 
 
 # --- one address, many accounts at once -----------------------------------------------------
@@ -404,17 +486,74 @@ def throttle_burst(db: Db, bases: list[str], hashed: bool, addresses: str = "one
         assert total[CHECKED] <= THROTTLE.failures, seen
         assert seen[-1] == Counter({THROTTLED: BURST}), seen
     # every guess checked for a known account was counted on it, no other
-    with db.engine.connect() as conn:
-        counted = conn.execute(
-            sa.text("SELECT SUM(failed_login_count) FROM vicidial_users WHERE user LIKE 'burst%'")
-        ).scalar_one()
-    assert counted == checked_known, seen
-    # the address is refused even the right password; another address is not
+    assert counted_on(db.engine, KNOWN) == checked_known, seen
+    # the address's count, in the database: the same row for every worker and server
+    key = ATTACKER if addresses == "one" else "2001:db8:7:7::/64"
+    assert window(db.engine, key) == THROTTLE.failures
+    assert windows_kept(db.engine) == 1
+    # the address is refused even the right password; another address is not, and its
+    # right password counts no failure, neither on the account nor on the address
     last = address_of(BURST - 1, addresses)
     right = ask(bases[0], KNOWN[0], "1234", last)
     assert (right.status, right.kind) == (429, THROTTLED), right
     elsewhere = ask(bases[-1], KNOWN[0], "1234", BYSTANDER)
     assert (elsewhere.status, elsewhere.kind) == (200, "updated"), elsewhere
+    assert window(db.engine, BYSTANDER) in (None, 0)
+    assert user_row(db.engine, KNOWN[0])["failed_login_count"] == 0
+    assert window(db.engine, key) == THROTTLE.failures
+
+
+# --- hashes waiting: bounded per address, per account and in all -----------------------------
+
+
+def held_burst(
+    db: Db, tmp_path: Path, monkeypatch, held: int, users: list[str], addresses: list[str]
+) -> tuple[list[Answer], Counter[str]]:
+    """A bcrypt burst with every hash held until the requests not admitted are answered."""
+    known = [u for u in users if not u.startswith("nobody")]
+    use_passwords(db.engine, True, sorted(set(known)))
+    for user in set(known):
+        lock_state(db.engine, user, 0, None)
+    requests = [
+        (query(user, f"wrong{i}"), {"X-Forwarded-For": ip})
+        for i, (user, ip) in enumerate(zip(users, addresses, strict=True))
+    ]
+    hold = Hold(monkeypatch, held)
+    with servers("one", db, tmp_path, THROTTLE) as bases:
+        answers = burst(bases, requests, hold)
+    check_busy(answers)
+    # a refused request was counted nowhere: neither on its account nor on its address
+    checked = [
+        (u, ip) for u, ip, a in zip(users, addresses, answers, strict=True) if a.kind == CHECKED
+    ]
+    assert counted_on(db.engine, sorted(set(known))) == sum(u in known for u, _ in checked)
+    assert windows_kept(db.engine) == len({ip for _, ip in checked})
+    assert len(hold.hashed) == len(checked)  # and nothing hashed for it
+    return answers, kinds(answers)
+
+
+def test_hashes_waiting_for_one_address_are_bounded(db, tmp_path, monkeypatch):
+    users = [ACCOUNTS[i % len(ACCOUNTS)] for i in range(BURST)]
+    _, seen = held_burst(db, tmp_path, monkeypatch, PER_ADDRESS, users, [ATTACKER] * BURST)
+    assert seen == Counter({CHECKED: PER_ADDRESS, THROTTLED: BURST - PER_ADDRESS})
+    assert window(db.engine, ATTACKER) == PER_ADDRESS
+
+
+def test_hashes_waiting_for_one_account_are_bounded(db, tmp_path, monkeypatch):
+    addresses = [spread(0, i) for i in range(BURST)]
+    _, seen = held_burst(db, tmp_path, monkeypatch, PER_ACCOUNT, [ACCOUNT] * BURST, addresses)
+    assert seen == Counter({CHECKED: PER_ACCOUNT, THROTTLED: BURST - PER_ACCOUNT})
+    assert user_row(db.engine, ACCOUNT)["failed_login_count"] == PER_ACCOUNT
+
+
+def test_hashes_waiting_in_all_are_bounded(db, tmp_path, monkeypatch):
+    """Every guess for an account and from an address of its own: only the queue's bound
+    applies. Past it: 503 with Retry-After, nothing counted or hashed."""
+    users = KNOWN + [f"nobody{i:03d}" for i in range(BURST - len(KNOWN))]
+    addresses = [spread(0, i) for i in range(BURST)]
+    answers, seen = held_burst(db, tmp_path, monkeypatch, IN_ALL, users, addresses)
+    assert seen == Counter({CHECKED: IN_ALL, BUSY: BURST - IN_ALL})
+    assert {a.status for a in answers if a.kind == BUSY} == {503}
 
 
 @pytest.mark.parametrize("db", ENGINES, indirect=True)
