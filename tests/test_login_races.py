@@ -48,12 +48,15 @@ from click.testing import CliRunner
 
 from tests.conftest import serve
 from tests.test_existing_vicidial import vicidial_url  # noqa: F401  (a fixture)
-from tests.test_login import fresh, user_row
+from tests.test_login import _ip_lists, fresh, user_row
 from tests.test_ops import start, stop
 from vicidid.auth import passhash
 from vicidid.auth.hash_slots import IN_ALL, PER_ACCOUNT, PER_ADDRESS
 from vicidid.auth.throttle import Limit
 from vicidid.cli import admin, demo, main
+from vicidid.core.call import POLICIES
+from vicidid.core.outcomes import Kind
+from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.store import tables as t
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
@@ -112,7 +115,7 @@ class Hold:
 
     With the hashes held, which requests are refused at once and which wait for a check
     no longer depends on how fast a hash is: `burst` releases them once all requests but
-    `held` are answered (or after a minute, so that a wrong count fails instead of hanging).
+    `held` are answered (or after 20 seconds, so that a wrong count fails instead of hanging).
     """
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, held: int) -> None:
@@ -158,9 +161,10 @@ def burst(
                 sock.setblocking(False)
                 selector.register(sock, selectors.EVENT_READ, n)
             deadline = time.monotonic() + 120
+            release_by = time.monotonic() + 20
             open_ = len(socks)
             while open_:
-                if hold is not None and (open_ <= hold.held or time.monotonic() > deadline - 60):
+                if hold is not None and (open_ <= hold.held or time.monotonic() > release_by):
                     hold.release()
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{open_} of {len(socks)} requests got no whole answer")
@@ -507,9 +511,15 @@ def throttle_burst(db: Db, bases: list[str], hashed: bool, addresses: str = "one
 
 
 def held_burst(
-    db: Db, tmp_path: Path, monkeypatch, held: int, users: list[str], addresses: list[str]
-) -> tuple[list[Answer], Counter[str]]:
-    """A bcrypt burst with every hash held until the requests not admitted are answered."""
+    db: Db,
+    tmp_path: Path,
+    monkeypatch,
+    users: list[str],
+    addresses: list[str],
+    expected: Counter[str],
+) -> list[Answer]:
+    """A bcrypt burst with every hash held until the requests not admitted are answered:
+    `expected` the answers, the checked ones exactly those admitted."""
     known = [u for u in users if not u.startswith("nobody")]
     use_passwords(db.engine, True, sorted(set(known)))
     for user in set(known):
@@ -518,9 +528,10 @@ def held_burst(
         (query(user, f"wrong{i}"), {"X-Forwarded-For": ip})
         for i, (user, ip) in enumerate(zip(users, addresses, strict=True))
     ]
-    hold = Hold(monkeypatch, held)
+    hold = Hold(monkeypatch, expected[CHECKED])
     with servers("one", db, tmp_path, THROTTLE) as bases:
         answers = burst(bases, requests, hold)
+    assert kinds(answers) == expected
     check_busy(answers)
     # a refused request was counted nowhere: neither on its account nor on its address
     checked = [
@@ -529,20 +540,20 @@ def held_burst(
     assert counted_on(db.engine, sorted(set(known))) == sum(u in known for u, _ in checked)
     assert windows_kept(db.engine) == len({ip for _, ip in checked})
     assert len(hold.hashed) == len(checked)  # and nothing hashed for it
-    return answers, kinds(answers)
+    return answers
 
 
 def test_hashes_waiting_for_one_address_are_bounded(db, tmp_path, monkeypatch):
     users = [ACCOUNTS[i % len(ACCOUNTS)] for i in range(BURST)]
-    _, seen = held_burst(db, tmp_path, monkeypatch, PER_ADDRESS, users, [ATTACKER] * BURST)
-    assert seen == Counter({CHECKED: PER_ADDRESS, THROTTLED: BURST - PER_ADDRESS})
+    expected = Counter({CHECKED: PER_ADDRESS, THROTTLED: BURST - PER_ADDRESS})
+    held_burst(db, tmp_path, monkeypatch, users, [ATTACKER] * BURST, expected)
     assert window(db.engine, ATTACKER) == PER_ADDRESS
 
 
 def test_hashes_waiting_for_one_account_are_bounded(db, tmp_path, monkeypatch):
     addresses = [spread(0, i) for i in range(BURST)]
-    _, seen = held_burst(db, tmp_path, monkeypatch, PER_ACCOUNT, [ACCOUNT] * BURST, addresses)
-    assert seen == Counter({CHECKED: PER_ACCOUNT, THROTTLED: BURST - PER_ACCOUNT})
+    expected = Counter({CHECKED: PER_ACCOUNT, THROTTLED: BURST - PER_ACCOUNT})
+    held_burst(db, tmp_path, monkeypatch, [ACCOUNT] * BURST, addresses, expected)
     assert user_row(db.engine, ACCOUNT)["failed_login_count"] == PER_ACCOUNT
 
 
@@ -551,8 +562,8 @@ def test_hashes_waiting_in_all_are_bounded(db, tmp_path, monkeypatch):
     applies. Past it: 503 with Retry-After, nothing counted or hashed."""
     users = KNOWN + [f"nobody{i:03d}" for i in range(BURST - len(KNOWN))]
     addresses = [spread(0, i) for i in range(BURST)]
-    answers, seen = held_burst(db, tmp_path, monkeypatch, IN_ALL, users, addresses)
-    assert seen == Counter({CHECKED: IN_ALL, BUSY: BURST - IN_ALL})
+    expected = Counter({CHECKED: IN_ALL, BUSY: BURST - IN_ALL})
+    answers = held_burst(db, tmp_path, monkeypatch, users, addresses, expected)
     assert {a.status for a in answers if a.kind == BUSY} == {503}
 
 
@@ -574,3 +585,68 @@ def test_address_throttle_holds_with_bcrypt_and_per_64(db, tmp_path, hashed, add
 def test_address_throttle_holds_across_processes(db, tmp_path, setup):
     with servers(setup, db, tmp_path, THROTTLE) as bases:
         throttle_burst(db, bases, False)
+
+
+# --- what a claim leaves behind ----------------------------------------------------------------
+
+LOGIN = [("function", "update_did"), ("user", ACCOUNT), ("source", "races"), ("did_pattern", DID)]
+
+
+@pytest.mark.parametrize("hashed", [False, True], ids=["plain", "bcrypt"])
+def test_a_claim_given_back_leaves_the_lockout_columns_as_they_were(db, hashed):
+    """The right password from an address the IP lists refuse: VICIdial counts no failure
+    and moves no date, also when the account's ten failures are over 15 minutes old (a
+    claim there took the stale branch: count 1, last_login_date now)."""
+    use_passwords(db.engine, hashed, [ACCOUNT])
+    _ip_lists(db.engine, "", "OFFICE", [("OFFICE", "10.0.0.1")])
+    lock_state(db.engine, ACCOUNT, 10, timedelta(minutes=20))
+    before = user_row(db.engine, ACCOUNT)
+    pipeline = Pipeline(db.engine, POLICIES["vicidial"], THROTTLE)
+    reply = pipeline.handle(Incoming([*LOGIN, ("pass", "1234")]))
+    assert reply.kinds == [Kind.IP_REFUSED]
+    after = user_row(db.engine, ACCOUNT)
+    assert after["failed_last_type_today"] == "aIPBLOCK"
+    changed = {
+        column: (before[column], after[column])
+        for column in ("failed_login_count", "last_login_date")
+        if before[column] != after[column]
+    }
+    assert changed == {}
+    assert window(db.engine, "127.0.0.1") in (None, 0)  # the address's claim went back too
+
+
+def test_a_window_purged_meanwhile_by_another_server_is_no_refusal(db):
+    """The address's window has ended; between this login's read (which found the old row)
+    and its claim, another server purges ended windows. The guess is checked in a new
+    window, not refused as if the old one still ran."""
+    use_passwords(db.engine, False, [ACCOUNT])
+    ended = int(time.time()) - THROTTLE.seconds - 60
+    execute(
+        db.engine,
+        "INSERT INTO vicidid_login_throttle (address, window_start, failures) "
+        "VALUES ('127.0.0.1', :s, :f)",
+        s=ended,
+        f=THROTTLE.failures,
+    )
+    other = make_engine(db.url)  # another server's connection
+    purged: list[int] = []
+
+    def purge_after_the_read(conn, cursor, statement, *args) -> None:
+        reads_window = t.login_throttle.name in statement
+        if purged or not reads_window or not statement.lstrip().upper().startswith("SELECT"):
+            return
+        with other.begin() as theirs:
+            ended_rows = t.login_throttle.c.window_start <= int(time.time()) - THROTTLE.seconds
+            purged.append(theirs.execute(t.login_throttle.delete().where(ended_rows)).rowcount)
+
+    sa.event.listen(db.engine, "after_cursor_execute", purge_after_the_read)
+    try:
+        reply = Pipeline(db.engine, POLICIES["simple"], THROTTLE).handle(
+            Incoming([*LOGIN, ("pass", "wrong")])
+        )
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", purge_after_the_read)
+        other.dispose()
+    assert purged == [1]
+    assert reply.kinds == [Kind.BAD_LOGIN]
+    assert window(db.engine, "127.0.0.1") == 1
