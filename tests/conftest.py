@@ -104,6 +104,7 @@ class LiveServer:
     url: str
     engine: sa.engine.Engine
     client: httpx.Client
+    pipeline: Pipeline | None = None
 
     def get(self, query: str, **kw) -> httpx.Response:
         return self.client.get(f"{self.url}/vicidial/non_agent_api.php?{query}", **kw)
@@ -135,10 +136,8 @@ def serve(
     """The real app under a real uvicorn, on a free port of 127.0.0.1, in a thread.
 
     No login throttle unless one is given: tests fail logins on purpose."""
-    app = create_app(
-        Settings(db_url="sqlite://", dialect=dialect, **settings),
-        Pipeline(engine, POLICIES[dialect], throttle),
-    )
+    pipeline = Pipeline(engine, POLICIES[dialect], throttle)
+    app = create_app(Settings(db_url="sqlite://", dialect=dialect, **settings), pipeline)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -155,7 +154,7 @@ def serve(
         time.sleep(0.01)
     try:
         with httpx.Client(timeout=30) as client:
-            yield LiveServer(f"http://127.0.0.1:{port}", engine, client)
+            yield LiveServer(f"http://127.0.0.1:{port}", engine, client, pipeline)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -131,6 +131,34 @@ def test_check_db(sqlite_url, tmp_path):
     assert "missing: vicidial_inbound_dids" in r.output
 
 
+def test_check_db_says_what_each_missing_own_table_turns_off(sqlite_url):
+    run(sqlite_url, "init-db")
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE vicidid_idempotency"))
+        conn.execute(sa.text("DROP TABLE vicidid_login_throttle"))
+    engine.dispose()
+    r = run(sqlite_url, "check-db")
+    assert r.exit_code == 0, r.output
+    warnings = [line for line in r.output.splitlines() if line.startswith("warning: ")]
+    assert sorted(warnings) == [
+        "warning: vicidid_idempotency is missing: Idempotency-Key is off until "
+        "`vicidid init-db --add-missing` adds it",
+        "warning: vicidid_login_throttle is missing: the login throttle counts in each worker "
+        "process on its own until `vicidid init-db --add-missing` adds it",
+    ]
+    assert run(sqlite_url, "init-db").exit_code == 0  # a database of vicidid's: made whole
+    assert "warning" not in run(sqlite_url, "check-db").output
+
+
+def test_every_own_table_has_its_own_words_in_check_db():
+    from vicidid.store import schema
+
+    own = {tbl.name for tbl in schema._own_tables()} - {schema.MARKER.name}
+    assert set(schema.WITHOUT) == own
+    assert len(set(schema.WITHOUT.values())) == len(own)
+
+
 def test_reset_only_sqlite_and_only_ours(sqlite_url):
     run(sqlite_url, "init-db", "--demo")
     run(sqlite_url, "user", "add", "extra", "--password", "x")

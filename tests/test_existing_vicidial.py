@@ -9,6 +9,7 @@ the recorded answers were made on. Every test here runs on the real MariaDB.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,11 @@ from click.testing import CliRunner
 
 from tests.conftest import serve
 from tests.test_vicidial_sample import replay
+from vicidid.auth.throttle import DEFAULT
 from vicidid.cli import main
 from vicidid.core.call import POLICIES
 from vicidid.core.pipeline import Incoming, Pipeline
+from vicidid.store import throttle as windows
 from vicidid.store.db import make_engine
 
 HERE = Path(__file__).parent
@@ -174,11 +177,23 @@ def test_init_db_refuses_then_adds_only_its_own_tables(vicidial_url):
     assert table_definitions(vicidial_url) == before
     r = cli(vicidial_url, "init-db", "--demo")
     assert r.exit_code != 0
+    r = cli(vicidial_url, "check-db")
+    assert "warning: vicidid_login_throttle is missing: the login throttle counts" in r.output
+    assert "warning: vicidid_idempotency is missing: Idempotency-Key is off" in r.output
     r = cli(vicidial_url, "init-db", "--add-missing")
     assert r.exit_code == 0, r.output
     after = table_definitions(vicidial_url)
     assert {k: v for k, v in after.items() if not k.startswith("vicidid_")} == before
-    assert set(after) - set(before) == {"vicidid_idempotency"}
+    assert set(after) - set(before) == {"vicidid_idempotency", "vicidid_login_throttle"}
+    assert "is missing" not in cli(vicidial_url, "check-db").output
+    # the throttle's table works there: an address counted, listed, cleared
+    engine = make_engine(vicidial_url)
+    with engine.begin() as conn:
+        windows.claim(conn, "203.0.113.9", int(time.time()), DEFAULT, None)
+    engine.dispose()
+    assert "203.0.113.9" in cli(vicidial_url, "throttle", "list").output
+    assert cli(vicidial_url, "throttle", "clear", "203.0.113.9").exit_code == 0
+    assert table_definitions(vicidial_url) == after
 
 
 def test_hashed_passwords_as_vicidial_stores_them(vicidial_url):

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import serve
 from tests.stand_in import Answer, stand_in
+from vicidid.auth.throttle import Limit
 from vicidid.cli import demo
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
@@ -274,3 +275,34 @@ def test_a_request_vicidid_passed_on_already_is_not_passed_on_again(demo_engine,
         )
     assert response.status_code == 502
     assert "leads back here" in caplog.text
+
+
+@pytest.mark.parametrize("dialect", ["simple", "vicidial"])
+def test_a_throttled_address_is_refused_before_anything_is_passed_on(demo_engine, php, dialect):
+    """PHP's failed logins count toward the throttle; past it, nothing reaches PHP and the
+    answer is the line PHP prints for a failed login, in either dialect."""
+    php.answer = lambda seen: Answer(
+        status=200, body=b"ERROR: Login incorrect, please try again: |6666|nope|BAD|\n"
+    )
+    query = "function=add_lead&user=6666&pass=nope&source=crm&phone_number=5551234"
+    with serve(demo_engine, dialect=dialect, throttle=Limit(3, 60), fallback_url=php.url) as server:
+        for _ in range(3):
+            r = server.client.get(f"{server.url}{API}?{query}")
+            assert r.text.startswith("ERROR: Login incorrect")
+        assert len(php.seen) == 3
+        r = server.client.get(f"{server.url}{API}?{query}")
+        assert r.status_code == 200
+        assert r.text == "ERROR: Login incorrect, please try again: |6666||BAD|\n"
+        assert len(php.seen) == 3  # refused here, never passed on
+        # and the address is refused for vicidid's own functions too
+        r = server.get("function=update_did&user=6666&pass=1234&source=t&did_pattern=1&format=json")
+        assert r.status_code == 429 and r.json()["kind"] == "throttled"
+
+
+def test_answers_php_gives_for_right_logins_do_not_count(demo_engine, php):
+    php.answer = lambda seen: Answer(status=200, body=b"SUCCESS: add_lead LEAD HAS BEEN ADDED\n")
+    query = "function=add_lead&user=6666&pass=1234&source=crm&phone_number=5551234"
+    with serve(demo_engine, throttle=Limit(2, 60), fallback_url=php.url) as server:
+        for _ in range(5):
+            assert server.client.get(f"{server.url}{API}?{query}").text.startswith("SUCCESS")
+    assert len(php.seen) == 5

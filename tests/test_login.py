@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from tests.conftest import serve
 from vicidid.auth import passhash
 from vicidid.auth import rules as auth
+from vicidid.auth.hash_slots import HashSlots
 from vicidid.auth.throttle import Limit
 from vicidid.cli import admin
 from vicidid.core.call import POLICIES
@@ -442,3 +443,46 @@ def test_verified_logins_hold_under_threads():
         thread.join()
     assert errors == []
     assert len(cache._seen) <= 3
+
+
+# --- waiting hashes: bounded, answered at once past the bound --------------------------
+
+
+@pytest.mark.parametrize(
+    ("slots", "status", "kind", "vicidial_line"),
+    [
+        (HashSlots(in_all=0), 503, "busy", "ERROR: update_did SERVER BUSY, TRY AGAIN: |6666|\n"),
+        (HashSlots(per_account=0), 429, "throttled", BAD_LINE),
+        (HashSlots(per_address=0), 429, "throttled", BAD_LINE),
+    ],
+)
+def test_a_check_with_no_place_to_wait_is_answered_at_once_and_counts_nothing(
+    demo_engine, slots, status, kind, vicidial_line
+):
+    """The demo hashes at cost 10, so a first login waits for a hash: with no place left
+    it is refused before anything is claimed or hashed."""
+    before = user_row(demo_engine)
+    for dialect in ("simple", "vicidial"):
+        with serve(demo_engine, dialect=dialect) as server:
+            server.pipeline.gate.slots = slots
+            r = server.get(PROXIED + "&format=json", auth=("6666", "1234"))
+            assert (r.status_code, r.json()["kind"]) == (status, kind)
+            assert (r.headers.get("retry-after") == "1") == (kind == "busy")
+            r = server.get(PROXIED, auth=("6666", "1234"))
+            if dialect == "vicidial":
+                assert r.text == vicidial_line
+            assert r.status_code == (503 if kind == "busy" else 200)
+    assert user_row(demo_engine) == before  # nothing counted, nothing written
+    assert server.did("18001234567")["did_active"] == "Y"
+
+
+def test_a_claim_that_fails_gives_its_place_among_the_waiting_hashes_back(demo_engine):
+    """The throttle's table taken away under a running server: the first login's claim
+    fails, the request is answered, and no place is kept for a hash that never comes."""
+    with serve(demo_engine, throttle=Limit(30, 60)) as server:
+        assert server.get(PROXIED, auth=("1001", "1234")).status_code == 200  # tables read
+        execute(demo_engine, "DROP TABLE vicidid_login_throttle")
+        for _ in range(6):
+            r = server.get(PROXIED + "&format=json", auth=("6666", "1234"))
+            assert r.json()["kind"] == "internal_error"
+        assert server.pipeline.gate.slots.waiting == 0

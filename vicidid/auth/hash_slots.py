@@ -5,6 +5,10 @@ without end nor make a rightful user wait behind it: an address or an account wi
 checks waiting already is refused at once (nothing hashed, the throttle's answer), and
 past the limit for the whole process every new check is refused as busy (HTTP 503).
 Accounts with no failed login counted go first (`Ticket.clean`; web/hashers.py).
+
+The same password for the same account, sent many times at once (a script's burst on its
+first login), is hashed once: the others wait for that check (`Follow`) and then, its
+answer remembered, need no hash of their own.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import enum
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Hashable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 
 PER_ADDRESS = 4
 PER_ACCOUNT = 4
@@ -32,6 +38,15 @@ class Ticket:
     address: str
     account: str
     clean: bool  # an account with no failed login counted: served first
+    same: Hashable = None  # what makes two checks the same check
+    done: Future[None] = field(default_factory=Future, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Follow:
+    """The same check is under way: wait for it, then look again."""
+
+    done: Future[None] = field(compare=False, repr=False)
 
 
 class HashSlots:
@@ -44,10 +59,16 @@ class HashSlots:
         self._addresses: Counter[str] = Counter()
         self._accounts: Counter[str] = Counter()
         self._waiting = 0
+        self._checking: dict[Hashable, Ticket] = {}
         self._lock = threading.Lock()
 
-    def reserve(self, address: str, account: str, clean: bool) -> Ticket | Full:
+    def reserve(
+        self, address: str, account: str, clean: bool, same: Hashable = None
+    ) -> Ticket | Follow | Full:
+        """A place, or the same check to wait for (`same`), or what is full."""
         with self._lock:
+            if same is not None and same in self._checking:
+                return Follow(self._checking[same].done)
             if self._waiting >= self.in_all:
                 return Full.IN_ALL
             if self._addresses[address] >= self.per_address:
@@ -57,10 +78,15 @@ class HashSlots:
             self._addresses[address] += 1
             self._accounts[account] += 1
             self._waiting += 1
-        return Ticket(address, account, clean)
+            ticket = Ticket(address, account, clean, same)
+            if same is not None:
+                self._checking[same] = ticket
+        return ticket
 
     def release(self, ticket: Ticket) -> None:
         with self._lock:
+            if ticket.same is not None and self._checking.get(ticket.same) is ticket:
+                del self._checking[ticket.same]
             self._waiting -= 1
             for counts, key in (
                 (self._addresses, ticket.address),
@@ -69,6 +95,7 @@ class HashSlots:
                 counts[key] -= 1
                 if counts[key] <= 0:
                     del counts[key]
+        ticket.done.set_result(None)  # whoever waits for the same check looks again
 
     @property
     def waiting(self) -> int:

@@ -86,18 +86,18 @@ class VerifiedLogins:
         # eviction) happens whole; the hashing itself runs outside the lock
         self._lock = threading.Lock()
 
-    def _key(self, user: str, stored: str, password: str) -> tuple[str, str, bytes]:
+    def key(self, user: str, stored: str, password: str) -> tuple[str, str, bytes]:
         digest = hmac.new(self._secret, password.encode(), hashlib.sha256).digest()
         return (user, stored, digest)
 
     def known(self, user: str, password: str, stored: str) -> bool:
         """Whether this password was verified against this stored hash already."""
-        key = self._key(user, stored, password)
+        key = self.key(user, stored, password)
         with self._lock:
             return key in self._seen
 
     def verify(self, user: str, password: str, stored: str, settings: LoginSettings) -> bool:
-        key = self._key(user, stored, password)
+        key = self.key(user, stored, password)
         with self._lock:
             if key in self._seen:
                 self._seen.move_to_end(key)

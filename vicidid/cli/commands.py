@@ -2,7 +2,7 @@
 
 The group and its --db option are here; each command lives with its kind: db_commands
 (init-db, check-db), serve, admin_commands (user, group, ingroup, menu, server),
-did_commands (did, with did_import's import and export).
+did_commands (did, with did_import's import and export), throttle_commands (throttle).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from vicidid.cli.context import Context
 from vicidid.cli.db_commands import check_db_cmd, init_db_cmd
 from vicidid.cli.did_commands import did
 from vicidid.cli.serve import serve
+from vicidid.cli.throttle_commands import throttle
 from vicidid.store.db import DEFAULT_URL
 
 
@@ -35,7 +36,18 @@ def main(ctx: click.Context, db_url: str) -> None:
     ctx.obj = Context(db_url)
 
 
-for command in (init_db_cmd, check_db_cmd, serve, user, group, ingroup, menu, server, did):
+for command in (
+    init_db_cmd,
+    check_db_cmd,
+    serve,
+    user,
+    group,
+    ingroup,
+    menu,
+    server,
+    did,
+    throttle,
+):
     main.add_command(command)
 
 

@@ -7,11 +7,12 @@ import sys
 import click
 
 from vicidid import API_PATH
-from vicidid.auth.throttle import parse_limit
+from vicidid.auth.throttle import Limit, parse_limit
 from vicidid.cli import demo
 from vicidid.cli.context import Context, fail_on_db_errors
 from vicidid.cli.db_commands import load_demo
 from vicidid.store import reflect
+from vicidid.store import tables as t
 from vicidid.store.db import safe_url
 from vicidid.store.schema import check_db, created_by_vicidid, init_db
 from vicidid.web.fallback import shown_url
@@ -130,6 +131,7 @@ def serve(
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
+    counting = _where_throttle_counts(obj, throttle)
     scheme = "https" if ssl_certfile else "http"
     shown_host = f"[{host}]" if ":" in host else host
     base = f"{scheme}://{shown_host}:{port}"
@@ -139,6 +141,7 @@ def serve(
             f"vicidid serving {safe_url(obj.db_url)} at {base}{API_PATH} "
             f"({dialect} dialect, {workers} worker{'s' if workers > 1 else ''})"
         )
+        click.echo(counting)
         if fallback_url:
             click.echo(f"other functions go to {shown_url(fallback_url)}")
         if with_demo:
@@ -154,3 +157,19 @@ def serve(
     except server.PortTaken as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(2)
+
+
+def _where_throttle_counts(obj: Context, limit: Limit | None) -> str:
+    """Where the login throttle counts, in one line for the start-up output."""
+    if limit is None:
+        return "login throttle: off"
+    table = t.login_throttle.name
+    if table in reflect.table_names(obj.engine):
+        return (
+            f"login throttle {limit} per address, counted in {table}: shared by every "
+            "worker and every server on this database"
+        )
+    return (
+        f"login throttle {limit} per address, counted in each worker process on its own: "
+        f"{table} is missing (`vicidid init-db --add-missing` adds it)"
+    )

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from vicidid import API_PATH
 from vicidid.auth import rules as auth
-from vicidid.auth.hash_slots import Ticket
+from vicidid.auth.hash_slots import Follow, Ticket
 from vicidid.auth.throttle import Limit, address_key
 from vicidid.core import audit, idempotency
 from vicidid.core.call import Call, Policy
@@ -64,6 +64,7 @@ class Incoming:
     # the request thread; the edge hashes it on threads of its own and sets `verdict`.
     defer_hashing: bool = False
     verdict: Verdict | None = None
+    followed: bool = False  # waited once for the same check (Reply.pending: Follow)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ class Reply:
     function: str
     params: Params
     dids: list[str] = field(default_factory=list)
-    pending: Pending | None = None  # the password check still to run
+    # the password check still to run, or the same check under way to wait for
+    pending: Pending | Follow | None = None
 
     @property
     def kinds(self) -> list[Kind]:
@@ -282,29 +284,45 @@ class Pipeline:
         now: datetime,
         claimed: list[Claims],
         also: Read | None = None,
-    ) -> Verdict | Pending:
-        """The login's verdict, or the password check to run first off this thread."""
+    ) -> Verdict | Pending | Follow:
+        """The login's verdict, or the password check to run first off this thread (or to
+        wait for: the same one is under way)."""
         verdict = incoming.verdict
         if verdict is None:
-            gate = self.gate
-            attempt = gate.read(conn, params, incoming.basic, incoming.ip, also)
-            verdict = gate.quick(attempt, now)
-            if verdict is None:  # a guess: counted before it is checked
-                defer = incoming.defer_hashing and gate.costly(attempt, now)
-                ticket = gate.reserve(attempt) if defer else None
-                if isinstance(ticket, Verdict):
-                    verdict = ticket  # too many checks waiting
-                else:
-                    claims = self._claim(conn, attempt, now, claimed)
-                    if isinstance(claims, Verdict):
-                        verdict = claims
-                    elif ticket is not None:
-                        return Pending(gate, attempt, now, claims, ticket)
-                    else:
-                        verdict = gate.verify(attempt, now, claims)
-                if ticket is not None and not isinstance(ticket, Verdict):
-                    gate.slots.release(ticket)
+            attempt = self.gate.read(conn, params, incoming.basic, incoming.ip, also)
+            verdict = self.gate.quick(attempt, now)
+            if verdict is None:
+                found = self._guess(conn, attempt, incoming, now, claimed)
+                if not isinstance(found, Verdict):
+                    return found
+                verdict = found
         return self.gate.screen(conn, verdict, incoming.ip)
+
+    def _guess(
+        self,
+        conn: Connection,
+        attempt: Attempt,
+        incoming: Incoming,
+        now: datetime,
+        claimed: list[Claims],
+    ) -> Verdict | Pending | Follow:
+        """A guess, counted before it is checked; hashed off this thread when it must be."""
+        gate = self.gate
+        if not (incoming.defer_hashing and gate.costly(attempt, now)):
+            claims = self._claim(conn, attempt, now, claimed)
+            return claims if isinstance(claims, Verdict) else gate.verify(attempt, now, claims)
+        ticket = gate.reserve(attempt, follow=not incoming.followed)
+        if not isinstance(ticket, Ticket):
+            return ticket  # the same check under way, or no place to wait: nothing counted
+        try:
+            claims = self._claim(conn, attempt, now, claimed)
+        except BaseException:
+            gate.slots.release(ticket)  # the place goes back, whatever failed
+            raise
+        if isinstance(claims, Verdict):
+            gate.slots.release(ticket)
+            return claims
+        return Pending(gate, attempt, now, claims, ticket)
 
     def _claim(
         self, conn: Connection, attempt: Attempt, now: datetime, claimed: list[Claims]
@@ -419,7 +437,7 @@ class Pipeline:
         if gate.memory is not None:
             return gate.throttled(ip)
         with self.engine.connect() as conn:
-            failures, started = windows.window(conn, address_key(ip))
+            failures, started = windows.window(reading_first(conn), address_key(ip))
         return gate.limit.reached(failures, started, gate.clock())
 
     def failed_elsewhere(self, ip: str) -> None:

@@ -36,6 +36,14 @@ class Report:
         return not self.missing
 
 
+# What serving goes without while one of vicidid's own tables is missing (check-db).
+WITHOUT = {
+    t.idempotency.name: "Idempotency-Key is off until `vicidid init-db --add-missing` adds it",
+    t.login_throttle.name: "the login throttle counts in each worker process on its own "
+    "until `vicidid init-db --add-missing` adds it",
+}
+
+
 def _own_tables() -> list[sa.Table]:
     return [tbl for tbl in t.metadata.sorted_tables if tbl.name.startswith("vicidid_")]
 
@@ -132,10 +140,7 @@ def check_db(engine: Engine) -> Report:
         report.missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in have]
     for table in _own_tables():
         if table.name not in names and table.name != MARKER.name:
-            report.warnings.append(
-                f"{table.name} is missing: Idempotency-Key is off until "
-                "`vicidid init-db --add-missing` adds it"
-            )
+            report.warnings.append(f"{table.name} is missing: {WITHOUT[table.name]}")
     if engine.dialect.name in ("mysql", "mariadb") and not report.missing:
         report.warnings += _myisam_warnings(engine)
     return report

@@ -41,8 +41,12 @@ _NEW_ROW: dict[str, Any] = {
     "address": sa.bindparam("at_address"),
     "window_start": sa.bindparam("now"),
 }
+# The row, where it is missing. On InnoDB, INSERT IGNORE would take a shared lock on a row
+# that is there, and two claims that both then UPDATE it would deadlock; ON DUPLICATE KEY
+# UPDATE takes the exclusive lock the UPDATE needs anyway.
+_MYSQL_INSERT = mysql.insert(_T).values(failures=0, **_NEW_ROW)
 NEW_WINDOW = {
-    "mysql": mysql.insert(_T).values(failures=0, **_NEW_ROW).prefix_with("IGNORE"),
+    "mysql": _MYSQL_INSERT.on_duplicate_key_update(address=_MYSQL_INSERT.inserted.address),
     "sqlite": sqlite.insert(_T).values(failures=0, **_NEW_ROW).on_conflict_do_nothing(),
 }
 # Given back only in the window the claim counted in (it may have ended since).
@@ -70,12 +74,19 @@ def claim(conn: Connection, address: str, now: int, limit: Limit, seen: int | No
     that `release` may miss: the attempt then stays counted, never the other way round.
     """
     values = {"at_address": address, "now": now, "expired": now - limit.seconds}
+    insert = NEW_WINDOW["sqlite" if conn.dialect.name == "sqlite" else "mysql"]
     if seen is None:
-        insert = NEW_WINDOW["sqlite" if conn.dialect.name == "sqlite" else "mysql"]
         conn.execute(insert, values)
-    if conn.execute(CLAIM, {**values, "limit": limit.failures}).rowcount != 1:
+    counted = conn.execute(CLAIM, {**values, "limit": limit.failures}).rowcount == 1
+    if not counted and seen is not None:
+        # Over the limit, or the row went since it was read (purged, cleared): add it again
+        # where it is missing, and count once more.
+        conn.execute(insert, values)
+        counted = conn.execute(CLAIM, {**values, "limit": limit.failures}).rowcount == 1
+        seen = None if counted else seen
+    if not counted:
         return None
-    return seen if limit.live(seen, now) and seen is not None else now
+    return seen if seen is not None and limit.live(seen, now) else now
 
 
 def count(conn: Connection, address: str, now: int, limit: Limit) -> None:

@@ -8,6 +8,7 @@ the body are read from the ASGI scope and `receive`, and the answer goes out in 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -20,13 +21,14 @@ from typing import Any
 
 from starlette.requests import Request
 
+from vicidid.auth.hash_slots import Follow
 from vicidid.core.call import POLICIES
 from vicidid.core.dialects import json_answer, simple, vicidial
 from vicidid.core.dialects.status import text_status
 from vicidid.core.fields import FUNCTION, NEW_DIDS, USER
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params, merge
-from vicidid.core.pipeline import Incoming, Pipeline, Reply
+from vicidid.core.pipeline import Incoming, Pending, Pipeline, Reply
 from vicidid.errors import VicididError
 from vicidid.web import access_log, forms, json_body, metrics
 from vicidid.web.fallback import Failed, Fallback, implemented
@@ -218,7 +220,11 @@ class Api:
 
     async def handled(self, incoming: Incoming) -> Reply:
         reply = await self.threads.run(self.pipeline.handle, incoming)
-        if reply.pending is not None:
+        if isinstance(reply.pending, Follow):  # the same check is under way: its answer
+            await asyncio.wrap_future(reply.pending.done)  # is remembered once it is done
+            incoming.followed = True
+            reply = await self.threads.run(self.pipeline.handle, incoming)
+        if isinstance(reply.pending, Pending):
             incoming.verdict = await self.hashers.check(reply.pending)
             reply = await self.threads.run(self.pipeline.handle, incoming)
         return reply
