@@ -200,10 +200,12 @@ def check_busy(answers: list[Answer]) -> None:
             assert a.status == 503 and a.headers.get("retry-after"), (a.status, a.headers)
 
 
-def ask(base: str, user: str, password: str, ip: str | None = None) -> Answer:
+def ask(
+    base: str, user: str, password: str, ip: str | None = None, description: str = "AfterBurst"
+) -> Answer:
     """One request on its own."""
     headers = {"X-Forwarded-For": ip} if ip else {}
-    return burst([base], [(query(user, password, "AfterBurst"), headers)])[0]
+    return burst([base], [(query(user, password, description), headers)])[0]
 
 
 # --- databases -----------------------------------------------------------------------------
@@ -358,10 +360,16 @@ def spread(n: int, i: int) -> str:
 
 
 def lockout_burst(
-    db: Db, bases: list[str], hashed: bool, start_as: str, many: bool = False
+    db: Db,
+    bases: list[str],
+    hashed: bool,
+    start_as: str,
+    many: bool = False,
+    same_guess: bool = False,
 ) -> None:
     """Wrong passwords for one account at once: from one address, with no throttle, or
-    (`many`) each from an address of its own, so that the throttle cannot be what stops it.
+    (`many`) each from an address of its own, so that the throttle cannot be what stops it;
+    each a guess of its own, or (`same_guess`) the same wrong password in every request.
 
     Plain: one burst, exactly the lockout's limit checked, the rest locked. Bcrypt:
     bursts until all are locked; the checked guesses of all add up to no more."""
@@ -373,7 +381,10 @@ def lockout_burst(
     seen: list[Counter[str]] = []
     for n in range(1 if not hashed else MAX_BURSTS):
         requests = [
-            (query(ACCOUNT, f"wrong{n}x{i}"), {"X-Forwarded-For": spread(n, i)} if many else {})
+            (
+                query(ACCOUNT, "wrong" if same_guess else f"wrong{n}x{i}"),
+                {"X-Forwarded-For": spread(n, i)} if many else {},
+            )
             for i in range(BURST)
         ]
         answers = burst(bases, requests)
@@ -445,6 +456,27 @@ def test_account_lockout_holds_against_many_addresses(db, tmp_path, hashed):
         lockout_burst(db, bases, hashed, IDLE, many=True)
 
 
+def test_account_lockout_holds_when_every_request_sends_the_same_wrong_password(db, tmp_path):
+    """Requests that wait for the same check under way are counted when they look again."""
+    with servers("one", db, tmp_path, None) as bases:
+        lockout_burst(db, bases, True, IDLE, same_guess=True)
+
+
+def test_a_burst_of_the_right_password_on_a_first_login_is_neither_refused_nor_counted(
+    db, tmp_path
+):
+    """A script's burst on its first login (bcrypt, nothing remembered yet), throttle on."""
+    use_passwords(db.engine, True, [ACCOUNT])
+    lock_state(db.engine, ACCOUNT, 0, None)
+    with servers("one", db, tmp_path, THROTTLE) as bases:
+        answers = burst(bases, [(query(ACCOUNT, "1234", "RightBurst"), {})] * BURST)
+    seen = kinds(answers)
+    assert set(seen) <= {"updated", "no_updates"} and seen["updated"] >= 1, seen
+    assert user_row(db.engine, ACCOUNT)["failed_login_count"] == 0
+    assert window(db.engine, "127.0.0.1") in (None, 0)
+    assert did_description(db.engine) == "RightBurst"
+
+
 # --- one address, many accounts at once -----------------------------------------------------
 
 KNOWN = [f"burst{n:02d}" for n in range(20)]
@@ -505,6 +537,13 @@ def throttle_burst(db: Db, bases: list[str], hashed: bool, addresses: str = "one
     assert window(db.engine, BYSTANDER) in (None, 0)
     assert user_row(db.engine, KNOWN[0])["failed_login_count"] == 0
     assert window(db.engine, key) == THROTTLE.failures
+    # the operator clears the address (an IPv6 address its /64): every server lets it in
+    cleared = CliRunner().invoke(main, ["--db", db.url, "throttle", "clear", last])
+    assert cleared.exit_code == 0, cleared.output
+    assert f"{THROTTLE.failures} failed logins forgotten" in cleared.output
+    again = ask(bases[-1], KNOWN[0], "1234", last, description="AfterClear")
+    assert (again.status, again.kind) == (200, "updated"), again
+    assert window(db.engine, key) in (None, 0)
 
 
 # --- hashes waiting: bounded per address, per account and in all -----------------------------
