@@ -272,7 +272,7 @@ class Gate:
         self._give_back(conn, verdict)
         if not verdict.ip_allowed:
             if claims is not None and claims.account:
-                logins.unclaim(conn, row["user"])
+                logins.unclaim(conn, row, now)
             logins.login_ip_refused(conn, user, ip)
             return [Outcome(Kind.IP_REFUSED, function=function, user=user, value=ip)]
         record_login(conn, row, ip, now, claims is not None and claims.account)

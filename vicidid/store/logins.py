@@ -153,7 +153,10 @@ CLAIM = (
     .ordered_values(
         (
             t.users.c.last_login_date,
-            sa.case((_COUNTED, sa.bindparam("at")), else_=t.users.c.last_login_date),
+            sa.case(
+                (_COUNTED, sa.bindparam("at", type_=t.users.c.last_login_date.type)),
+                else_=t.users.c.last_login_date,
+            ),
         ),
         (
             t.users.c.failed_login_count,
@@ -191,8 +194,26 @@ def login_failed(conn: Connection, user: str, ip: str) -> None:
     conn.execute(LOGIN_FAILED, {"caller": user, "from_ip": _fit_ip(conn, ip)})
 
 
-def unclaim(conn: Connection, user: str) -> None:
-    conn.execute(UNCLAIM, {"caller": user})
+# ... or, where the claim began a new window, the window as it was, unless counted since.
+UNCLAIM_WINDOW = (
+    t.users.update()
+    .where(
+        _THE_CALLER,
+        t.users.c.failed_login_count == 1,
+        t.users.c.last_login_date == sa.bindparam("at"),
+    )
+    .values(failed_login_count=sa.bindparam("count"), last_login_date=sa.bindparam("last"))
+)
+
+
+def unclaim(conn: Connection, row: CallerRow, at: datetime) -> None:
+    """Take back a claim made at `at` on the account as `row` read it before."""
+    count = row.get("failed_login_count") or 0
+    if int(count) < LOCK_AFTER:
+        conn.execute(UNCLAIM, {"caller": row["user"]})
+        return
+    values = {"caller": row["user"], "at": at, "count": count}
+    conn.execute(UNCLAIM_WINDOW, {**values, "last": row.get("last_login_date")})
 
 
 def login_locked(conn: Connection, user: str, ip: str) -> None:
