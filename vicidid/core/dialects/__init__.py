@@ -47,7 +47,9 @@ def variant(o: Outcome) -> str:
         return "copy_summary/none"
     if k is Kind.COPY_EXISTS and o.single:
         return "copy_exists/single"
-    return k.value
+    if k is Kind.INVALID_TEXT:
+        return f"invalid_text/{o.extra.get('why') or 'charset'}"
+    return o.kind.value
 
 
 def _fn(o: Outcome, whole: bool) -> str:
