@@ -7,8 +7,8 @@ as key=value text or as JSON lines (`serve --log-format json`).
 A request only hands over its values (`record`, a deque append); a thread of this module
 turns them into log records every INTERVAL seconds, and the stream handler `configure`
 installs writes each such batch at once. Nothing a caller sent can split a text line:
-values are printable (`shown`) and quoted when they hold a space or a quote, and any other
-line of the text log has its control characters escaped.
+values are printable (`shown`: control characters escaped) and quoted when they hold a
+space or a quote, and any other line of the text log has its control characters escaped.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 from vicidid.core.audit import SECRET_PARAMS, URL_ERRORS, URL_MAX
 from vicidid.core.dialects import shown
 from vicidid.core.params import Params
-from vicidid.core.text import has_surrogate
+from vicidid.core.text import escaped, has_surrogate
 
 log = logging.getLogger("vicidid.access")
 INTERVAL = 0.05  # seconds between batches: how late a line may appear
@@ -151,9 +151,7 @@ def flush() -> None:
 
 def one_line(text: str) -> str:
     """`text` with its control characters escaped: it cannot split a log line."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+    return escaped(text)
 
 
 class _Seconds:
