@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from vicidid import API_PATH
 from vicidid.core.audit import logged_url
 from vicidid.core.params import Params
+from vicidid.core.text import escaped
 from vicidid.web import access_log
 from vicidid.web.access_log import JsonFormatter, KeyValueFormatter
 
@@ -32,8 +33,9 @@ def test_a_value_never_splits_a_text_line(char):
     line = TEXT.format(access_record(user=f"ad{char}min", path=f"/p?a=b{char}c d", ip="1.2.3.4"))
     assert len(line.splitlines()) == 1
     assert line.isprintable()
-    mark = "?" * len(char)  # each one shown as a question mark, as in answers
-    assert f" user=ad{mark}min " in line and f' path="/p?a=b{mark}c d" ' in line
+    mark = escaped(char)  # each one shown as its escape, as in answers
+    assert f" user=ad{mark}min " in line
+    assert f" path={json.dumps(f'/p?a=b{mark}c d')} " in line  # quoted: a JSON string
 
 
 @pytest.mark.parametrize("char", BREAKING)
@@ -82,7 +84,7 @@ def test_a_request_line_is_written_on_flush(live, caplog):
     [record] = [r for r in caplog.records if r.name == "vicidid.access"]
     line = TEXT.format(record)
     assert len(line.splitlines()) == 1
-    assert " user=ad?min? " in line and " result=bad_login " in line
+    assert " user=ad\\nmin\\u2028 " in line and " result=bad_login " in line
     assert "pass=" not in line
 
 

@@ -205,7 +205,7 @@ def test_password_never_echoed_or_logged(live):
     [
         (
             "function=up%0Adate&user=admin&pass=1234&source=test",
-            "ERROR: UNKNOWN FUNCTION | up?date",
+            "ERROR: UNKNOWN FUNCTION | up\\ndate",
         ),
         (
             "function=" + "f" * 300 + "&user=admin&pass=1234&source=test",
@@ -214,7 +214,7 @@ def test_password_never_echoed_or_logged(live):
         (
             "function=copy_did&user=admin&pass=1234&source=test&did_pattern=18001234567"
             "&new_did_pattern=a%0Db%0Ac",
-            "ERROR: INVALID NEW DID | a?b?c",
+            "ERROR: INVALID NEW DID | a\\rb\\nc",
         ),
     ],
 )

@@ -264,3 +264,39 @@ def test_serve_refuses_a_bad_login_throttle(sqlite_url):
     run(sqlite_url, "init-db", "--demo")
     r = run(sqlite_url, "serve", "--login-throttle", "lots")
     assert r.exit_code == 1 and "must look like 30/60" in r.output
+
+
+def test_no_copy_item_can_forge_a_history_entry(live):
+    """A copy item holding a line break, ESC or BEL is shown escaped, and is never read as
+    a DID of its own: 18005550100 was not added, and its history says so."""
+    base = "function=copy_did&user=admin&pass=1234&source=test&did_pattern=18001234567"
+    answer = live.get(f"{base}&new_dids=x%0A18005550100%20ADDED,18005550101%1B%5B2J%07")
+    assert "0 Copied" in answer.text and "2 Invalid" in answer.text
+    live.get(f"{base}&new_dids=18005550100%20ADDED")  # no line break: not an entry either
+    url = live.engine.url.render_as_string(hide_password=False)
+    forged = run(url, "did", "history", "18005550100")
+    assert forged.exit_code == 0
+    assert forged.output == "no recorded changes for 18005550100\n"
+    source = run(url, "did", "history", "18001234567").output
+    assert "\x1b" not in source and "\x07" not in source
+    lines = [line.strip() for line in source.splitlines()]
+    assert "copied onto: x\\n18005550100 ADDED INVALID" in lines
+    assert "copied onto: 18005550101\\x1b[2J\\x07 INVALID" in lines
+    assert "copied onto: 18005550100 ADDED INVALID" in lines
+    assert not [line for line in lines if line.startswith("18005550100")]
+
+
+def test_what_the_database_holds_is_shown_escaped(live):
+    with live.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE vicidial_inbound_dids SET did_description = :d "
+                "WHERE did_pattern = '18001234567'"
+            ),
+            {"d": "Support\x1b]0;owned\x07\nLine"},
+        )
+    url = live.engine.url.render_as_string(hide_password=False)
+    for args in (("did", "list"), ("did", "show", "18001234567")):
+        out = run(url, *args).output
+        assert "\x1b" not in out and "\x07" not in out
+        assert "Support\\x1b]0;owned\\x07\\nLine" in out

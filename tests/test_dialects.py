@@ -280,7 +280,7 @@ def test_context_values():
     )
     expected = {
         "fn": "update_did",  # VICIdial's prefix for add_did's menu error
-        "user": "6666?",
+        "user": "6666\\n",
         "did": "1" * 97 + "...",
         "value": "m 1",
         "name": "menu_id",

@@ -184,3 +184,149 @@ def test_an_answer_leaves_in_one_write(live):
                 data += s.recv(65536)
             assert data.partition(b"\r\n\r\n")[2].startswith(b"did_id|")
         assert segments_in(s) - before <= 30
+
+
+# --- text refused at the edge, JSON read within bounds ------------------------------------------
+
+JSON = {"Content-Type": "application/json"}
+LOGIN = '"function": "update_did", "user": "admin", "pass": "1234", "source": "crm"'
+HOSTILE_BODIES = [
+    ("{" + LOGIN.replace('"admin"', '"\\ud800"') + "}", "ERROR: INVALID TEXT | user holds a lone"),
+    ("{" + LOGIN.replace('"1234"', '"\\ud800"') + "}", "ERROR: INVALID TEXT | pass holds a lone"),
+    ("{" + LOGIN + ', "did_pattern": "18001234567", "did_active": "N", "x": "a\\udfffb"}', None),
+    ("{" + LOGIN + ', "did_pattern": "18001234567", "\\ud800": "1"}', None),
+    ('{"a": ' + "1" * 5000 + "}", "ERROR: INVALID JSON BODY | a number longer than 100 digits"),
+    ("[" * 100_000 + "]" * 100_000, "ERROR: INVALID JSON BODY | brackets nested deeper than 10"),
+    ('{"a": ' * 50_000 + "1" + "}" * 50_000, "ERROR: INVALID JSON BODY | brackets nested deeper"),
+    ('{"a": ' + "[" * 5_000 + "]" * 5_000 + "}", "ERROR: INVALID JSON BODY | brackets nested"),
+]
+
+
+def metric(live, function: str, result: str) -> float:
+    text = live.client.get(live.url + "/metrics").text
+    found = re.search(
+        rf'^vicidid_requests_total{{function="{function}",result="{result}"}} (\S+)$', text, re.M
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.parametrize(("body", "start"), HOSTILE_BODIES)
+def test_hostile_text_is_a_400_line_with_its_log_line_and_metric(live, caplog, body, start):
+    from vicidid.web import access_log
+
+    caplog.set_level(logging.INFO)
+    before = live.did("18001234567")
+    logged = live.count("vicidial_api_log")
+    kind = "invalid_text" if "INVALID TEXT" in (start or "INVALID TEXT") else "malformed_body"
+    function = "update_did" if kind == "invalid_text" else "none"
+    counted = metric(live, function, kind)
+    response = live.client.post(
+        live.url + "/vicidial/non_agent_api.php", content=body, headers=JSON
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.text.startswith(start or "ERROR: INVALID TEXT | ")
+    assert response.text.count("\n") == 1 and response.text.isascii()
+    assert "Internal Server Error" not in response.text
+    as_json = live.client.post(
+        live.url + "/vicidial/non_agent_api.php?format=json", content=body, headers=JSON
+    )
+    assert as_json.status_code == 400 and as_json.json()["kind"] == kind
+    access_log.flush()
+    records = [r for r in caplog.records if r.name == "vicidid.access"]
+    assert [r.fields["result"] for r in records] == [kind, kind]
+    assert [r.fields["status"] for r in records] == [400, 400]
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback
+    assert metric(live, function, kind) == counted + 2
+    assert live.did("18001234567") == before
+    assert live.count("vicidial_api_log") == logged
+
+
+def test_the_vicidial_dialect_words_it_as_vicidial_would(demo_engine):
+    with serve(demo_engine, "vicidial") as live:
+        body = "{" + LOGIN.replace('"admin"', '"\\ud800"') + "}"
+        response = live.client.post(
+            live.url + "/vicidial/non_agent_api.php", content=body, headers=JSON
+        )
+        assert (response.status_code, response.text) == (
+            400,
+            "ERROR: INVALID TEXT, NOT A CHARACTER: ||user\n",
+        )
+        # a NUL in the user name is VICIdial's to filter out: the login goes on without it
+        response = live.get("function=did_info&user=ad%00min&pass=1234&source=crm&did_pattern=1")
+        assert response.status_code == 200
+
+
+def test_a_multipart_charset_that_makes_surrogates_is_refused(live):
+    # +2AA- is UTF-7 for a lone surrogate
+    body = b"--b\r\nContent-Disposition: form-data; name=user\r\n\r\n+2AA-\r\n--b--\r\n"
+    response = live.client.post(
+        live.url + "/vicidial/non_agent_api.php?function=update_did&pass=1234&source=crm",
+        content=body,
+        headers={"Content-Type": "multipart/form-data; boundary=b; charset=utf-7"},
+    )
+    assert (response.status_code, response.text) == (
+        400,
+        "ERROR: INVALID TEXT | user holds a lone surrogate, which is not a character\n",
+    )
+
+
+def test_a_nul_in_the_user_name_is_refused_before_any_login(live):
+    with live.engine.connect() as conn:
+        before = conn.exec_driver_sql(
+            "SELECT failed_login_count FROM vicidial_users WHERE user='admin'"
+        ).scalar_one()
+    response = live.get("function=update_did&user=admin%00&pass=1234&source=crm")
+    assert (response.status_code, response.text) == (
+        400,
+        "ERROR: INVALID TEXT | user holds a NUL character\n",
+    )
+    response = live.get("function=update_did&pass=1234&source=crm", auth=("admin", "x\x00y"))
+    assert response.text == "ERROR: INVALID TEXT | pass holds a NUL character\n"
+    with live.engine.connect() as conn:
+        after = conn.exec_driver_sql(
+            "SELECT failed_login_count FROM vicidial_users WHERE user='admin'"
+        ).scalar_one()
+    assert after == before
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("charset", ["latin1", "gbk", "sjis"])
+def test_on_a_narrow_connection_an_identifier_it_lacks_is_refused(mariadb_url, charset):
+    from vicidid.cli import demo
+    from vicidid.store.db import make_engine
+    from vicidid.store.schema import init_db
+
+    engine = make_engine(mariadb_url.replace("charset=utf8mb4", f"charset={charset}"))
+    assert engine.url.query["charset"] == charset
+    init_db(engine)
+    demo.load(engine)
+    emoji = "%F0%9F%98%80"
+    login = "function=update_did&user=admin&pass=1234&source=crm&did_pattern=18001234567"
+    try:
+        with serve(engine) as live:
+            response = live.get(f"function=update_did&user={emoji}&pass=1234&source=crm")
+            assert (response.status_code, response.text) == (
+                400,
+                "ERROR: INVALID TEXT | user holds a character the database cannot store\n",
+            )
+            response = live.get(login.replace("18001234567", "1800" + emoji))
+            assert response.status_code == 400 and "did_pattern" in response.text
+            # a value for a column: refused for its characters as before, and logged with
+            # what the connection cannot carry written `?`
+            response = live.get(login + f"&did_description=Main{emoji}Line")
+            assert response.status_code == 200
+            assert response.text.startswith("ERROR: INVALID did_description | only letters")
+            with engine.connect() as conn:
+                data = conn.exec_driver_sql(
+                    "SELECT data FROM vicidial_api_log ORDER BY api_id DESC LIMIT 1"
+                ).scalar_one()
+            assert data == "Main?Line"
+        with serve(engine, "vicidial") as live:  # VICIdial's filter leaves "": a failed login
+            response = live.get(f"function=update_did&user={emoji}&pass=1234&source=crm")
+            assert (response.status_code, response.text) == (
+                200,
+                "ERROR: Login incorrect, please try again: |||BAD|\n",
+            )
+    finally:
+        engine.dispose()

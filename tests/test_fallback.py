@@ -19,6 +19,7 @@ from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
 from vicidid.web import access_log
 from vicidid.web.access_log import KeyValueFormatter
+from vicidid.web.fallback import implemented
 from vicidid.web.settings import Settings
 
 API = "/vicidial/non_agent_api.php"
@@ -306,3 +307,39 @@ def test_answers_php_gives_for_right_logins_do_not_count(demo_engine, php):
         for _ in range(5):
             assert server.client.get(f"{server.url}{API}?{query}").text.startswith("SUCCESS")
     assert len(php.seen) == 5
+
+
+@pytest.mark.parametrize(
+    ("function", "ours"),
+    [
+        ("update_did", True),
+        ("update_did ", True),  # VICIdial strips what is not - _ 0-9 a-z A-Z, and runs it
+        ("update_did.", True),
+        ("update_did\x00", True),
+        ("copy_did\n", True),
+        ("add.did", False),  # adddid: no function of VICIdial's
+        (" add_did", True),
+        ("version!", True),
+        (" ", True),  # nothing left: vicidid answers that no function was given
+        ("", True),
+        ("add_lead", False),
+        ("add_lead ", False),
+        ("Update_did", False),  # PHP compares the name exactly
+    ],
+)
+def test_the_function_is_read_as_vicidial_reads_it(function, ours):
+    assert implemented(function) is ours
+
+
+@pytest.mark.parametrize("dialect", ["simple", "vicidial"])
+@pytest.mark.parametrize("suffix", ["%20", ".", "%00", "%0A"])
+def test_a_did_function_with_stray_characters_never_reaches_php(demo_engine, php, dialect, suffix):
+    query = f"function=update_did{suffix}&user=6666&pass=1234&source=crm&did_pattern=18001234567"
+    with serve(demo_engine, dialect, fallback_url=php.url, fallback_timeout=1.0) as server:
+        response = server.get(query + "&did_active=N&active=N")
+    assert php.seen == []
+    assert response.status_code == 200
+    if dialect == "vicidial":  # VICIdial's filter, then update_did, as VICIdial itself would
+        assert response.text == "SUCCESS: update_did DID HAS BEEN UPDATED - 6666|18001234567\n"
+    else:  # the simple dialect refuses the stray character itself
+        assert response.text.startswith("ERROR: UNKNOWN FUNCTION | update_did")

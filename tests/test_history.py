@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from vicidid.core import history
+from vicidid.core.text import escaped
 
 
 def row(kind: str, sql: str, notes: str = "") -> dict:
@@ -59,3 +63,33 @@ def test_copy_rows_from_both_sides():
         "copied onto: X ALREADY EXISTS",
     ]
     assert history.events(rows, "N")[0].lines == ["copied from S: N ADDED, did_id: 9"]
+
+
+def test_a_copy_log_line_that_does_not_end_as_an_entry_joins_the_next():
+    """A row written before items were escaped: the item `x\\n18005550100 ADDED` is one
+    INVALID entry, not an entry for 18005550100."""
+    notes = "DID Source: S Inserts: 0 Insert Errors: 1 Copy Log:\n"
+    notes += "x\n18005550100 ADDED INVALID\nN ADDED, did_id: 9\n"
+    head, log = history.copy_log(notes)
+    assert log == ["x\n18005550100 ADDED INVALID", "N ADDED, did_id: 9"]
+    rows = [row("COPY", "INSERT INTO … SELECT …", notes)]
+    assert history.events(rows, "18005550100")[0].lines == [head]  # not "copied from"
+    assert history.events(rows, "N")[0].lines == ["copied from S: N ADDED, did_id: 9"]
+    assert history.events(rows, "S")[0].lines[0] == "copied onto: x\n18005550100 ADDED INVALID"
+
+
+def test_only_a_line_break_ends_a_copy_log_line():
+    notes = "DID Source: S Inserts: 1 Insert Errors: 0 Copy Log:\nN\u2028x ADDED, did_id: 9\n"
+    assert history.copy_log(notes)[1] == ["N\u2028x ADDED, did_id: 9"]
+
+
+@given(st.lists(st.text(max_size=12), max_size=5), st.text("0123456789", min_size=2, max_size=4))
+def test_an_item_written_escaped_never_passes_for_an_added_did(items, pattern):
+    """Whatever a caller's items hold, a DID's history says "copied from" only when the
+    copy's log has that DID's own ADDED entry."""
+    log = "".join(f"{escaped(item)} INVALID\n" for item in items)
+    notes = f"DID Source: S Inserts: 0 Insert Errors: {len(items)} Copy Log:\n{log}"
+    head, entries = history.copy_log(notes)
+    assert len(entries) == len(items)
+    [event] = history.events([row("COPY", "", notes)], pattern)
+    assert event.lines == [head]

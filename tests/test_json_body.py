@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vicidid.web import forms, json_body
 
@@ -85,7 +87,7 @@ def test_malformed_json_is_one_clear_line_and_changes_nothing(live):
     before = live.did("18001234567")
     logged = live.count("vicidial_api_log")
     response = post_json(live, '{"function": "update_did", "did_active": "N",')
-    assert response.status_code == 200
+    assert response.status_code == 400  # refused before it is read as parameters
     assert response.text.startswith("ERROR: INVALID JSON BODY | not valid JSON (")
     assert response.text.count("\n") == 1
     as_json = post_json(live, "[1]", query="format=json")
@@ -107,3 +109,57 @@ def test_at_most_as_many_parameters_as_a_form():
     body = json.dumps({f"p{n}": "x" for n in range(1500)}).encode()
     found = json_body.pairs(body, ())
     assert len(found) == forms.MAX_PARAMS and found[-1] == (f"p{forms.MAX_PARAMS - 1}", "x")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"a": ' + b"1" * 5000 + b"}", "a number longer than 100 digits"),
+        (b'{"a": -' + b"1" * 100 + b"}", "a number longer than 100 digits"),
+        (b'{"a": 1.' + b"5" * 5000 + b"}", "a number longer than 100 digits"),
+        (b'{"a": [' + b"1" * 101 + b"]}", "a number longer than 100 digits"),
+        (b"[" * 100_000 + b"]" * 100_000, "brackets nested deeper than 10"),
+        (b"[" * 100_000, "brackets nested deeper than 10"),
+        (b'{"a": ' * 11 + b"1" + b"}" * 11, "brackets nested deeper than 10"),
+        (b"[" + b"[[]" * 11 + b"]" * 12, "brackets nested deeper than 10"),
+    ],
+)
+def test_reading_is_bounded(body, reason):
+    with pytest.raises(json_body.MalformedJson) as error:
+        json_body.pairs(body, LISTS)
+    assert str(error.value) == reason
+
+
+def test_within_the_bounds_is_read_as_before():
+    assert json_body.pairs(b'{"a": ' + b"1" * 100 + b"}", LISTS) == [("a", "1" * 100)]
+    # brackets inside strings are text; ten deep is the limit, not past it
+    assert json_body.pairs(b'{"a": "' + b"[" * 50 + b'"}', LISTS) == [("a", "[" * 50)]
+    assert not json_body.too_deep(b"[" * 10 + b"]" * 10)
+    assert json_body.too_deep(b"[" * 11 + b"]" * 11)
+    assert not json_body.too_deep(b"[]" * 1000 + b'{"a": [[1, 2], {"b": "]]]]"}]}' * 100)
+    assert json_body.too_deep(b"{" + b'"k\\\\": [' * 11 + b"]" * 11 + b"}")  # key ends in \\
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_are_pairs_or_a_reason(body):
+    try:
+        found = json_body.pairs(body, LISTS)
+    except json_body.MalformedJson as error:
+        assert str(error)
+    else:
+        assert all(isinstance(n, str) and isinstance(v, str) for n, v in found)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=30,
+)
+
+
+@given(json_values)
+def test_any_json_is_pairs_or_a_reason(value):
+    try:
+        json_body.pairs(json.dumps(value).encode(), LISTS)
+    except json_body.MalformedJson as error:
+        assert str(error)

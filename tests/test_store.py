@@ -155,3 +155,33 @@ def test_only_sqlite_files_take_turns(db_url):
     engine = make_engine(db_url)
     assert isinstance(writer_turns(engine), WriterTurns) == db_url.startswith("sqlite")
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "codec"),
+    [
+        ("sqlite:///x.db", None),
+        ("mysql+pymysql://u@h/db?charset=utf8mb4", None),
+        ("mysql+pymysql://u@h/db", None),
+        ("mysql+pymysql://u@h/db?charset=latin1", "cp1252"),
+        ("mysql+pymysql://u@h/db?charset=utf8", "utf-8"),
+        ("mysql+pymysql://u@h/db?charset=gbk", "gbk"),
+        ("mysql+pymysql://u@h/db?charset=sjis", "shift_jis"),
+        ("mysql+pymysql://u@h/db?charset=koi8r", "koi8-r"),
+        ("mysql+pymysql://u@h/db?charset=nosuchset", None),
+    ],
+)
+def test_the_connections_codec_comes_from_the_url(url, codec):
+    from vicidid.store import sizes
+
+    engine = sa.create_engine(url)  # not connected: the URL says it all
+    assert sizes.link_codec(engine) == codec
+
+
+def test_a_value_is_written_as_the_connection_can_carry_it():
+    from vicidid.store.sizes import Room
+
+    wide = Room(50, codec="utf-8", widest=4, link="gbk")
+    assert wide.fit("Main\U0001f600Line 中") == "Main?Line 中"
+    assert Room(50, codec="cp1252", widest=1, link="gbk").fit("é中😀") == "é??"
+    assert Room(50).fit("Main\U0001f600Line") == "Main\U0001f600Line"  # utf8mb4 carries all

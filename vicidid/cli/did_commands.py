@@ -7,6 +7,7 @@ import click
 from vicidid.cli.context import Context, fail_on_db_errors
 from vicidid.cli.did_import import register
 from vicidid.core import history
+from vicidid.core.text import escaped
 from vicidid.store import admin_queries, queries, reflect
 
 
@@ -23,7 +24,10 @@ def did_list(obj: Context) -> None:
     with obj.engine.connect() as conn:
         rows = admin_queries.did_summaries(conn)
     for pattern, active, route, description in rows:
-        click.echo(f"{pattern:<20} {active or '-':<2} {route or '-':<14} {description or ''}")
+        pattern, active, route, description = (
+            escaped(str(v)) if v else "" for v in (pattern, active, route, description)
+        )
+        click.echo(f"{pattern:<20} {active or '-':<2} {route or '-':<14} {description}")
     click.echo(f"{len(rows)} DID{'s' if len(rows) != 1 else ''}")
 
 
@@ -36,10 +40,10 @@ def did_show(obj: Context, pattern: str) -> None:
     with obj.engine.connect() as conn:
         row = queries.did_by_pattern(conn, reflect.did_table(conn), pattern)
     if row is None:
-        raise click.ClickException(f"no DID {pattern}")
+        raise click.ClickException(f"no DID {escaped(pattern)}")
     width = max(len(k) for k in row)
     for key, value in row.items():
-        click.echo(f"{key:<{width}}  {'' if value is None else value}")
+        click.echo(f"{key:<{width}}  {'' if value is None else escaped(str(value))}")
 
 
 @did.command("history")
@@ -51,12 +55,14 @@ def did_history(obj: Context, pattern: str) -> None:
     with obj.engine.connect() as conn:
         rows = queries.admin_history(conn, pattern)
     if not rows:
-        click.echo(f"no recorded changes for {pattern}")
+        click.echo(f"no recorded changes for {escaped(pattern)}")
         return
+    # what the rows hold is shown, never obeyed: control characters escaped, one line each
     for event in history.events(rows, pattern):
-        click.echo(f"{event.when}  {event.kind:<7} by {event.user} from {event.ip}")
+        who = f"by {escaped(event.user)} from {escaped(str(event.ip))}"
+        click.echo(f"{event.when}  {escaped(event.kind):<7} {who}")
         for line in event.lines:
-            click.echo(f"    {line}")
+            click.echo(f"    {escaped(line)}")
 
 
 register(did)

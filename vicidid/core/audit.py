@@ -117,6 +117,7 @@ def write_fresh(call: Call, values: dict[str, object]) -> None:
 
 SECRET_PARAMS = {"pass"}
 URL_MAX = 4_000
+URL_ERRORS = "backslashreplace"  # how a URL quotes what UTF-8 cannot encode
 
 
 @dataclass(frozen=True)
@@ -204,5 +205,8 @@ _PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 def _quoted(text: str) -> str:
-    """As urlencode quotes it; most names and values need nothing, and are not looked at twice."""
-    return text if _PLAIN.fullmatch(text) else quote_plus(text)
+    """As urlencode quotes it; most names and values need nothing, and are not looked at twice.
+
+    A lone surrogate, which UTF-8 cannot encode, is quoted as its escape (`%5Cud800`).
+    """
+    return text if _PLAIN.fullmatch(text) else quote_plus(text, errors=URL_ERRORS)

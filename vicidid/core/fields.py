@@ -64,6 +64,10 @@ class Field:
     # VICIdial's column is an ENUM, which MariaDB matches without regard to case: the
     # `vicidial` dialect takes `lo` for LO and stores LO.
     case_blind: bool = False
+    # VICIdial itself checks the choices (active, did_route, record_call). When it checks
+    # only the length (agent_search_method), the choices are vicidid's own, stricter check,
+    # made after every check VICIdial makes (core/validate.py).
+    vicidial_checks_choices: bool = True
 
     @property
     def name(self) -> str:
@@ -247,6 +251,7 @@ DID_FIELDS: tuple[Field, ...] = (
         reason="AGENT SEARCH METHOD MUST BE 2 CHARACTERS",
         choices=SEARCH_METHODS,
         case_blind=True,
+        vicidial_checks_choices=False,  # VICIdial checks the length only
         help="LO, LB or SO",
     ),
     Field(

@@ -4,6 +4,9 @@ VICIdial's notes say only which DID changed (`did: P did_id: N`); what changed i
 row's event_sql, the statement that was run. Reading the rows in order, the values an
 ADD or an UPDATE set are known from then on, so every later change shows before -> after.
 A value set before the log begins (or on a copy's source) is shown as `?`.
+
+Lines are returned as the rows hold them; whoever shows them escapes their control
+characters (core/text.py), so a value never starts a line of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ _SET = re.compile(r"\bset\b", re.I)
 _INSERT = re.compile(r"\(([^)]*)\)\s*values\s*\(", re.I)
 _ITEM = re.compile(rf"\s*,?\s*({_VALUE})", re.I)
 _SOURCE = re.compile(r"^DID Source: (\S*) ")
+# How each line of a copy's log ends; a line that does not is part of the next one (an
+# item that held a line break, in a row written before items were written escaped)
+_ENDED = re.compile(r"(?: ADDED, did_id: \d+| ALREADY EXISTS| INVALID)\Z|\ASTOPPED: ")
 
 
 @dataclass
@@ -95,16 +101,35 @@ def events(rows: list[dict[str, Any]], pattern: str) -> list[Event]:
             if event.lines[0].startswith("copied from"):
                 known = {}  # the source's values, which its own history holds
         else:
-            event.lines = notes.splitlines()
+            event.lines = notes.rstrip("\n").split("\n")
         out.append(event)
     return out
 
 
+def copy_log(notes: str) -> tuple[str, list[str]]:
+    """A COPY row's head and its log, one entry per new DID (or the STOPPED line).
+
+    Only a line break ends a line (not the other characters `splitlines` breaks at); a line
+    that does not end as an entry does is joined to the next, so that no item of a copy
+    can pass for an entry of its own.
+    """
+    head, *lines = notes.rstrip("\n").split("\n")
+    entries: list[str] = []
+    joining = False
+    for line in lines:
+        if joining:
+            entries[-1] += "\n" + line
+        else:
+            entries.append(line)
+        joining = not _ENDED.search(entries[-1])
+    return head, entries
+
+
 def _copy_lines(notes: str, pattern: str) -> list[str]:
-    head, *log = notes.splitlines()
+    head, log = copy_log(notes)
     found = _SOURCE.match(head)
     source = found.group(1) if found else UNKNOWN
     if source == pattern:
-        return [f"copied onto: {line}" for line in log] or ["copied onto nothing"]
-    mine = [line for line in log if line.startswith(f"{pattern} ADDED")]
-    return [f"copied from {source}: {line}" for line in mine] or [head]
+        return [f"copied onto: {entry}" for entry in log] or ["copied onto nothing"]
+    mine = re.compile(rf"{re.escape(pattern)} ADDED, did_id: \d+")
+    return [f"copied from {source}: {entry}" for entry in log if mine.fullmatch(entry)] or [head]

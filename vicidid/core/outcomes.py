@@ -63,6 +63,7 @@ class Kind(enum.Enum):
     INTERNAL_ERROR = "internal_error"
     TOO_LARGE = "too_large"
     MALFORMED_BODY = "malformed_body"  # a JSON body that cannot be read as parameters
+    INVALID_TEXT = "invalid_text"  # text no database or log can keep (core/text.py)
     # the fallback non_agent_api.php (functions vicidid does not implement)
     FORWARDED = "forwarded"  # answered by the fallback, its answer passed back unchanged
     FALLBACK_DOWN = "fallback_down"
@@ -121,6 +122,7 @@ class Extra(TypedDict, total=False):
     line: str  # version's line
     seconds: str  # how long to wait before trying again
     stored: Stored  # the answer an idempotency key replays
+    why: str  # why a text was refused at the edge (core/text.py)
 
 
 @dataclass(frozen=True)

@@ -260,7 +260,7 @@ def admin_history(conn: Connection, pattern: str) -> list[dict[str, object]]:
             sa.or_(
                 notes.like(f"did: {p} %", escape="\\"),
                 notes.like(f"DID Source: {p} %", escape="\\"),
-                notes.like(f"%\n{p} ADDED%", escape="\\"),
+                notes.like(f"%\n{p} ADDED, did\\_id: %", escape="\\"),
             )
         )
         .order_by(a.c.admin_log_id)

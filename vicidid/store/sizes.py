@@ -13,6 +13,7 @@ declares no size for TEXT and holds any character.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -40,6 +41,8 @@ CODECS = {
     "utf8mb3": ("utf-8", 3),
     "utf8mb4": ("utf-8", 4),
 }
+# The drivers' own names for the character sets Python spells otherwise
+DRIVER_CODECS = {"koi8r": "koi8_r", "koi8u": "koi8_u", "sjis": "shift_jis", "ujis": "euc_jp"}
 NOTE_ROOM = 40  # what "... (12345 more bytes)\n" needs, with room to spare
 
 # The tables vicidid writes to.
@@ -62,6 +65,7 @@ class Room:
     codec: str = "utf-8"
     widest: int = 4  # bytes of the widest character in this codec
     bmp_only: bool = False
+    link: str | None = None  # the connection's codec, when it holds less than utf-8
 
     @property
     def sure(self) -> float:
@@ -103,10 +107,11 @@ class Room:
             return text
         if self.bmp_only:
             text = "".join(c if ord(c) <= 0xFFFF else "?" for c in text)
-        try:
-            text.encode(self.codec)
-        except UnicodeEncodeError:
-            text = text.encode(self.codec, errors="replace").decode(self.codec)
+        for codec in (self.codec, self.link) if self.link else (self.codec,):
+            try:
+                text.encode(codec)
+            except UnicodeEncodeError:
+                text = text.encode(codec, errors="replace").decode(codec)
         return text
 
 
@@ -152,8 +157,29 @@ class Sizes:
         return value if room is None else room.fit(value, note)
 
 
-def room_of(type_: sa.types.TypeEngine[Any], mysql: bool, charset: str | None) -> Room | None:
-    """The room of a column of this reflected type; None for types that are not text."""
+def link_codec(bind: Engine | Connection) -> str | None:
+    """The Python codec of the connection's character set (`charset=` in a MariaDB URL);
+    None where any text travels (SQLite, utf8mb4) or Python has no such codec."""
+    url = bind.engine.url
+    if url.get_backend_name() not in ("mysql", "mariadb"):
+        return None
+    name = str(url.query.get("charset", "utf8mb4")).lower()
+    if name == "utf8mb4":
+        return None
+    if name in CODECS:
+        return CODECS[name][0]
+    try:
+        return codecs.lookup(DRIVER_CODECS.get(name, name)).name
+    except LookupError:
+        return None
+
+
+def room_of(
+    type_: sa.types.TypeEngine[Any], mysql: bool, charset: str | None, link: str | None = None
+) -> Room | None:
+    """The room of a column of this reflected type; None for types that are not text.
+
+    `link`: the connection's codec, when a value must also travel through it."""
     if not isinstance(type_, sa.String) or isinstance(type_, sa.Enum):
         return None  # numbers, dates, binaries; an ENUM holds only its choices
     if not mysql:
@@ -165,9 +191,14 @@ def room_of(type_: sa.types.TypeEngine[Any], mysql: bool, charset: str | None) -
     name = type(type_).__name__.upper()
     if name in TEXT_BYTES:
         return Room(
-            TEXT_BYTES[name], in_bytes=True, codec=codec, widest=widest, bmp_only=widest == 3
+            TEXT_BYTES[name],
+            in_bytes=True,
+            codec=codec,
+            widest=widest,
+            bmp_only=widest == 3,
+            link=link,
         )
-    return Room(type_.length or None, codec=codec, widest=widest, bmp_only=widest == 3)
+    return Room(type_.length or None, codec=codec, widest=widest, bmp_only=widest == 3, link=link)
 
 
 def read(bind: Engine | Connection) -> Sizes:
@@ -175,6 +206,7 @@ def read(bind: Engine | Connection) -> Sizes:
     inspector = sa.inspect(bind)
     mysql = inspector.dialect.name in ("mysql", "mariadb")
     present = set(inspector.get_table_names())
+    link = link_codec(bind) if mysql else None
     rooms: dict[str, dict[str, Room]] = {}
     for table in WRITTEN:
         if table not in present:
@@ -183,7 +215,7 @@ def read(bind: Engine | Connection) -> Sizes:
         rooms[table] = {
             c["name"]: room
             for c in inspector.get_columns(table)
-            if (room := room_of(c["type"], mysql, charset)) is not None
+            if (room := room_of(c["type"], mysql, charset, link)) is not None
         }
     return Sizes(rooms)
 

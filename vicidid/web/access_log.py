@@ -7,8 +7,8 @@ as key=value text or as JSON lines (`serve --log-format json`).
 A request only hands over its values (`record`, a deque append); a thread of this module
 turns them into log records every INTERVAL seconds, and the stream handler `configure`
 installs writes each such batch at once. Nothing a caller sent can split a text line:
-values are printable (`shown`) and quoted when they hold a space or a quote, and any other
-line of the text log has its control characters escaped.
+values are printable (`shown`: control characters escaped) and quoted when they hold a
+space or a quote, and any other line of the text log has its control characters escaped.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import time
 from typing import NamedTuple
 from urllib.parse import urlencode
 
-from vicidid.core.audit import SECRET_PARAMS, URL_MAX
+from vicidid.core.audit import SECRET_PARAMS, URL_ERRORS, URL_MAX
 from vicidid.core.dialects import shown
 from vicidid.core.params import Params
+from vicidid.core.text import escaped, has_surrogate
 
 log = logging.getLogger("vicidid.access")
 INTERVAL = 0.05  # seconds between batches: how late a line may appear
@@ -82,7 +83,7 @@ def request_url(path: str, params: Params) -> str:
         and text.count("=") == len(kept)  # no name or value holds a separator
         and text.count("&") == len(kept) - 1
     )
-    query = text.replace(" ", "+") if plain else urlencode(kept)
+    query = text.replace(" ", "+") if plain else urlencode(kept, errors=URL_ERRORS)
     url = f"{path}?{query}"
     return url if len(url) <= URL_MAX else url[: URL_MAX - 3] + "..."
 
@@ -150,9 +151,7 @@ def flush() -> None:
 
 def one_line(text: str) -> str:
     """`text` with its control characters escaped: it cannot split a log line."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+    return escaped(text)
 
 
 class _Seconds:
@@ -207,6 +206,8 @@ class JsonFormatter(_Formatter):
             **fields,
         }
         text = json.dumps(line, ensure_ascii=False, default=str)
+        if not text.isascii() and has_surrogate(text):  # no stream can write one raw
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
         # JSON leaves these raw, and some readers take them for line ends
         if "\u2028" in text or "\u2029" in text or "\x85" in text:
             text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")

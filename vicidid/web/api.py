@@ -22,6 +22,7 @@ from typing import Any
 from starlette.requests import Request
 
 from vicidid.auth.hash_slots import Follow
+from vicidid.core import text
 from vicidid.core.call import POLICIES
 from vicidid.core.dialects import json_answer, simple, vicidial
 from vicidid.core.dialects.status import text_status
@@ -30,6 +31,7 @@ from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params, merge
 from vicidid.core.pipeline import Incoming, Pending, Pipeline, Reply
 from vicidid.errors import VicididError
+from vicidid.store import sizes
 from vicidid.web import access_log, forms, json_body, metrics
 from vicidid.web.fallback import Failed, Fallback, implemented
 from vicidid.web.hashers import Hashers
@@ -197,6 +199,8 @@ class Api:
         self.pipeline = pipeline
         self.dialect = settings.dialect
         self.filtering = POLICIES[settings.dialect].filtering
+        # the database connection's codec: an identifier it cannot carry is refused here
+        self.codec = sizes.link_codec(pipeline.engine)
         # The pipeline blocks on the database, so it runs on threads: as many as there are
         # pooled connections (more would only queue for a connection while contending for
         # the interpreter lock).
@@ -229,10 +233,12 @@ class Api:
             reply = await self.threads.run(self.pipeline.handle, incoming)
         return reply
 
-    def refusal(self, kind: Kind, value: str, query: list[tuple[str, str]]) -> Answer:
-        """The answer to a body that is too large or not readable (no pipeline involved)."""
-        reply = Reply([Outcome(kind, value=value)], "", Params({}, filtering=self.filtering))
-        return respond(reply, self.dialect, wants_json(query, []))
+    def refused(
+        self, outcome: Outcome, query: list[tuple[str, str]], form: list[tuple[str, str]]
+    ) -> Reply:
+        """The reply to a request refused at the edge (no pipeline involved)."""
+        params = Params(merge(query, form), filtering=self.filtering)
+        return Reply([outcome], outcome.function, params)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -243,6 +249,9 @@ class Api:
         rid = request_id()
         headers = request_headers(scope)
         query = forms.query_pairs(scope["query_string"].decode("latin-1"))
+        client = scope.get("client")
+        peer = client[0] if client else ""
+        ip = client_ip(peer, headers.get(b"x-forwarded-for", ""), self.settings.trusted_proxies)
         body, form, malformed = b"", [], ""
         if method == "POST":
             try:
@@ -251,15 +260,13 @@ class Api:
                 )
                 form = read_form(body, headers.get(b"content-type", ""))
             except TooLarge:
-                await answer(send, *self.refusal(Kind.TOO_LARGE, "", query))
+                reply = self.refused(Outcome(Kind.TOO_LARGE), query, [])
+                await self.deliver(send, scope, reply, wants_json(query, []), ip, rid, started)
                 return
             except json_body.MalformedJson as error:
                 malformed = str(error)
             except Gone:
                 return
-        client = scope.get("client")
-        peer = client[0] if client else ""
-        ip = client_ip(peer, headers.get(b"x-forwarded-for", ""), self.settings.trusted_proxies)
         path = scope["path"]
         if self.fallback is not None:
             # the function as the pipeline would read it: PHP's merge, the dialect's filter
@@ -268,16 +275,23 @@ class Api:
             if not implemented(function):
                 await self.pass_on(scope, receive, send, body, params, ip, started, rid)
                 return
-        if malformed:
-            await answer(send, *self.refusal(Kind.MALFORMED_BODY, malformed, query))
-            return
         as_json = wants_json(query, form)
+        basic = basic_credentials(headers.get(b"authorization", ""))
+        if malformed:
+            reply = self.refused(Outcome(Kind.MALFORMED_BODY, value=malformed), query, [])
+            await self.deliver(send, scope, reply, wants_json(query, []), ip, rid, started)
+            return
+        refusal = text.refused(merge(query, form), basic, self.filtering, self.codec)
+        if refusal is not None:
+            reply = self.refused(refusal, query, form)
+            await self.deliver(send, scope, reply, as_json, ip, rid, started)
+            return
         dialect = self.dialect
         incoming = Incoming(
             query,
             form,
             ip,
-            basic_credentials(headers.get(b"authorization", "")),
+            basic,
             path,
             idempotency_key=headers.get(b"idempotency-key", "").strip(),
             as_json=as_json,
@@ -286,8 +300,20 @@ class Api:
                 outcomes, function, dids, dialect, as_json
             ),
         )
-        reply = await self.handled(incoming)
-        status, response_headers, content = respond(reply, dialect, as_json)
+        await self.deliver(send, scope, await self.handled(incoming), as_json, ip, rid, started)
+
+    async def deliver(
+        self,
+        send: Send,
+        scope: Scope,
+        reply: Reply,
+        as_json: bool,
+        ip: str,
+        rid: str,
+        started: float,
+    ) -> None:
+        """Answer, and leave the request's metrics and access-log line."""
+        status, response_headers, content = respond(reply, self.dialect, as_json)
         metrics.observe(reply, time.perf_counter() - started)
         response_headers.append((b"x-request-id", rid.encode()))
         final = reply.outcomes[-1]
@@ -295,8 +321,8 @@ class Api:
             access_log.Entry(
                 rid,
                 ip,
-                method,
-                path,
+                scope["method"],
+                scope["path"],
                 reply.params,
                 reply.function,
                 final.user,

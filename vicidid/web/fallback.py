@@ -20,8 +20,10 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
+from vicidid.core.fields import FUNCTION
 from vicidid.core.functions import FUNCTIONS
 from vicidid.core.outcomes import Kind
+from vicidid.core.params import strip_to
 
 # Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus those the
 # proxy itself sets: Host (the fallback's own), Content-Length (recomputed from the body).
@@ -50,8 +52,14 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def implemented(function: str) -> bool:
-    """Does vicidid answer this function itself? (No function at all: vicidid says so.)"""
-    return not function or function in FUNCTIONS
+    """Does vicidid answer this function itself? (No function at all: vicidid says so.)
+
+    Decided on the name as VICIdial reads it, in every dialect: VICIdial removes every
+    character outside `- _ 0-9 a-z A-Z` from `function` first, so `update_did%20` or
+    `update_did%00` is update_did to it, and must never reach its PHP past vicidid.
+    """
+    name = strip_to(FUNCTION.charset, function)
+    return not name or name in FUNCTIONS
 
 
 def check_url(url: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from vicidid.core.fields import CHARSET_HINTS, CHARSET_WORDS, Field
 from vicidid.core.functions import FUNCTIONS
 from vicidid.core.outcomes import CopyCounts, Kind, Outcome
+from vicidid.core.text import escaped
 
 THINGS = {"server": "server", "ingroup": "in-group", "menu": "call menu", "user": "user"}
 
@@ -24,12 +25,13 @@ SHOWN_MAX = 100
 
 
 def shown(text: str, whole: bool = False) -> str:
-    """A caller's value echoed in an answer: one printable line, and not too long.
+    """A caller's value echoed in an answer or a log row: one printable line, not too long.
 
-    `whole` keeps the length (the vicidial dialect echoes values whole, as VICIdial);
-    the line stays one line either way.
+    Control characters are shown as their escapes (`\x1b`, `\n`), never obeyed. `whole`
+    keeps the length (the vicidial dialect echoes values whole, as VICIdial); the line
+    stays one line either way.
     """
-    clean = text if text.isprintable() else "".join(c if c.isprintable() else "?" for c in text)
+    clean = escaped(text)
     return clean if whole or len(clean) <= SHOWN_MAX else clean[: SHOWN_MAX - 3] + "..."
 
 
@@ -47,7 +49,9 @@ def variant(o: Outcome) -> str:
         return "copy_summary/none"
     if k is Kind.COPY_EXISTS and o.single:
         return "copy_exists/single"
-    return k.value
+    if k is Kind.INVALID_TEXT:
+        return f"invalid_text/{o.extra.get('why') or 'charset'}"
+    return o.kind.value
 
 
 def _fn(o: Outcome, whole: bool) -> str:

@@ -54,6 +54,11 @@ CATALOGUE: dict[str, str] = {
     "internal_error": "ERROR: INTERNAL ERROR | nothing was changed",
     "too_large": "ERROR: REQUEST TOO LARGE | at most 1 MiB",
     "malformed_body": "ERROR: INVALID JSON BODY | {value}",
+    "invalid_text/surrogate": "ERROR: INVALID TEXT | {name} holds a lone surrogate, "
+    "which is not a character",
+    "invalid_text/nul": "ERROR: INVALID TEXT | {name} holds a NUL character",
+    "invalid_text/charset": "ERROR: INVALID TEXT | {name} holds a character the database "
+    "cannot store",
     "fallback_down": "ERROR: FALLBACK UNAVAILABLE | {value} goes to VICIdial's "
     "non_agent_api.php, which did not answer",
     "fallback_timeout": "ERROR: FALLBACK TIMED OUT | {value} goes to VICIdial's "

@@ -33,6 +33,7 @@ STATUS = {
     Kind.IDEMPOTENCY_REUSED: 422,
     Kind.TOO_LARGE: 413,
     Kind.MALFORMED_BODY: 400,
+    Kind.INVALID_TEXT: 400,
     # the server's own trouble
     Kind.IDEMPOTENCY_UNAVAILABLE: 503,
     Kind.BUSY: 503,  # too many passwords waiting to be checked (Retry-After)
@@ -56,6 +57,12 @@ SERVER_KINDS = {
 }
 
 
+# Refused at the edge, before the request is read as parameters: no script of VICIdial's
+# sends such a request, and the status says at once that it was never looked at.
+EDGE_KINDS = {Kind.MALFORMED_BODY, Kind.INVALID_TEXT}
+
+
 def text_status(kind: Kind) -> int:
-    """A text answer's status: 200, unless the server could not do its part."""
-    return STATUS[kind] if kind in SERVER_KINDS else 200
+    """A text answer's status: 200, unless the server could not do its part or the request
+    was refused at the edge."""
+    return STATUS[kind] if kind in SERVER_KINDS or kind in EDGE_KINDS else 200

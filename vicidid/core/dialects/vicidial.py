@@ -222,6 +222,24 @@ CATALOGUE: dict[str, Entry] = {
     "malformed_body": Entry(
         "ERROR: INVALID JSON BODY: ||{value}", "ERROR", "INVALID JSON BODY", "{value}"
     ),
+    "invalid_text/surrogate": Entry(
+        "ERROR: INVALID TEXT, NOT A CHARACTER: ||{name}",
+        "ERROR",
+        "INVALID TEXT, NOT A CHARACTER",
+        "{name}",
+    ),
+    "invalid_text/nul": Entry(
+        "ERROR: INVALID TEXT, NUL CHARACTER: ||{name}",
+        "ERROR",
+        "INVALID TEXT, NUL CHARACTER",
+        "{name}",
+    ),
+    "invalid_text/charset": Entry(
+        "ERROR: INVALID TEXT, NOT IN THE DATABASE CHARACTER SET: ||{name}",
+        "ERROR",
+        "INVALID TEXT, NOT IN THE DATABASE CHARACTER SET",
+        "{name}",
+    ),
     "fallback_down": Entry(
         "ERROR: {fn} FALLBACK UNAVAILABLE: |{user}|", "ERROR", "{fn} FALLBACK UNAVAILABLE", ""
     ),

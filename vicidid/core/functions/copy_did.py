@@ -9,6 +9,7 @@ from vicidid.core import audit
 from vicidid.core.call import Call
 from vicidid.core.fields import COPY_FIELDS, DID_CHARS, NEW_DIDS, SOURCE_DID
 from vicidid.core.outcomes import CopyCounts, Kind, Outcome
+from vicidid.core.text import escaped
 from vicidid.core.validate import check_fields, read_required
 from vicidid.rows import DidRow
 from vicidid.store import bulk, queries
@@ -103,7 +104,7 @@ def _copy(
         if not valid.fullmatch(item):
             invalid += 1
             outcomes.append(call.outcome(Kind.COPY_INVALID, did=source, value=item, single=single))
-            log.append(f"{item} INVALID")
+            log.append(f"{escaped(item)} INVALID")  # shown, never a line of its own
             continue
         did_id = new_ids.pop(item, None)  # a repeat of an item finds it gone: it exists
         if did_id is None:
