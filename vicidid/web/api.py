@@ -314,24 +314,8 @@ class Api:
     ) -> None:
         """Answer, and leave the request's metrics and access-log line."""
         status, response_headers, content = respond(reply, self.dialect, as_json)
-        metrics.observe(reply, time.perf_counter() - started)
         response_headers.append((b"x-request-id", rid.encode()))
-        final = reply.outcomes[-1]
-        access_log.record(
-            access_log.Entry(
-                rid,
-                ip,
-                scope["method"],
-                scope["path"],
-                reply.params,
-                reply.function,
-                final.user,
-                status,
-                final.kind.value,
-                len(reply.dids),
-                time.perf_counter() - started,
-            )
-        )
+        self.log(rid, ip, scope, reply, status, started)
         await answer(send, status, response_headers, content)
 
     async def watched(self, body: AsyncIterable[Any], ip: str) -> AsyncIterator[Any]:
@@ -346,7 +330,7 @@ class Api:
     def log(
         self, rid: str, ip: str, scope: Scope, reply: Reply, status: int, started: float
     ) -> None:
-        """The metrics and the access-log line of a request that the pipeline did not see."""
+        """The request's metrics and its access-log line."""
         final = reply.outcomes[-1]
         metrics.observe(reply, time.perf_counter() - started)
         access_log.record(
@@ -360,7 +344,7 @@ class Api:
                 final.user,
                 status,
                 final.kind.value,
-                0,
+                len(reply.dids),
                 time.perf_counter() - started,
             )
         )
