@@ -19,11 +19,16 @@ It prints, per backend, dialect and passwords, the median and p90 latency (clien
 over HTTP) of known and unknown, and how much slower an unknown user's answer is in
 percent (negative: faster). Target: medians within 10%. It also says whether the two
 answers had the same status and the same text but for the user name.
+
+`--throttle`: the same with the login throttle on at its default (30/60), as deployed:
+the server trusts X-Forwarded-For from 127.0.0.1 and every request carries another
+address, so that the throttle refuses nothing but claims a window for each attempt.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import subprocess
@@ -47,6 +52,7 @@ PASSWORDS = ("plain", "bcrypt")
 RESET = sa.text("UPDATE vicidial_users SET failed_login_count=0 WHERE user=:u")
 SET_PASS = sa.text("UPDATE vicidial_users SET pass='1234' WHERE user=:u")  # the demo's
 WARM_UP = 10  # pairs, not counted
+ADDRESSES = itertools.count(1)  # with --throttle, each request from 10.x.y.z of its own
 
 
 @dataclass
@@ -83,8 +89,11 @@ def shape(text: str, user: str) -> str:
     return text.replace(f"|{user}|", "|USER|")
 
 
-def pairs(base: str, engine: sa.Engine, count: int) -> tuple[list[float], list[float], bool]:
-    """Latencies (s) of `count` wrong passwords each for KNOWN and UNKNOWN, alternated."""
+def pairs(
+    base: str, engine: sa.Engine, count: int, rotate: bool = False
+) -> tuple[list[float], list[float], bool]:
+    """Latencies (s) of `count` wrong passwords each for KNOWN and UNKNOWN, alternated;
+    `rotate`: each from another address (X-Forwarded-For)."""
     times: dict[str, list[float]] = {KNOWN: [], UNKNOWN: []}
     answers: dict[str, set[tuple[int, str]]] = {KNOWN: set(), UNKNOWN: set()}
     with engine.connect() as db, httpx.Client(base_url=base, timeout=60) as client:
@@ -92,12 +101,17 @@ def pairs(base: str, engine: sa.Engine, count: int) -> tuple[list[float], list[f
             for user in (KNOWN, UNKNOWN) if n % 2 == 0 else (UNKNOWN, KNOWN):
                 db.execute(RESET, {"u": KNOWN})
                 db.commit()
+                sent = next(ADDRESSES)
+                headers = {
+                    "X-Forwarded-For": f"10.{sent >> 16 & 255}.{sent >> 8 & 255}.{sent & 255}"
+                }
                 started = time.perf_counter()
                 r = client.get(
                     API,
                     params={"function": "update_did", "user": user, "pass": "wrong",
                             "source": "bench", "did_pattern": "18001234567",
                             "did_description": "Logins bench"},
+                    headers=headers if rotate else None,
                 )  # fmt: skip
                 elapsed = time.perf_counter() - started
                 assert "SUCCESS" not in r.text, r.text
@@ -110,19 +124,23 @@ def pairs(base: str, engine: sa.Engine, count: int) -> tuple[list[float], list[f
     return times[KNOWN], times[UNKNOWN], same
 
 
-def one_backend(backend: str, url: str, plain: int, hashed: int) -> list[Row]:
+def one_backend(backend: str, url: str, plain: int, hashed: int, throttle: bool) -> list[Row]:
     prepare(url)
     engine = make_engine(url)
     rows = []
     try:
         for dialect in DIALECTS:
-            args = [sys.executable, "-m", "vicidid", "--db", url, "serve", "--no-login-throttle"]
-            base, process, log = start([*args, "--dialect", dialect], "/healthz")
+            args = [sys.executable, "-m", "vicidid", "--db", url, "serve", "--dialect", dialect]
+            if throttle:
+                args += ["--trusted-proxy", "127.0.0.1"]
+            else:
+                args.append("--no-login-throttle")
+            base, process, log = start(args, "/healthz")
             try:
                 for kind in PASSWORDS:
                     set_passwords(engine, kind)
                     count = plain if kind == "plain" else hashed
-                    known, unknown, same = pairs(base, engine, count)
+                    known, unknown, same = pairs(base, engine, count, throttle)
                     row = Row(backend, dialect, kind, known, unknown, same)
                     print(table([row], head=False), flush=True)
                     rows.append(row)
@@ -163,6 +181,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "mariadb", "both"], default="both")
     parser.add_argument("--plain", type=int, default=400, help="pairs with plain passwords")
     parser.add_argument("--hashed", type=int, default=100, help="pairs with bcrypt")
+    parser.add_argument("--throttle", action="store_true", help="the throttle on (30/60)")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     rows: list[Row] = []
@@ -171,7 +190,7 @@ def main() -> None:
         path = OUT / f"{NAME}_logins.db"
         for suffix in ("", "-wal", "-shm", "-vicidid-lock"):
             Path(str(path) + suffix).unlink(missing_ok=True)
-        rows += one_backend("sqlite", f"sqlite:///{path}", args.plain, args.hashed)
+        rows += one_backend("sqlite", f"sqlite:///{path}", args.plain, args.hashed, args.throttle)
     if args.backend in ("mariadb", "both"):
         name = f"{NAME}_logins_{uuid.uuid4().hex[:8]}"
         root = sa.create_engine(mysql_url(MYSQL))
@@ -179,7 +198,7 @@ def main() -> None:
             conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
         try:
             url = mysql_url(MYSQL).set(database=name).render_as_string(hide_password=False)
-            rows += one_backend("mariadb", url, args.plain, args.hashed)
+            rows += one_backend("mariadb", url, args.plain, args.hashed, args.throttle)
         finally:
             with root.begin() as conn:
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
