@@ -186,3 +186,25 @@ def test_a_row_gone_since_the_read_is_added_again_and_counted(engine):
         assert throttle.clear(conn, "203.0.113.8")
         assert throttle.claim(conn, "203.0.113.8", 1010, limit, 1000) == 1010
         assert throttle.window(conn, "203.0.113.8") == (1, 1010)
+
+
+@pytest.mark.parametrize(("count", "counted"), [(3, True), (10, False)])
+def test_a_guess_known_wrong_writes_its_whole_failure_in_the_claim(engine, count, counted):
+    """A plain password found wrong: one UPDATE counts it and writes the day's counts; on
+    an account locked meanwhile it writes nothing (the lock's own bookkeeping follows)."""
+    set_state(engine, count, NOW - timedelta(minutes=1))
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE vicidial_users SET failed_login_attempts_today=0, "
+                "failed_login_count_today=0, failed_last_type_today='' WHERE user='6666'"
+            )
+        )
+        assert logins.claim(conn, "6666", NOW, auth.LOCK_FOR, "203.0.113.5") is counted
+        row = logins.caller(conn, "6666")
+    assert row is not None
+    assert int(row["failed_login_count"]) == (count + 1 if counted else count)
+    assert int(row["failed_login_attempts_today"]) == int(row["failed_login_count_today"])
+    assert int(row["failed_login_count_today"]) == (1 if counted else 0)
+    assert row["failed_last_type_today"] == ("aBAD" if counted else "")
+    assert (row["failed_last_ip_today"] == "203.0.113.5") is counted

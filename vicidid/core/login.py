@@ -68,6 +68,7 @@ class Claims:
 
     account: bool  # one more failed_login_count on the caller's row
     window: float | None  # the address's throttle window it counted in; None: not counted
+    failure_written: bool = False  # a guess known wrong: its day's counts written with it
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class Gate:
         return self.limit is not None and self.memory is None
 
     def use_memory(self) -> None:
-        if self.limit is not None:
+        if self.limit is not None and self.memory is None:
             self.memory = LoginThrottle(self.limit)
 
     def throttled(self, ip: str) -> bool:
@@ -206,12 +207,15 @@ class Gate:
             return self._refused(attempt, login)
         return ticket
 
-    def claim(self, conn: Connection, attempt: Attempt, now: datetime) -> Claims | Verdict:
+    def claim(
+        self, conn: Connection, attempt: Attempt, now: datetime, wrong: bool = False
+    ) -> Claims | Verdict:
         """Count a guess before it is checked: on the address, then on the account.
 
         The claims, or the refusal when the address is over its limit or the account
         locked by guesses counted since the read. Run in a transaction of its own, which
-        commits before any hashing."""
+        commits before any hashing. `wrong`: the guess is known wrong already (a plain
+        password), and its whole failure is written here."""
         window: float | None = None
         if self.limit is not None:
             if self.memory is not None:
@@ -224,10 +228,11 @@ class Gate:
         if attempt.conflict:
             return Claims(False, window)
         # Unknown users run the same statement: it finds no row, at the same cost.
-        counted = logins.claim(conn, attempt.account, now, auth.LOCK_FOR)
+        failed_from = attempt.ip if wrong else ""
+        counted = logins.claim(conn, attempt.account, now, auth.LOCK_FOR, failed_from)
         if attempt.row is not None and not counted:
             return self._refused(attempt, auth.Login.LOCKED, Claims(False, window))
-        return Claims(attempt.row is not None and counted, window)
+        return Claims(attempt.row is not None and counted, window, wrong)
 
     def verify(self, attempt: Attempt, now: datetime, claims: Claims | None = None) -> Verdict:
         """Check the password (the costly part: no connection or lock is held for it)."""
@@ -266,7 +271,8 @@ class Gate:
             return [Outcome(Kind.LOCKED, function=function, user=user)]
         if login is not auth.Login.OK:
             # counted by the claim already; an unknown name runs the same UPDATE, on no row
-            logins.login_failed(conn, row["user"] if row is not None else user, ip)
+            if claims is None or not claims.failure_written:
+                logins.login_failed(conn, row["user"] if row is not None else user, ip)
             return [Outcome(Kind.BAD_LOGIN, function=function, user=user)]
         assert row is not None
         self._give_back(conn, verdict)

@@ -308,8 +308,10 @@ class Pipeline:
     ) -> Verdict | Pending | Follow:
         """A guess, counted before it is checked; hashed off this thread when it must be."""
         gate = self.gate
-        if not (incoming.defer_hashing and gate.costly(attempt, now)):
-            claims = self._claim(conn, attempt, now, claimed)
+        costly = gate.costly(attempt, now)
+        if not (incoming.defer_hashing and costly):
+            # not costly: `quick` checked it already, and it is wrong
+            claims = self._claim(conn, attempt, now, claimed, wrong=not costly)
             return claims if isinstance(claims, Verdict) else gate.verify(attempt, now, claims)
         ticket = gate.reserve(attempt, follow=not incoming.followed)
         if not isinstance(ticket, Ticket):
@@ -325,13 +327,18 @@ class Pipeline:
         return Pending(gate, attempt, now, claims, ticket)
 
     def _claim(
-        self, conn: Connection, attempt: Attempt, now: datetime, claimed: list[Claims]
+        self,
+        conn: Connection,
+        attempt: Attempt,
+        now: datetime,
+        claimed: list[Claims],
+        wrong: bool = False,
     ) -> Claims | Verdict:
         """The guess counted, in a transaction of its own that commits before any check."""
         if claimed:  # counted by an earlier try of this request
             return claimed[0]
         with self._turns, write_transaction(conn):
-            claims = self.gate.claim(conn, attempt, now)
+            claims = self.gate.claim(conn, attempt, now, wrong)
         if isinstance(claims, Claims):
             claimed.append(claims)
         return claims
@@ -454,10 +461,7 @@ class Pipeline:
 
     def throttle_table(self) -> None:
         """Where the throttle counts, decided once: the database's table, or this process."""
-        if self._throttle_checked:
-            return
-        self._throttle_checked = True
-        if self.gate.limit is None:
+        if self._throttle_checked or self.gate.limit is None:
             return
         if t.login_throttle.name not in reflect.table_names(self.engine):
             self.gate.use_memory()
@@ -466,6 +470,8 @@ class Pipeline:
                 "`vicidid init-db --add-missing` adds it",
                 t.login_throttle.name,
             )
+        # set last: a request arriving meanwhile looks again, never claims in a missing table
+        self._throttle_checked = True
 
     def has_idempotency_table(self) -> bool:
         if self._has_idempotency is None:

@@ -140,29 +140,29 @@ _FAILED_TODAY = {
 # the first of a new window (last_login_date = now, count 1). A locked account matches no
 # row. MariaDB assigns left to right: last_login_date is decided first, from the old count.
 _COUNTED = t.users.c.failed_login_count >= LOCK_AFTER
-CLAIM = (
-    t.users.update()
-    .where(
-        _THE_CALLER,
-        sa.or_(
-            t.users.c.failed_login_count < LOCK_AFTER,
-            t.users.c.last_login_date.is_(None),
-            t.users.c.last_login_date < sa.bindparam("stale"),
+_UNLOCKED = t.users.update().where(
+    _THE_CALLER,
+    sa.or_(
+        t.users.c.failed_login_count < LOCK_AFTER,
+        t.users.c.last_login_date.is_(None),
+        t.users.c.last_login_date < sa.bindparam("stale"),
+    ),
+)
+_COUNT = (
+    (
+        t.users.c.last_login_date,
+        sa.case(
+            (_COUNTED, sa.bindparam("at", type_=t.users.c.last_login_date.type)),
+            else_=t.users.c.last_login_date,
         ),
-    )
-    .ordered_values(
-        (
-            t.users.c.last_login_date,
-            sa.case(
-                (_COUNTED, sa.bindparam("at", type_=t.users.c.last_login_date.type)),
-                else_=t.users.c.last_login_date,
-            ),
-        ),
-        (
-            t.users.c.failed_login_count,
-            sa.case((_COUNTED, 1), else_=t.users.c.failed_login_count + 1),
-        ),
-    )
+    ),
+    (t.users.c.failed_login_count, sa.case((_COUNTED, 1), else_=t.users.c.failed_login_count + 1)),
+)
+CLAIM = _UNLOCKED.ordered_values(*_COUNT)
+# A guess already known wrong (a plain password): the claim and the day's counts at once,
+# so that a wrong password is one UPDATE and one COMMIT, whether the user exists or not.
+CLAIM_FAILED = _UNLOCKED.ordered_values(
+    *_COUNT, *((t.users.c[name], value) for name, value in _FAILED_TODAY.items())
 )
 # The claimed attempt was wrong: what else VICIdial writes for a failure.
 LOGIN_FAILED = t.users.update().where(_THE_CALLER).values(**_FAILED_TODAY)
@@ -183,10 +183,18 @@ LOGIN_LOCKED = (
 )
 
 
-def claim(conn: Connection, user: str, now: datetime, lock_for: timedelta) -> bool:
+def claim(
+    conn: Connection, user: str, now: datetime, lock_for: timedelta, failed_from: str = ""
+) -> bool:
     """Count an attempt as a failure before its password is checked; False when the
-    account is locked (or there is no such user: the statement is the same either way)."""
-    return conn.execute(CLAIM, {"caller": user, "at": now, "stale": now - lock_for}).rowcount > 0
+    account is locked (or there is no such user: the statement is the same either way).
+
+    `failed_from`: the address of a guess known wrong already, whose day's counts are
+    written by the same statement (`login_failed` is then not needed)."""
+    values = {"caller": user, "at": now, "stale": now - lock_for}
+    if failed_from:
+        values["from_ip"] = _fit_ip(conn, failed_from)
+    return conn.execute(CLAIM_FAILED if failed_from else CLAIM, values).rowcount > 0
 
 
 def login_failed(conn: Connection, user: str, ip: str) -> None:
