@@ -1,4 +1,4 @@
-"""The hashing threads: clean accounts' first logins go before a backlog of guesses."""
+"""The hashing threads: a returning user's login goes before a backlog of guesses."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import threading
 from dataclasses import dataclass, field
 
-from vicidid.auth.hash_slots import HashSlots, Ticket
+from vicidid.auth.hash_slots import HashSlots, Lane, Ticket
 from vicidid.web.hashers import Hashers
 
 
@@ -32,13 +32,13 @@ class FakePending:
         self.done_called.append(self.name)
 
 
-def test_clean_accounts_are_checked_before_the_backlog_and_every_place_comes_back():
+def test_returning_users_are_checked_before_the_backlog_and_every_place_comes_back():
     slots = HashSlots(per_address=100, per_account=100, in_all=100)
     order: list[str] = []
     busy = threading.Event()
 
-    def pending(name: str, clean: bool, gate: threading.Event | None = None) -> FakePending:
-        ticket = slots.reserve(name, name, clean)
+    def pending(name: str, returning: bool, gate: threading.Event | None = None) -> FakePending:
+        ticket = slots.reserve(name, name, Lane.RETURNING if returning else Lane.OTHERS)
         assert isinstance(ticket, Ticket)
         return FakePending(name, ticket, slots, order, gate)
 
@@ -64,7 +64,7 @@ def test_clean_accounts_are_checked_before_the_backlog_and_every_place_comes_bac
 
 def test_a_check_that_fails_still_gives_its_place_back():
     slots = HashSlots()
-    ticket = slots.reserve("10.0.0.1", "6666", True)
+    ticket = slots.reserve("10.0.0.1", "6666", Lane.RETURNING)
     assert isinstance(ticket, Ticket)
 
     class Broken(FakePending):

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from vicidid.auth import rules as auth
-from vicidid.auth.hash_slots import Follow, Full, HashSlots, Ticket
+from vicidid.auth.hash_slots import Follow, Full, HashSlots, Lane, Ticket
 from vicidid.auth.throttle import Limit, LoginThrottle, address_key
 from vicidid.core.call import Policy
 from vicidid.core.fields import PASS, USER
@@ -198,10 +198,15 @@ class Gate:
         """A place among the hashes waiting, the same check under way already (to wait
         for, when `follow`), or the answer when there is no place."""
         row = attempt.row
-        clean = row is not None and not row.get("failed_login_count")
+        returning = (
+            row is not None
+            and not row.get("failed_login_count")
+            and row.get("last_ip") == attempt.ip
+        )
+        lane = Lane.RETURNING if returning else Lane.OTHERS
         stored = (row.get("pass_hash") or "") if row is not None else ""
         same = self.verified.key(attempt.account, stored, attempt.password) if follow else None
-        ticket = self.slots.reserve(attempt.address, attempt.account, clean, same)
+        ticket = self.slots.reserve(attempt.address, attempt.account, lane, same)
         if isinstance(ticket, Full):
             login = auth.Login.BUSY if ticket is Full.IN_ALL else auth.Login.THROTTLED
             return self._refused(attempt, login)

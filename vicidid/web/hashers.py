@@ -1,9 +1,9 @@
 """The threads that check passwords needing a bcrypt hash, off the request threads.
 
-Two lanes: checks for accounts with no failed login counted go first, so a rightful
-user's first login does not wait behind a flood of guesses; within a lane, first come,
-first served. How many may wait at all is bounded before a check gets here
-(auth/hash_slots.py); each check gives its place back when it is done.
+Two lanes (auth/hash_slots.py): a returning user's check goes first, so that it does not
+wait behind a flood of guesses from elsewhere; within a lane, first come, first served.
+How many may wait is bounded before a check gets here; each check gives its place back
+when it is done.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from vicidid.auth.hash_slots import Lane
 from vicidid.web.threads import settle
 
 if TYPE_CHECKING:
@@ -26,8 +27,7 @@ _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", "Pending"]
 class Hashers:
     def __init__(self, size: int, name: str = "vicidid-hash") -> None:
         self.size, self.name = size, name
-        self._clean: deque[_Job] = deque()
-        self._others: deque[_Job] = deque()
+        self._lanes: list[deque[_Job]] = [deque() for _ in Lane]
         self._ready = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._closed = False
@@ -42,8 +42,7 @@ class Hashers:
                 raise RuntimeError("the hashers are shut down")
             if not self._threads:
                 self._start()
-            lane = self._clean if pending.ticket.clean else self._others
-            lane.append((loop, future, pending))
+            self._lanes[pending.ticket.lane].append((loop, future, pending))
             self._ready.notify()
         return await future
 
@@ -57,12 +56,11 @@ class Hashers:
 
     def _next(self) -> _Job | None:
         with self._ready:
-            while not (self._clean or self._others or self._closed):
+            while not (any(self._lanes) or self._closed):
                 self._ready.wait()
-            if self._clean:
-                return self._clean.popleft()
-            if self._others:
-                return self._others.popleft()
+            for lane in self._lanes:
+                if lane:
+                    return lane.popleft()
             return None  # closed, and nothing left to check
 
     def _work(self) -> None:
