@@ -12,7 +12,10 @@ window in the database.
 
 A first login is update_did by a user created beforehand (`vicidid user add`'s code, no
 failed login) whose password this server process has never verified: it costs a bcrypt,
-like a guess. One at a time, from an address of its own; answered busy (503), it waits the
+like a guess. They alternate between two kinds: a returning user, who last logged in (a
+day ago) from the address it uses now, and a new one, who never logged in; the first go
+to the front of the hashing (auth/hash_slots.py), the second wait with the flood. One at a
+time, from an address of its own; answered busy (503), it waits the
 Retry-After and tries again, as a client should, at most TRIES times in all; its time runs
 from the first try to the SUCCESS, and one that never got in counts as endless in the
 percentiles ("never"). Each phase runs on a server process of its own (nothing left queued
@@ -26,12 +29,11 @@ password, in two mixes:
 - spray: each guess for an account nobody has guessed at yet (30,000 of them): every
   guess is for an account with no failed login, as the rightful user's is,
 
-each at 64 connections (the case of issue 20) and at 32, under the number of hashes
-that may wait in all (64, auth/hash_slots.py), where the lanes alone decide.
+each at 64 connections and at 32 (the number of hashes that may wait in a queue is 64).
 
-It prints p50 and p90 of the first login, quiet and flooded (target: flooded p50 ≤ 0.5 s),
-how many busy answers the first logins got and how many never got in, and how the flood's
-requests were answered.
+It prints p50 and p90 of the first login of each kind, quiet and flooded (target: a
+returning user's flooded p50 ≤ 0.5 s), how many busy answers the first logins got and how
+many never got in, and how the flood's requests were answered.
 """
 
 from __future__ import annotations
@@ -44,17 +46,15 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import httpx
-import sqlalchemy as sa
 
-from bench.run import MYSQL, NAME, OUT, start, stop
+from bench.run import OUT, fresh_databases, start, stop
 from vicidid.cli import admin
 from vicidid.cli.demo import ADMIN_FLAGS
-from vicidid.store.db import make_engine, mysql_url
+from vicidid.store.db import make_engine
 from vicidid.store.tables import users
 
 API = "/vicidial/non_agent_api.php"
@@ -122,7 +122,8 @@ USERS = {
 class Phase:
     backend: str
     flood: str
-    times: list[float] = field(default_factory=list)  # seconds to a SUCCESS
+    times: list[float] = field(default_factory=list)  # a returning user's seconds to a SUCCESS
+    new: list[float] = field(default_factory=list)  # a new user's
     busy: int = 0  # busy answers before it (each followed by the Retry-After wait)
     refused: int = 0  # first logins that never got in (another answer, or 20 busy)
     answers: dict[str, int] = field(default_factory=dict)
@@ -152,6 +153,12 @@ def prepare(url: str, legitimate: int) -> list[str]:
             )  # fmt: skip
         for name in names:  # as `vicidid user add` does: the password hashed at cost 10
             admin.add_user(conn, name, PASSWORD, ADMIN_FLAGS)
+        returning = names[::2]  # logged in a day ago from the address they use now
+        conn.execute(
+            users.update()
+            .where(users.c.user.in_(returning))
+            .values(last_ip=ADDRESS, last_login_date=datetime.now() - timedelta(days=1))
+        )
     engine.dispose()
     return names
 
@@ -174,11 +181,12 @@ def first_logins(base: str, names: list[str], phase: Phase) -> None:
                 phase.busy += 1
                 if _ + 1 < TRIES:
                     time.sleep(float(r.headers.get("retry-after", "1")))
+            times = phase.times if n % 2 == 0 else phase.new  # prepare(): even ones return
             if r.text.startswith("SUCCESS"):
-                phase.times.append(time.perf_counter() - started)
+                times.append(time.perf_counter() - started)
             else:
                 phase.refused += 1
-                phase.times.append(float("inf"))
+                times.append(float("inf"))
                 if r.status_code != 503:
                     print(f"  {name} refused: {r.status_code} {r.text.strip()[:80]}", flush=True)
 
@@ -248,6 +256,11 @@ def quantile(times: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+def spread(times: list[float]) -> str:
+    p50 = statistics.median(times) if times else float("nan")
+    return f"{seconds(p50)} / {seconds(quantile(times, 0.9))}"
+
+
 def seconds(value: float) -> str:
     return "never" if value == float("inf") else f"{value:.3f}"
 
@@ -255,23 +268,23 @@ def seconds(value: float) -> str:
 def table(rows: list[Phase], head: bool = True) -> str:
     lines = (
         [
-            "| backend | flood × connections | first logins | p50 s | p90 s | busy answers "
-            "| never got in | flood req/s | bad_login | throttled | locked | busy | other |",
+            "| backend | flood × connections | first logins | returning p50 / p90 s "
+            "| new p50 / p90 s | busy answers | never got in | flood req/s | bad_login "
+            "| throttled | locked | busy | other |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         if head
         else []
     )
     for ph in rows:
-        p50 = statistics.median(ph.times) if ph.times else float("nan")
         quiet = ph.flood == "quiet"
         counts = " | ".join(
             "–" if quiet else str(ph.answers.get(k, 0))
             for k in ("bad_login", "throttled", "locked", "busy", "other")
         )
         lines.append(
-            f"| {ph.backend} | {ph.flood} | {len(ph.times)} | {seconds(p50)} "
-            f"| {seconds(quantile(ph.times, 0.9))} | {ph.busy} | {ph.refused} "
+            f"| {ph.backend} | {ph.flood} | {len(ph.times) + len(ph.new)} "
+            f"| {spread(ph.times)} | {spread(ph.new)} | {ph.busy} | {ph.refused} "
             f"| {'–' if quiet else f'{ph.rate:.0f}'} | {counts} |"
         )
     return "\n".join(lines)
@@ -287,23 +300,8 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     rows = []
     print(table([]), flush=True)
-    if args.backend in ("sqlite", "both"):
-        path = OUT / f"{NAME}_first_login.db"
-        for suffix in ("", "-wal", "-shm", "-vicidid-lock"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        rows += one_backend("sqlite", f"sqlite:///{path}", args.quiet, args.count)
-    if args.backend in ("mariadb", "both"):
-        name = f"{NAME}_first_login_{uuid.uuid4().hex[:8]}"
-        root = sa.create_engine(mysql_url(MYSQL))
-        with root.begin() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-        try:
-            url = mysql_url(MYSQL).set(database=name).render_as_string(hide_password=False)
-            rows += one_backend("mariadb", url, args.quiet, args.count)
-        finally:
-            with root.begin() as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-            root.dispose()
+    for backend, url in fresh_databases(args.backend, "first_login"):
+        rows += one_backend(backend, url, args.quiet, args.count)
     print()
     print(table(rows))
 

@@ -22,14 +22,11 @@ import statistics
 import sys
 import threading
 import time
-import uuid
-from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
 
-from bench.run import OUT, start, stop
-from vicidid.store.db import make_engine, mysql_url
+from bench.run import OUT, fresh_databases, start, stop
+from vicidid.store.db import make_engine
 from vicidid.store.tables import users
 
 API = "/vicidial/non_agent_api.php"
@@ -172,23 +169,8 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     rows = []
-    if args.backend in ("sqlite", "both"):
-        path = OUT / "flood.db"
-        for suffix in ("", "-wal", "-shm", "-vicidid-lock"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        rows.append(one_backend("sqlite", f"sqlite:///{path}", args.count, args.code))
-    if args.backend in ("mariadb", "both"):
-        name = f"vicidid_flood_{uuid.uuid4().hex[:8]}"
-        root = sa.create_engine(mysql_url(MYSQL))
-        with root.begin() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-        try:
-            url = mysql_url(MYSQL).set(database=name).render_as_string(hide_password=False)
-            rows.append(one_backend("mariadb", url, args.count, args.code))
-        finally:
-            with root.begin() as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-            root.dispose()
+    for backend, url in fresh_databases(args.backend, "flood"):
+        rows.append(one_backend(backend, url, args.count, args.code))
     print(table(rows))
 
 

@@ -34,15 +34,13 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
 
-from bench.run import MYSQL, NAME, OUT, start, stop
-from vicidid.store.db import make_engine, mysql_url
+from bench.run import OUT, fresh_databases, start, stop
+from vicidid.store.db import make_engine
 
 API = "/vicidial/non_agent_api.php"
 KNOWN, UNKNOWN = "admin", "nobody"
@@ -186,23 +184,8 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     rows: list[Row] = []
     print(table([]), flush=True)
-    if args.backend in ("sqlite", "both"):
-        path = OUT / f"{NAME}_logins.db"
-        for suffix in ("", "-wal", "-shm", "-vicidid-lock"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        rows += one_backend("sqlite", f"sqlite:///{path}", args.plain, args.hashed, args.throttle)
-    if args.backend in ("mariadb", "both"):
-        name = f"{NAME}_logins_{uuid.uuid4().hex[:8]}"
-        root = sa.create_engine(mysql_url(MYSQL))
-        with root.begin() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-        try:
-            url = mysql_url(MYSQL).set(database=name).render_as_string(hide_password=False)
-            rows += one_backend("mariadb", url, args.plain, args.hashed, args.throttle)
-        finally:
-            with root.begin() as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-            root.dispose()
+    for backend, url in fresh_databases(args.backend, "logins"):
+        rows += one_backend(backend, url, args.plain, args.hashed, args.throttle)
     print()
     print(table(rows))
 

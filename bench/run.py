@@ -33,6 +33,8 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +162,30 @@ class Row:
     direct: float | None = None
     worker_cpu: float | None = None  # ms of the server's processes' CPU per request
     db_cpu: float | None = None  # ms of MariaDB's CPU per request
+
+
+def fresh_databases(choice: str, label: str) -> Iterator[tuple[str, str]]:
+    """(backend, URL) of an empty database for each backend `choice` names ("sqlite",
+    "mariadb" or "both"): a new SQLite file, a new MariaDB database dropped afterwards."""
+    if choice in ("sqlite", "both"):
+        path = OUT / f"{NAME}_{label}.db"
+        for suffix in ("", "-wal", "-shm", "-vicidid-lock"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        yield "sqlite", f"sqlite:///{path}"
+    if choice in ("mariadb", "both"):
+        name = f"{NAME}_{label}_{uuid.uuid4().hex[:8]}"
+        root = sa.create_engine(mysql_url(MYSQL))
+        with root.begin() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+        try:
+            yield (
+                "mariadb",
+                mysql_url(MYSQL).set(database=name).render_as_string(hide_password=False),
+            )
+        finally:
+            with root.begin() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            root.dispose()
 
 
 def free_port() -> int:

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
-from vicidid.cli import demo
+from tests import test_functions
 from vicidid.core.call import POLICIES
 from vicidid.core.dialects import vicidial
 from vicidid.core.fields import DID_FIELDS
 from vicidid.core.outcomes import Kind
 from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.core.validate import own_problem, value_problem, vicidial_problem
-from vicidid.store.db import make_engine
-from vicidid.store.schema import init_db
 
 FIELDS = {f.key: f for f in DID_FIELDS}
 ASM, LIST_ID = FIELDS["agent_search_method"], FIELDS["list_id"]
 AUTH = [("user", "6666"), ("pass", "1234"), ("source", "unit"), ("did_pattern", "18001234567")]
+
+engine = test_functions.engine  # the demo data with plain passwords (a fixture)
 
 
 @pytest.mark.parametrize(
@@ -38,18 +37,6 @@ def test_vicidials_check_and_vicidids_own(key, value, vicidial, own):
     assert vicidial_problem(field, value) is vicidial
     assert own_problem(field, value) is own
     assert value_problem(field, value) is (vicidial or own)
-
-
-@pytest.fixture
-def engine(sqlite_url):
-    engine = make_engine(sqlite_url)
-    init_db(engine)
-    demo.load(engine)
-    with engine.begin() as conn:  # plain passwords keep these tests fast
-        conn.execute(sa.text("UPDATE system_settings SET pass_hash_enabled=0"))
-        conn.execute(sa.text("UPDATE vicidial_users SET pass='1234'"))
-    yield engine
-    engine.dispose()
 
 
 def refused_field(engine, dialect: str, **fields: str) -> str:
