@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -343,3 +345,25 @@ def test_a_did_function_with_stray_characters_never_reaches_php(demo_engine, php
         assert response.text == "SUCCESS: update_did DID HAS BEEN UPDATED - 6666|18001234567\n"
     else:  # the simple dialect refuses the stray character itself
         assert response.text.startswith("ERROR: UNKNOWN FUNCTION | update_did")
+
+
+def test_requests_passed_on_together_count_before_they_go(demo_engine, php):
+    """40 guesses for PHP sent at once from one address: each is counted on the address
+    before it is passed on, so no more reach PHP than the throttle allows."""
+    php.answer = lambda seen: Answer(
+        status=200, body=b"ERROR: Login incorrect, please try again: |6666|nope|BAD|\n"
+    )
+    query = "function=add_lead&user=6666&pass=nope&source=crm&phone_number=5551234"
+    with serve(demo_engine, throttle=Limit(10, 60), fallback_url=php.url) as server:
+        barrier = threading.Barrier(40)
+
+        def guess() -> str:
+            with httpx.Client(timeout=30) as client:
+                barrier.wait()
+                return client.get(f"{server.url}{API}?{query}").text
+
+        with ThreadPoolExecutor(40) as pool:
+            answers = list(pool.map(lambda _: guess(), range(40)))
+    assert len(php.seen) == 10
+    refused = "ERROR: Login incorrect, please try again: |6666||BAD|\n"
+    assert answers.count(refused) == 30

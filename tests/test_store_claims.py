@@ -171,7 +171,7 @@ def test_expired_windows_go_and_live_ones_stay_under_a_spray(engine):
     limit = Limit(30, 60)
     with engine.begin() as conn:
         for n in range(300):
-            throttle.count(conn, f"198.51.{n // 256}.{n % 256}", 1000 + (n % 2) * 50, limit)
+            throttle.claim(conn, f"198.51.{n // 256}.{n % 256}", 1000 + (n % 2) * 50, limit, None)
         assert throttle.purge(conn, 1070, limit) == 150  # the ones counted at 1000
         live = throttle.windows(conn, 1070, limit)
     assert len(live) == 150 and {w.started for w in live} == {1050}

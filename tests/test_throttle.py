@@ -23,7 +23,7 @@ def test_refused_after_the_limit_for_the_rest_of_the_window():
     throttle = LoginThrottle(Limit(30, 60), clock)
     for _ in range(30):
         assert not throttle.refused("10.0.0.1")
-        throttle.failed("10.0.0.1")
+        throttle.claim("10.0.0.1")
         clock.now += 1
     assert throttle.refused("10.0.0.1")
     assert not throttle.refused("10.0.0.2")  # other addresses are not affected
@@ -31,7 +31,7 @@ def test_refused_after_the_limit_for_the_rest_of_the_window():
     assert throttle.refused("10.0.0.1")
     clock.now = 1000.0 + 60
     assert not throttle.refused("10.0.0.1")  # the window is over
-    throttle.failed("10.0.0.1")
+    throttle.claim("10.0.0.1")
     assert not throttle.refused("10.0.0.1")  # a new window counts from one
 
 
@@ -39,8 +39,8 @@ def test_failures_spread_over_windows_are_never_refused():
     clock = Clock()
     throttle = LoginThrottle(Limit(3, 10), clock)
     for _ in range(20):
-        throttle.failed("10.0.0.1")
-        throttle.failed("10.0.0.1")
+        throttle.claim("10.0.0.1")
+        throttle.claim("10.0.0.1")
         assert not throttle.refused("10.0.0.1")
         clock.now += 10
 
@@ -49,11 +49,11 @@ def test_memory_is_bounded():
     clock = Clock()
     throttle = LoginThrottle(Limit(1, 60), clock, max_addresses=100)
     for n in range(1000):
-        throttle.failed(f"10.0.{n // 256}.{n % 256}")
+        throttle.claim(f"10.0.{n // 256}.{n % 256}")
     assert len(throttle._windows) == 100
     assert throttle.refused("10.0.3.231")  # the newest are kept
     clock.now += 61
-    throttle.failed("10.9.9.9")
+    throttle.claim("10.9.9.9")
     assert len(throttle._windows) == 1  # expired windows are dropped
 
 

@@ -125,10 +125,6 @@ class LoginThrottle:
             if window is not None and window[0] == window_start and window[1] > 0:
                 window[1] -= 1
 
-    def failed(self, key: str) -> None:
-        """Count a failure that was not claimed first (a refused login)."""
-        self.claim(key)
-
     def _forget_expired(self, now: float) -> None:
         windows = self._windows
         while windows:

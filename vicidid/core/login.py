@@ -221,15 +221,11 @@ class Gate:
         locked by guesses counted since the read. Run in a transaction of its own, which
         commits before any hashing. `wrong`: the guess is known wrong already (a plain
         password), and its whole failure is written here."""
-        window: float | None = None
-        if self.limit is not None:
-            if self.memory is not None:
-                window = self.memory.claim(attempt.address)
-            else:
-                seen = attempt.window_start if attempt.failures is not None else None
-                window = windows.claim(conn, attempt.address, int(self.clock()), self.limit, seen)
-            if window is None:
-                return self._refused(attempt, auth.Login.THROTTLED)
+        seen = attempt.window_start if attempt.failures is not None else None
+        address = self.claim_address(conn, attempt.address, seen)
+        if address is None:
+            return self._refused(attempt, auth.Login.THROTTLED)
+        window = address.window
         if attempt.conflict:
             return Claims(False, window)
         # Unknown users run the same statement: it finds no row, at the same cost.
@@ -238,6 +234,33 @@ class Gate:
         if attempt.row is not None and not counted:
             return self._refused(attempt, auth.Login.LOCKED, Claims(False, window))
         return Claims(attempt.row is not None and counted, window, wrong)
+
+    def claim_address(
+        self, conn: Connection | None, address: str, seen: int | None = None
+    ) -> Claims | None:
+        """Count an attempt on its address's throttle window; None when over the limit.
+
+        `seen`: the window's start as the login's read found it (None: not read). Also for
+        a request passed on to VICIdial's PHP, which checks the password itself. `conn`:
+        None where the counts are not the database's (`shared`)."""
+        if self.limit is None:
+            return Claims(False, None)
+        if self.memory is not None:
+            window: float | None = self.memory.claim(address)
+        else:
+            assert conn is not None
+            window = windows.claim(conn, address, int(self.clock()), self.limit, seen)
+        return None if window is None else Claims(False, window)
+
+    def give_back(self, conn: Connection | None, address: str, claims: Claims | None) -> None:
+        """The attempt was no failure: its address's claim goes back."""
+        if claims is None or claims.window is None:
+            return
+        if self.memory is not None:
+            self.memory.release(address, claims.window)
+        else:
+            assert conn is not None
+            windows.release(conn, address, int(claims.window))
 
     def verify(self, attempt: Attempt, now: datetime, claims: Claims | None = None) -> Verdict:
         """Check the password (the costly part: no connection or lock is held for it)."""
@@ -280,7 +303,7 @@ class Gate:
                 logins.login_failed(conn, row["user"] if row is not None else user, ip)
             return [Outcome(Kind.BAD_LOGIN, function=function, user=user)]
         assert row is not None
-        self._give_back(conn, verdict)
+        self.give_back(conn, verdict.address, claims)  # a right password is no failure
         if not verdict.ip_allowed:
             if claims is not None and claims.account:
                 logins.unclaim(conn, row, now)
@@ -288,16 +311,6 @@ class Gate:
             return [Outcome(Kind.IP_REFUSED, function=function, user=user, value=ip)]
         record_login(conn, row, ip, now, claims is not None and claims.account)
         return None
-
-    def _give_back(self, conn: Connection, verdict: Verdict) -> None:
-        """A right password is no failure: the address's claim goes back."""
-        claims = verdict.claims
-        if claims is None or claims.window is None:
-            return
-        if self.memory is not None:
-            self.memory.release(verdict.address, claims.window)
-        else:
-            windows.release(conn, verdict.address, int(claims.window))
 
     def _refused(
         self, attempt: Attempt, login: auth.Login, claims: Claims | None = None

@@ -434,30 +434,24 @@ class Pipeline:
         idempotency.save(call.conn, key, call.user, answer, call.now)
         return outcomes
 
-    def address_refused(self, ip: str) -> bool:
-        """Whether this address is over the login throttle (for a request passed on to
-        VICIdial's PHP, which checks the password itself)."""
-        gate = self.gate
-        if gate.limit is None:
-            return False
+    def claim_passed_on(self, ip: str) -> Claims | None:
+        """A request passed on to VICIdial's PHP, counted on its address before it goes, as
+        any guess is; None when the address is over the throttle."""
         self.throttle_table()
-        if gate.memory is not None:
-            return gate.throttled(ip)
-        with self.engine.connect() as conn:
-            failures, started = windows.window(reading_first(conn), address_key(ip))
-        return gate.limit.reached(failures, started, gate.clock())
+        if not self.gate.shared:  # off, or counted in this process: no database work
+            return self.gate.claim_address(None, address_key(ip))
+        with self._turns, self.engine.begin() as conn:
+            return self.gate.claim_address(conn, address_key(ip))
 
-    def failed_elsewhere(self, ip: str) -> None:
-        """A failed login that VICIdial's PHP answered counts toward the throttle too."""
-        gate = self.gate
-        if gate.limit is None:
+    def give_back_passed_on(self, ip: str, claims: Claims) -> None:
+        """PHP did not answer a failed login: the request's claim goes back."""
+        if claims.window is None:
             return
-        self.throttle_table()
-        if gate.memory is not None:
-            gate.memory.failed(address_key(ip))
+        if not self.gate.shared:
+            self.gate.give_back(None, address_key(ip), claims)
             return
         with self._turns, self.engine.begin() as conn:
-            windows.count(conn, address_key(ip), int(gate.clock()), gate.limit)
+            self.gate.give_back(conn, address_key(ip), claims)
 
     def throttle_table(self) -> None:
         """Where the throttle counts, decided once: the database's table, or this process."""

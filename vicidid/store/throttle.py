@@ -89,11 +89,6 @@ def claim(conn: Connection, address: str, now: int, limit: Limit, seen: int | No
     return seen if seen is not None and limit.live(seen, now) else now
 
 
-def count(conn: Connection, address: str, now: int, limit: Limit) -> None:
-    """A failure counted after the fact (a login that VICIdial's PHP refused)."""
-    claim(conn, address, now, limit, None)
-
-
 def window(conn: Connection, address: str) -> tuple[int | None, int | None]:
     """(failures, start) of the address's window; (None, None) when it has none."""
     row = conn.execute(WINDOW_OF, {"at_address": address}).first()

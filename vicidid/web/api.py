@@ -27,6 +27,7 @@ from vicidid.core.call import POLICIES
 from vicidid.core.dialects import json_answer, simple, vicidial
 from vicidid.core.dialects.status import text_status
 from vicidid.core.fields import FUNCTION, NEW_DIDS, USER
+from vicidid.core.login import Claims
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params, merge
 from vicidid.core.pipeline import Incoming, Pending, Pipeline, Reply
@@ -318,14 +319,21 @@ class Api:
         self.log(rid, ip, scope, reply, status, started)
         await answer(send, status, response_headers, content)
 
-    async def watched(self, body: AsyncIterable[Any], ip: str) -> AsyncIterator[Any]:
-        """The fallback's body, unchanged; a failed login's line counts for the throttle."""
-        first = True
-        async for chunk in body:
-            if first and PHP_FAILED_LOGIN.search(chunk[:200] if isinstance(chunk, bytes) else b""):
-                await self.threads.run(self.pipeline.failed_elsewhere, ip)
-            first = False
-            yield chunk
+    async def watched(
+        self, body: AsyncIterable[Any], ip: str, claims: Claims
+    ) -> AsyncIterator[Any]:
+        """The fallback's body, unchanged; unless it starts with a failed login's line, the
+        request's claim on the throttle goes back once it has been passed on."""
+        failed, first = False, True
+        try:
+            async for chunk in body:
+                if first and isinstance(chunk, bytes):
+                    failed = PHP_FAILED_LOGIN.search(chunk[:200]) is not None
+                first = False
+                yield chunk
+        finally:
+            if not failed:
+                await self.threads.run(self.pipeline.give_back_passed_on, ip, claims)
 
     def log(
         self, rid: str, ip: str, scope: Scope, reply: Reply, status: int, started: float
@@ -362,12 +370,14 @@ class Api:
     ) -> None:
         """Answer with the fallback's answer, or with a clear line when it gives none.
 
-        An address over the login throttle is refused first, with the line VICIdial's PHP
-        prints for a failed login; a failed login that PHP answers counts toward it."""
+        The request is counted on its address's throttle window before it goes, as a guess
+        is, and given back unless PHP answers a failed login: an address over the throttle
+        is refused here, with the line VICIdial's PHP prints for a failed login."""
         assert self.fallback is not None
         function = params.text(FUNCTION)
         user = params.shown(USER)[:20]
-        if await self.threads.run(self.pipeline.address_refused, ip):
+        claims = await self.threads.run(self.pipeline.claim_passed_on, ip)
+        if claims is None:
             reply = Reply([Outcome(Kind.THROTTLED, function=function, user=user)], function, params)
             status, headers, content = respond(
                 reply, "vicidial", wants_json(list(params.raw.items()), [])
@@ -378,6 +388,7 @@ class Api:
             return
         forwarded = await self.fallback.forward(Request(scope, receive), body)
         if isinstance(forwarded, Failed):
+            await self.threads.run(self.pipeline.give_back_passed_on, ip, claims)
             log.warning("fallback did not answer (function=%s): %s", function, forwarded.error)
             outcome = Outcome(
                 forwarded.kind,
@@ -395,7 +406,7 @@ class Api:
             reply = Reply([Outcome(Kind.FORWARDED, function=function, user=user)], function, params)
             status = forwarded.status_code
             forwarded.headers["x-request-id"] = rid
-            forwarded.body_iterator = self.watched(forwarded.body_iterator, ip)
+            forwarded.body_iterator = self.watched(forwarded.body_iterator, ip, claims)
         self.log(rid, ip, scope, reply, status, started)
         if isinstance(forwarded, Failed):
             await answer(send, status, headers, content)
