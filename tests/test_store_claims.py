@@ -208,3 +208,16 @@ def test_a_guess_known_wrong_writes_its_whole_failure_in_the_claim(engine, count
     assert int(row["failed_login_count_today"]) == (1 if counted else 0)
     assert row["failed_last_type_today"] == ("aBAD" if counted else "")
     assert (row["failed_last_ip_today"] == "203.0.113.5") is counted
+
+
+def test_a_claim_that_read_nothing_gives_the_window_it_really_counted_in(engine):
+    """A request passed on to PHP claims without a read: the start it gets back is the
+    running window's, so that giving it back frees the place (seconds later too)."""
+    limit = Limit(2, 60)
+    with engine.begin() as conn:
+        assert throttle.claim(conn, "203.0.113.9", 1000, limit, None) == 1000
+        for now in (1010, 1020, 1030):
+            window = throttle.claim(conn, "203.0.113.9", now, limit, None)
+            assert window == 1000
+            throttle.release(conn, "203.0.113.9", window)
+        assert throttle.window(conn, "203.0.113.9") == (1, 1000)

@@ -69,9 +69,11 @@ def claim(conn: Connection, address: str, now: int, limit: Limit, seen: int | No
     """Count an attempt from this address before it is checked.
 
     The start of the window it counted in, or None when the address is over the limit.
-    `seen`: the window start the login's read found (None: no row, so one is added first).
-    A window that another server started meanwhile makes the start given back a guess
-    that `release` may miss: the attempt then stays counted, never the other way round.
+    `seen`: the window's start as the login's read found it; None where there was no row or
+    nothing was read, and then the row is added where missing and its start read back in
+    the same transaction. A window that another server started between the read and this
+    claim makes the start given back a guess that `release` may miss: the attempt then
+    stays counted, never the other way round.
     """
     values = {"at_address": address, "now": now, "expired": now - limit.seconds}
     insert = NEW_WINDOW["sqlite" if conn.dialect.name == "sqlite" else "mysql"]
@@ -83,10 +85,15 @@ def claim(conn: Connection, address: str, now: int, limit: Limit, seen: int | No
         # where it is missing, and count once more.
         conn.execute(insert, values)
         counted = conn.execute(CLAIM, {**values, "limit": limit.failures}).rowcount == 1
-        seen = None if counted else seen
+        seen = None
     if not counted:
         return None
-    return seen if seen is not None and limit.live(seen, now) else now
+    if seen is None:  # the row is this transaction's to read: its window as counted
+        return int(conn.execute(WINDOW_START_OF, {"at_address": address}).scalar_one())
+    return seen if limit.live(seen, now) else now
+
+
+WINDOW_START_OF = sa.select(_C.window_start).where(_THE_ADDRESS)
 
 
 def window(conn: Connection, address: str) -> tuple[int | None, int | None]:
