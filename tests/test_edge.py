@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from tests.conftest import serve
+from tests.test_existing_vicidial import vicidial_url  # noqa: F401  (a fixture)
 from vicidid.web import metrics
 from vicidid.web.settings import Settings
 
@@ -328,5 +329,30 @@ def test_on_a_narrow_connection_an_identifier_it_lacks_is_refused(mariadb_url, c
                 200,
                 "ERROR: Login incorrect, please try again: |||BAD|\n",
             )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.mariadb
+def test_on_vicidials_latin1_tables_a_user_name_latin1_lacks_is_refused(vicidial_url):  # noqa: F811
+    """A utf8mb4 connection carries any name, but MariaDB refuses to compare a latin1
+    column with text latin1 lacks (1267, illegal mix of collations): refused at the edge."""
+    from vicidid.store.db import make_engine
+
+    engine = make_engine(vicidial_url)
+    login = "function=did_info&pass=1234&source=crm&did_pattern=18001234567"
+    try:
+        with serve(engine) as live:
+            for name in ("%F0%9F%98%80", "%C2%80"):
+                response = live.get(f"{login}&user={name}")
+                assert (response.status_code, response.text) == (
+                    400,
+                    "ERROR: INVALID TEXT | user holds a character the database cannot store\n",
+                )
+            response = live.get(login, auth=("\U0001f600", "1234"))
+            assert response.status_code == 400 and "user holds" in response.text
+            # latin1 has the euro sign: an unknown user, as any other
+            response = live.get(f"{login}&user=%E2%82%AC")
+            assert response.text == "ERROR: INVALID USERNAME OR PASSWORD\n"
     finally:
         engine.dispose()

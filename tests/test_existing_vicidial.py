@@ -44,16 +44,21 @@ def run_sql_file(url: str, path: Path) -> None:
     engine.dispose()
 
 
-@pytest.fixture
-def vicidial_url(mariadb_url) -> str:
-    """A database as VICIdial's installer leaves it: latin1 by default, MyISAM tables."""
-    name = sa.engine.make_url(mariadb_url).database
-    engine = sa.create_engine(mariadb_url)
+def load_vicidial(url: str) -> None:
+    """Make an empty database as VICIdial's installer leaves it, with the sample data."""
+    name = sa.engine.make_url(url).database
+    engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"ALTER DATABASE `{name}` CHARACTER SET latin1")
     engine.dispose()
-    run_sql_file(mariadb_url, HERE / "fixtures" / "vicidial_schema.sql")
-    run_sql_file(mariadb_url, HERE / "data" / "vicidial_sample_data.sql")
+    run_sql_file(url, HERE / "fixtures" / "vicidial_schema.sql")
+    run_sql_file(url, HERE / "data" / "vicidial_sample_data.sql")
+
+
+@pytest.fixture
+def vicidial_url(mariadb_url) -> str:
+    """A database as VICIdial's installer leaves it: latin1 by default, MyISAM tables."""
+    load_vicidial(mariadb_url)
     return mariadb_url
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from vicidid.core import text
 from vicidid.core.dialects import simple, vicidial
 from vicidid.core.outcomes import Kind
+from vicidid.store.sizes import Room
 
 BASE = {"function": "update_did", "user": "admin", "pass": "1234", "did_pattern": "18001234567"}
 
@@ -78,6 +79,27 @@ def test_a_character_the_connection_lacks_is_refused_in_an_identifier_only(codec
     fine = "é" if codec == "cp1252" else "中"
     assert text.refused({**BASE, "user": fine}, None, False, codec) is None
     assert text.refused({**BASE, "user": emoji}, None, False, None) is None  # utf8mb4
+
+
+def test_a_user_name_its_column_lacks_a_character_of_is_refused():
+    # a latin1 column behind a utf8mb4 connection: MariaDB refuses to compare the two
+    latin1 = Room(20, codec="cp1252", widest=1)
+    held = {"user": latin1.carries}
+    for name in ("\x80", "ad\U0001f600"):
+        refused = text.refused({**BASE, "user": name}, None, False, None, held)
+        assert refused is not None and (refused.extra["why"], refused.name) == (
+            text.CHARSET,
+            "user",
+        )
+        refused = text.refused(BASE, (name, "1234"), False, None, held)  # HTTP Basic
+        assert refused is not None and refused.name == "user"
+    assert text.refused({**BASE, "user": "é€"}, None, False, None, held) is None
+    # the column of a user name only: passwords and DIDs are compared otherwise
+    assert text.refused({**BASE, "pass": "\x80"}, None, False, None, held) is None
+    # utf8mb3 lacks what lies beyond U+FFFF
+    utf8mb3 = {"user": Room(20, codec="utf-8", widest=3, bmp_only=True).carries}
+    assert text.refused({**BASE, "user": "ad\U0001f600"}, None, False, None, utf8mb3)
+    assert text.refused({**BASE, "user": "中"}, None, False, None, utf8mb3) is None
 
 
 def test_basic_credentials_are_identifiers_too():

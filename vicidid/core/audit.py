@@ -6,6 +6,7 @@ answer line) and vicidial_api_urls (the request's URL, without the password).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
@@ -122,12 +123,17 @@ URL_ERRORS = "backslashreplace"  # how a URL quotes what UTF-8 cannot encode
 
 @dataclass(frozen=True)
 class Request:
-    """What every api_log row of one request shares."""
+    """What every api_log row of one request shares, built before the request writes
+    anything: its URL (quoted, cut to its column) cannot fail once a change has landed."""
 
     function: str
-    user: str
-    params: Params
-    path: str
+    source: str  # the source parameter, as shown
+    url: str  # the request as vicidial_api_urls keeps it, password left out
+
+    @classmethod
+    def of(cls, conn: Connection, function: str, params: Params, path: str) -> Request:
+        url = sizes.of(conn).fit_value(t.api_urls.name, "url", logged_url(path, params))
+        return cls(function, params.shown(SOURCE), url)
 
 
 def finish(
@@ -135,6 +141,7 @@ def finish(
     writes: list[Write],
     rows: list[LogRow],
     request: Request,
+    user: str,
     ip: str,
     now: datetime,
     seconds: float,
@@ -143,32 +150,35 @@ def finish(
 ) -> None:
     """Send the request's last writes, then its api_log rows with their api_urls rows.
 
+    Every row is built, each text cut to what its column and the connection hold, before
+    the first of them is sent: what is left can only be the database's own failure.
+
     One round trip on MariaDB for a request with a few answer lines. A bulk copy's many
     rows go in multi-row inserts instead, after the writes: where ids come out consecutive
     (store/queries.py), or on MyISAM under LOCK TABLES (store/bulk.py); what neither takes
     goes row by row, several rows a message.
     """
-    entries = _api_log_rows(rows, request, now, seconds)
-    url = logged_url(request.path, request.params) if entries else None
+    entries = _api_log_rows(rows, request, user, now, seconds)
+    log = queries.api_log_values(conn, entries, request.url if entries else None, ip)
     if len(entries) > 1:
         send(conn, writes)
         writes = []
         if bulk:
-            queries.api_log(conn, entries, url, ip)
+            queries.api_log(conn, log)
             return
-        entries = entries[locked.api_log(conn, entries, url, ip) :]
-    send(conn, writes + changes.api_log(conn, entries, url, ip))
+        done = locked.api_log(conn, log)
+        log = dataclasses.replace(log, rows=log.rows[done:])
+    send(conn, writes + changes.api_log_writes(log))
 
 
 def _api_log_rows(
-    rows: list[LogRow], request: Request, now: datetime, seconds: float
+    rows: list[LogRow], request: Request, user: str, now: datetime, seconds: float
 ) -> list[dict[str, object]]:
     """A vicidial_api_log row for each answer line."""
     run_time = f"{seconds:.6f}"
-    source = request.params.shown(SOURCE)
     return [
         {
-            "user": request.user,
+            "user": user,
             "api_date": now,
             "api_script": "non-agent",
             "function": request.function or "",
@@ -176,7 +186,7 @@ def _api_log_rows(
             "value": "",  # VICIdial logs the last POST field here, which can be the password
             "result": r.result,
             "result_reason": r.reason,
-            "source": source,
+            "source": request.source,
             "data": r.data,
             "run_time": run_time,
         }

@@ -165,6 +165,8 @@ class Pipeline:
                     with self.engine.connect() as conn:
                         if not self.transactional:  # MyISAM: nothing to commit
                             wire.use_autocommit(conn)
+                        # what its api_log rows share, built before anything is written
+                        logged = audit.Request.of(conn, function, params, incoming.path)
                         verdict = None
                         if needs_login(function):  # the login, checked before any lock
                             also = self._prefetch(conn, params, function, dids)
@@ -190,7 +192,8 @@ class Pipeline:
                                 conn,
                                 later,
                                 log_rows(outcomes, whole=self.policy.whole_echoes),
-                                audit.Request(function, user, params, incoming.path),
+                                logged,
+                                user,
                                 incoming.ip,
                                 now,
                                 time.perf_counter() - started,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from vicidid.core.fields import DID_PATTERN, PASS, SOURCE_DID, USER
 from vicidid.core.outcomes import Kind, Outcome
@@ -65,12 +65,16 @@ def known_codec(name: str) -> str | None:
 
 
 def problem(
-    raw: Mapping[str, str], identifiers: Iterable[tuple[str, str]], codec: str | None
+    raw: Mapping[str, str],
+    identifiers: Iterable[tuple[str, str]],
+    codec: str | None,
+    held: Mapping[str, Callable[[str], bool]] | None = None,
 ) -> tuple[str, str] | None:
     """(parameter name, why) of the first text to refuse, or None.
 
     `raw`: every parameter as sent; `identifiers`: (name, value) of what is looked up, as
-    the dialect reads it; `codec`: the database connection's, None when it holds any text.
+    the dialect reads it; `codec`: the database connection's, None when it holds any text;
+    `held`: by identifier, whether the column it is compared with holds all its characters.
     """
     for name, value in raw.items():
         if has_surrogate(name) or has_surrogate(value):
@@ -80,7 +84,7 @@ def problem(
             return name, SURROGATE
         if "\x00" in value:
             return name, NUL
-        if not holds(codec, value):
+        if not holds(codec, value) or (held and name in held and not held[name](value)):
             return name, CHARSET
     return None
 
@@ -90,11 +94,13 @@ def refused(
     basic: tuple[str, str] | None,
     filtering: bool,
     codec: str | None,
+    held: Mapping[str, Callable[[str], bool]] | None = None,
 ) -> Outcome | None:
     """The answer to a request whose text cannot be stored or logged, or None.
 
     `basic`: HTTP Basic credentials; `filtering`: the dialect removes characters outside
-    each field's set (as VICIdial), so the identifiers it looks up are always plain.
+    each field's set (as VICIdial), so the identifiers it looks up are always plain;
+    `held`: as for `problem`.
     """
     identifiers: list[tuple[str, str]] = []
     if not filtering:
@@ -102,7 +108,7 @@ def refused(
             identifiers += [(name, raw[name]) for name in field.names if name in raw]
         if basic is not None:
             identifiers += [(USER.name, basic[0]), (PASS.name, basic[1])]
-    found = problem(raw, identifiers, codec)
+    found = problem(raw, identifiers, codec, held)
     if found is None:
         return None
     name, why = found

@@ -49,6 +49,7 @@ from vicidid.rows import DidRow
 from vicidid.store import faults, sizes
 from vicidid.store import tables as t
 from vicidid.store.db import WRITTEN_TABLES, PerEngine, table_engines
+from vicidid.store.queries import ApiLog
 
 log = logging.getLogger("vicidid")
 
@@ -173,9 +174,7 @@ def insert_dids(
     return len(patterns)
 
 
-def api_log(
-    conn: Connection, rows: list[dict[str, object]], url: str | None, remote_ip: str
-) -> int:
+def api_log(conn: Connection, log: ApiLog) -> int:
     """The api_log rows, each with its vicidial_api_urls row, in multi-row inserts under
     LOCK TABLES (elsewhere changes.api_log sends them one by one, several a message).
 
@@ -185,16 +184,17 @@ def api_log(
     """
     if not usable(conn):
         return 0
-    fit = sizes.of(conn).fit
-    rows = [fit(t.api_log.name, row) for row in rows]
-    where = fit(t.api_urls.name, {"url": url or "", "remote_ip": remote_ip})
+    rows, url = log.rows, log.url
+    where = {"url": url or "", "remote_ip": log.remote_ip}
     tables = (t.api_log.name,) if url is None else (t.api_log.name, t.api_urls.name)
-    for start in range(0, len(rows), CHUNK):
-        own, shared = _shared(rows[start : start + CHUNK])
+    # every chunk's statement made (its shared values escaped) before the first is sent
+    chunks = [_shared(rows[start : start + CHUNK]) for start in range(0, len(rows), CHUNK)]
+    statements = [_statement(conn, t.api_log.name, own, shared) for own, shared in chunks]
+    for number, ((own, _), statement) in enumerate(zip(chunks, statements, strict=True)):
         with _locked(conn, tables) as locked:
             if not locked:
-                return start
-            first = int(_insert(conn, t.api_log.name, own, shared).lastrowid)
+                return number * CHUNK
+            first = int(conn.exec_driver_sql(*statement).lastrowid)
             if url is None:
                 continue
             copied = conn.execute(URLS_FROM_LOG, {"first": first, **where}).rowcount
@@ -225,6 +225,16 @@ def _insert(
     shared: Mapping[str, object],
     prefix: str = "",
 ) -> CursorResult[Any]:
+    return conn.exec_driver_sql(*_statement(conn, table, rows, shared, prefix))
+
+
+def _statement(
+    conn: Connection,
+    table: str,
+    rows: Sequence[Mapping[str, object]],
+    shared: Mapping[str, object],
+    prefix: str = "",
+) -> tuple[str, tuple[object, ...]]:
     """One INSERT of many rows: each row's own values as parameters, and the values every
     row shares written into the statement once escaped (escaping the same values once per
     row cost more than the insert itself). Each row must have a value of its own."""
@@ -235,7 +245,7 @@ def _insert(
         f"INSERT {prefix} INTO {quote(table)} ({','.join(quote(c) for c in (*own, *shared))}) "
         f"VALUES {','.join([one] * len(rows))}"
     )
-    return conn.exec_driver_sql(sql, tuple(r[c] for r in rows for c in own))
+    return sql, tuple(r[c] for r in rows for c in own)
 
 
 def _literals(conn: Connection, values: list[object]) -> list[str]:

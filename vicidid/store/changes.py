@@ -18,7 +18,14 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from vicidid.store import sizes
 from vicidid.store import tables as t
-from vicidid.store.queries import ADMIN_LOG, API_LOG, DELETE_DID, UPDATE_DID
+from vicidid.store.queries import (
+    ADMIN_LOG,
+    API_LOG,
+    DELETE_DID,
+    UPDATE_DID,
+    ApiLog,
+    api_log_values,
+)
 from vicidid.store.wire import Write
 
 
@@ -64,13 +71,15 @@ def api_log(
     conn: Connection, rows: list[dict[str, object]], url: str | None, remote_ip: str
 ) -> list[Write]:
     """Each api_log row, followed by its vicidial_api_urls row (no password in the URL)."""
-    fit = sizes.of(conn).fit
+    return api_log_writes(api_log_values(conn, rows, url, remote_ip))
+
+
+def api_log_writes(log: ApiLog) -> list[Write]:
+    """The writes of api_log rows already cut to their columns (queries.api_log_values)."""
     writes: list[Write] = []
-    where = fit(t.api_urls.name, {"url": url, "remote_ip": remote_ip}) if url is not None else {}
-    for row in rows:
-        fitted = fit(t.api_log.name, row)
-        writes.append(Write(API_LOG, fitted, t.api_log.name, tuple(fitted)))
-        if url is not None:
-            values = {"api_date": row["api_date"], **where}
+    for row in log.rows:
+        writes.append(Write(API_LOG, row, t.api_log.name, tuple(row)))
+        if log.url is not None:
+            values = {"api_date": row["api_date"], "remote_ip": log.remote_ip, "url": log.url}
             writes.append(Write(API_URL_OF_LAST_LOG, values, t.api_urls.name, URL_KEYS))
     return writes

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -225,18 +226,32 @@ def admin_log_exists(conn: Connection, values: dict[str, object]) -> bool:
     return any(notes == values["event_notes"] for notes in rows)
 
 
-def api_log(
+@dataclass(frozen=True)
+class ApiLog:
+    """A request's api_log rows, with the URL and the address their vicidial_api_urls rows
+    share (no URL: no url rows), every text already cut to its column (store/sizes.py):
+    what is left to do is sending them."""
+
+    rows: list[dict[str, object]]
+    url: str | None
+    remote_ip: str
+
+
+def api_log_values(
     conn: Connection, rows: list[dict[str, object]], url: str | None, remote_ip: str
-) -> None:
+) -> ApiLog:
+    fit = sizes.of(conn).fit
+    where = fit(t.api_urls.name, {"url": url or "", "remote_ip": remote_ip})
+    fitted = [fit(t.api_log.name, row) for row in rows]
+    return ApiLog(fitted, None if url is None else str(where["url"]), str(where["remote_ip"]))
+
+
+def api_log(conn: Connection, log: ApiLog) -> None:
     """Many api_log rows in multi-row inserts, each with its vicidial_api_urls row (no
     password): only where ids come out consecutive (consecutive_ids). Elsewhere each row
     goes as its own statement (changes.py), or under LOCK TABLES on MyISAM (bulk.py).
     """
-    fit = sizes.of(conn).fit
-    rows = [fit(t.api_log.name, row) for row in rows]
-    if url is not None:
-        where = fit(t.api_urls.name, {"url": url, "remote_ip": remote_ip})
-        url, remote_ip = where["url"], where["remote_ip"]
+    rows, url, remote_ip = log.rows, log.url, log.remote_ip
     for start in range(0, len(rows), 500):
         chunk = rows[start : start + 500]
         result = multi_insert(conn, t.api_log.name, chunk)

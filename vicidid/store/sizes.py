@@ -78,6 +78,10 @@ class Room:
         """Whether the text goes in whole and unchanged."""
         return self.fit(text) == text
 
+    def carries(self, text: str) -> bool:
+        """Whether the column (and the connection) has every character of the text."""
+        return self._encodable(text) == text
+
     def fit(self, text: str, note: bool = False) -> str:
         """The text as the column can hold it: unknown characters as `?`, then cut.
 

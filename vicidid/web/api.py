@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from starlette.requests import Request
 
 from vicidid.auth.hash_slots import Follow
@@ -33,6 +34,7 @@ from vicidid.core.params import Params, merge
 from vicidid.core.pipeline import Incoming, Pending, Pipeline, Reply
 from vicidid.errors import VicididError
 from vicidid.store import sizes
+from vicidid.store import tables as t
 from vicidid.web import access_log, forms, json_body, metrics
 from vicidid.web.fallback import Failed, Fallback, implemented
 from vicidid.web.hashers import Hashers
@@ -202,6 +204,9 @@ class Api:
         self.filtering = POLICIES[settings.dialect].filtering
         # the database connection's codec: an identifier it cannot carry is refused here
         self.codec = sizes.link_codec(pipeline.engine)
+        # Whether the user name column has a name's characters, read from the database on
+        # first use: MariaDB refuses to compare a latin1 column with text latin1 lacks.
+        self.held: dict[str, Callable[[str], bool]] | None = None
         # The pipeline blocks on the database, so it runs on threads: as many as there are
         # pooled connections (more would only queue for a connection while contending for
         # the interpreter lock).
@@ -233,6 +238,15 @@ class Api:
             incoming.verdict = await self.hashers.check(reply.pending)
             reply = await self.threads.run(self.pipeline.handle, incoming)
         return reply
+
+    def columns_held(self) -> dict[str, Callable[[str], bool]] | None:
+        """The check of a user name against its column (None, and asked again next time,
+        while the database cannot be read)."""
+        try:
+            room = sizes.load(self.pipeline.engine).room(t.users.name, "user")
+        except sa_exc.SQLAlchemyError:
+            return None
+        return {} if room is None else {USER.name: room.carries}
 
     def refused(
         self, outcome: Outcome, query: list[tuple[str, str]], form: list[tuple[str, str]]
@@ -282,7 +296,9 @@ class Api:
             reply = self.refused(Outcome(Kind.MALFORMED_BODY, value=malformed), query, [])
             await self.deliver(send, scope, reply, wants_json(query, []), ip, rid, started)
             return
-        refusal = text.refused(merge(query, form), basic, self.filtering, self.codec)
+        if self.held is None and not self.filtering:
+            self.held = await self.threads.run(self.columns_held)
+        refusal = text.refused(merge(query, form), basic, self.filtering, self.codec, self.held)
         if refusal is not None:
             reply = self.refused(refusal, query, form)
             await self.deliver(send, scope, reply, as_json, ip, rid, started)
