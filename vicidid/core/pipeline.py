@@ -8,7 +8,10 @@ never run a second time once it has written, and says the change may be partly a
 
 On MariaDB/MySQL the login's read also carries the DID read the function declares, and a
 function's closing writes leave with the api_log rows in one message (store/wire.py):
-an update_did is three round trips, two on MyISAM.
+an update_did is three round trips, two on MyISAM. That DID row is used only when the
+login is settled in that very read; after a guess is counted (its own transaction) and
+hashed, maybe in a second pass, the function reads the DID again, in the transaction that
+writes it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -286,17 +289,24 @@ class Pipeline:
         also: Read | None = None,
     ) -> Verdict | Pending | Follow:
         """The login's verdict, or the password check to run first off this thread (or to
-        wait for: the same one is under way)."""
+        wait for: the same one is under way).
+
+        Only a verdict settled in the login's own read keeps the DID row read with it
+        (`also`). A guess is counted in a transaction of its own and hashed after it,
+        maybe on other threads between two passes: the function then reads the DID
+        itself, in the transaction that writes it.
+        """
         verdict = incoming.verdict
         if verdict is None:
             attempt = self.gate.read(conn, params, incoming.basic, incoming.ip, also)
             verdict = self.gate.quick(attempt, now)
-            if verdict is None:
-                found = self._guess(conn, attempt, incoming, now, claimed)
-                if not isinstance(found, Verdict):
-                    return found
-                verdict = found
-        return self.gate.screen(conn, verdict, incoming.ip)
+            if verdict is not None:
+                return self.gate.screen(conn, verdict, incoming.ip)
+            found = self._guess(conn, attempt, incoming, now, claimed)
+            if not isinstance(found, Verdict):
+                return found
+            verdict = found
+        return self.gate.screen(conn, replace(verdict, also=None), incoming.ip)
 
     def _guess(
         self,
