@@ -1,9 +1,10 @@
 """A DID deleted by another client while a request that changes it is under way.
 
-A login that needs a bcrypt hash runs in two passes (web/api.py): the second reads the DID
-again, in the transaction that writes it. A DID deleted between the passes is answered as
-not found, with no admin_log row and the api_log row of that answer; one added again is
-the one changed. On SQLite, InnoDB, and VICIdial's own MyISAM schema.
+The request answers that the DID does not exist, writes no admin_log row for it and logs
+the api_log row of that answer — whether the DID went between the two passes of a login
+that needed a bcrypt hash, or between the function's read and its UPDATE or DELETE in a
+single pass. On SQLite, InnoDB, and VICIdial's own MyISAM schema, where nothing can be
+rolled back.
 """
 
 from __future__ import annotations
@@ -185,3 +186,53 @@ def test_an_untouched_did_is_changed_in_the_second_pass(db):
     assert reply.kinds == [Kind.UPDATED] and reply.dids == [DID]
     assert changes_logged(db)[-1] == ("MODIFY", str(did_ids(db)[0]))
     assert api_logged(db)[-1] == ("SUCCESS", "update_did DID HAS BEEN UPDATED", DID)
+
+
+# --- between the function's read and its write, in one pass ----------------------------
+
+
+def deleting_before(db: sa.engine.Engine, verb: str) -> Callable[..., None]:
+    """A listener that deletes the DID just before the request's `verb` of it goes out:
+    from another connection on MariaDB; on SQLite, whose one writer is the request, on the
+    request's own connection (the row is gone when its statement runs, all the same)."""
+    done: list[bool] = []
+
+    def listener(conn, cursor, statement: str, *args: object) -> None:
+        if done or not statement.lstrip().upper().startswith(verb):
+            return
+        done.append(True)
+        if db.dialect.name == "sqlite":
+            cursor.connection.execute(
+                "DELETE FROM vicidial_inbound_dids WHERE did_pattern=?", (DID,)
+            )
+        else:
+            other = sa.create_engine(db.url)
+            delete_did(other)
+            other.dispose()
+
+    return listener
+
+
+@pytest.mark.parametrize(
+    ("extra", "verb"),
+    [(CHANGE, "UPDATE VICIDIAL_INBOUND_DIDS"), (DELETE, "DELETE FROM VICIDIAL_INBOUND_DIDS")],
+    ids=["update", "delete"],
+)
+def test_a_did_deleted_between_the_read_and_the_write_is_not_found(db, extra, verb):
+    pipeline = Pipeline(db, POLICIES["simple"])
+    # the password hashed once and remembered: the login is settled in its read, which on
+    # MariaDB carries the function's DID read too
+    assert pipeline.handle(Incoming(query([("did_description", "First line")]))).kinds == [
+        Kind.UPDATED
+    ]
+    before = logs(db)
+    listener = deleting_before(db, verb)
+    sa.event.listen(db, "before_cursor_execute", listener)
+    try:
+        reply = pipeline.handle(Incoming(query(extra)))
+    finally:
+        sa.event.remove(db, "before_cursor_execute", listener)
+    assert_answered_gone(reply, db, before)
+    # and the next request finds no DID either way
+    again = pipeline.handle(Incoming(query(CHANGE)))
+    assert again.kinds == [Kind.DID_NOT_FOUND]

@@ -11,7 +11,9 @@ function's closing writes leave with the api_log rows in one message (store/wire
 an update_did is three round trips, two on MyISAM. That DID row is used only when the
 login is settled in that very read; after a guess is counted (its own transaction) and
 hashed, maybe in a second pass, the function reads the DID again, in the transaction that
-writes it.
+writes it. Whichever way it was read, the change must still find the DID when it is
+written: if another client deleted it meanwhile, the answer is that the DID does not
+exist, and no admin_log row is written (wire.RowMissing).
 """
 
 from __future__ import annotations
@@ -164,6 +166,7 @@ class Pipeline:
                 call_changes.clear()
                 attempt = faults.Attempt()
                 later: list[Write] = []  # the writes sent with the api_log rows
+                if_gone: list[Outcome] = []  # the answer should the DID be gone at the write
                 try:
                     with self.engine.connect() as conn:
                         if not self.transactional:  # MyISAM: nothing to commit
@@ -188,17 +191,19 @@ class Pipeline:
                                 dids,
                                 call_changes,
                                 later,
+                                if_gone,
                             )
-                            audit.finish(
-                                conn,
-                                later,
-                                log_rows(outcomes, whole=self.policy.whole_echoes),
-                                audit.Request(function, user, params, incoming.path),
-                                incoming.ip,
-                                now,
-                                time.perf_counter() - started,
-                                bulk=self.bulk_ids,
-                            )
+                            request = audit.Request(function, user, params, incoming.path)
+                            try:
+                                self._finish(conn, later, outcomes, request, incoming, now, started)
+                            except wire.RowMissing:
+                                if not if_gone:  # no function changes a row without one
+                                    raise
+                                # deleted since it was read: the change and its admin_log row
+                                # did not run; the answer is the one for a DID not found
+                                outcomes = list(if_gone)
+                                call_changes.clear()
+                                self._finish(conn, [], outcomes, request, incoming, now, started)
                             attempt.committing = True
                     break
                 except idempotency.KeyTaken:
@@ -215,6 +220,28 @@ class Pipeline:
             call_changes = []
         self._purge_expired_keys(now)
         return Reply(outcomes, function, params, call_changes)
+
+    def _finish(
+        self,
+        conn: Connection,
+        later: list[Write],
+        outcomes: list[Outcome],
+        request: audit.Request,
+        incoming: Incoming,
+        now: datetime,
+        started: float,
+    ) -> None:
+        """The function's closing writes, then the answer's api_log rows."""
+        audit.finish(
+            conn,
+            later,
+            log_rows(outcomes, whole=self.policy.whole_echoes),
+            request,
+            incoming.ip,
+            now,
+            time.perf_counter() - started,
+            bulk=self.bulk_ids,
+        )
 
     def _purge_expired_keys(self, now: datetime) -> None:
         """Delete expired Idempotency-Keys and throttle windows, at most once a minute,
@@ -364,6 +391,7 @@ class Pipeline:
         dids: sa.TableClause,
         changes: list[str],
         later: list[Write],
+        if_gone: list[Outcome],
     ) -> tuple[list[Outcome], str]:
         if verdict is None:  # a function that needs no login (version): a call without a caller
             call = Call(conn, params, self.policy, None, function, "", incoming.ip, now, dids)
@@ -405,6 +433,7 @@ class Pipeline:
             self.transactional,
             later,
             self._prefetched(verdict, params, function),
+            if_gone,
         )
         key = incoming.idempotency_key or params.text(IDEMPOTENCY_KEY)
         if key and FUNCTIONS[function].idempotent:
