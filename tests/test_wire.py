@@ -167,6 +167,46 @@ def test_a_refused_write_is_named_and_the_ones_after_it_never_run(mariadb_url, e
     db.dispose()
 
 
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "sqlite",
+        pytest.param("innodb", marks=pytest.mark.mariadb),
+        pytest.param("myisam", marks=pytest.mark.mariadb),
+    ],
+)
+@pytest.mark.parametrize("found", [True, False])
+def test_the_writes_after_a_change_run_only_if_it_found_its_row(engine, found, tmp_path, request):
+    url = (
+        f"sqlite:///{tmp_path / 'wire.db'}"
+        if engine == "sqlite"
+        else request.getfixturevalue("mariadb_url")
+    )
+    db = demo_engine(url, "innodb" if engine == "sqlite" else engine)
+    with db.connect() as conn:
+        (did_id,) = conn.execute(sa.select(t.inbound_dids.c.did_id)).scalars()
+    change = {"did_description": "Wire line"}
+    with db.connect() as conn:
+        writes = [
+            changes.did_update(conn, did_id if found else did_id + 1000, change),
+            *log_writes(conn, ["one", "two"]),
+            *changes.api_log(conn, [{"api_date": NOW, "function": "wire"}], "/wire?x=1", "ip"),
+        ]
+        with counting_round_trips() as sent:
+            if found:
+                wire.send(conn, writes)
+            else:
+                with pytest.raises(wire.RowMissing) as missing:
+                    wire.send(conn, writes)
+                assert missing.value.index == 0
+        conn.commit()
+    if engine != "sqlite":
+        assert sent[0] == 1  # the count kept and checked in the same message
+    assert stored_notes(db) == (["one", "two"] if found else [])
+    assert count(db, "vicidial_api_log") == count(db, "vicidial_api_urls") == int(found)
+    db.dispose()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
 def test_a_batch_larger_than_a_message_lands_whole_and_in_order(backend, tmp_path, request):
     url = (

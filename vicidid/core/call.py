@@ -80,6 +80,9 @@ class Call:
     later: list[Write] = field(default_factory=list)
     # DID rows read with the login, by (pattern, columns): the read a function would make.
     prefetched: dict[tuple[str, tuple[str, ...]], DidRow | None] = field(default_factory=dict)
+    # The answer instead, should a change in `later` find its DID gone when it is written
+    # (deleted by another client since it was read): nothing of the change is then written.
+    if_gone: list[Outcome] = field(default_factory=list)
 
     def did(self, pattern: str, columns: tuple[str, ...]) -> DidRow | None:
         """The DID's row (only `columns`), read with the login when it could be."""

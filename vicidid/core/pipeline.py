@@ -8,7 +8,12 @@ never run a second time once it has written, and says the change may be partly a
 
 On MariaDB/MySQL the login's read also carries the DID read the function declares, and a
 function's closing writes leave with the api_log rows in one message (store/wire.py):
-an update_did is three round trips, two on MyISAM.
+an update_did is three round trips, two on MyISAM. That DID row is used only when the
+login is settled in that very read; after a guess is counted (its own transaction) and
+hashed, maybe in a second pass, the function reads the DID again, in the transaction that
+writes it. Whichever way it was read, the change must still find the DID when it is
+written: if another client deleted it meanwhile, the answer is that the DID does not
+exist, and no admin_log row is written (wire.RowMissing).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -161,6 +166,7 @@ class Pipeline:
                 call_changes.clear()
                 attempt = faults.Attempt()
                 later: list[Write] = []  # the writes sent with the api_log rows
+                if_gone: list[Outcome] = []  # the answer should the DID be gone at the write
                 try:
                     with self.engine.connect() as conn:
                         if not self.transactional:  # MyISAM: nothing to commit
@@ -187,18 +193,22 @@ class Pipeline:
                                 dids,
                                 call_changes,
                                 later,
+                                if_gone,
                             )
-                            audit.finish(
-                                conn,
-                                later,
-                                log_rows(outcomes, whole=self.policy.whole_echoes),
-                                logged,
-                                user,
-                                incoming.ip,
-                                now,
-                                time.perf_counter() - started,
-                                bulk=self.bulk_ids,
-                            )
+                            try:
+                                self._finish(
+                                    conn, later, outcomes, logged, user, incoming, now, started
+                                )
+                            except wire.RowMissing:
+                                if not if_gone:  # no function changes a row without one
+                                    raise
+                                # deleted since it was read: the change and its admin_log row
+                                # did not run; the answer is the one for a DID not found
+                                outcomes = list(if_gone)
+                                call_changes.clear()
+                                self._finish(
+                                    conn, [], outcomes, logged, user, incoming, now, started
+                                )
                             attempt.committing = True
                     break
                 except idempotency.KeyTaken:
@@ -215,6 +225,30 @@ class Pipeline:
             call_changes = []
         self._purge_expired_keys(now)
         return Reply(outcomes, function, params, call_changes)
+
+    def _finish(
+        self,
+        conn: Connection,
+        later: list[Write],
+        outcomes: list[Outcome],
+        request: audit.Request,
+        user: str,
+        incoming: Incoming,
+        now: datetime,
+        started: float,
+    ) -> None:
+        """The function's closing writes, then the answer's api_log rows."""
+        audit.finish(
+            conn,
+            later,
+            log_rows(outcomes, whole=self.policy.whole_echoes),
+            request,
+            user,
+            incoming.ip,
+            now,
+            time.perf_counter() - started,
+            bulk=self.bulk_ids,
+        )
 
     def _purge_expired_keys(self, now: datetime) -> None:
         """Delete expired Idempotency-Keys and throttle windows, at most once a minute,
@@ -289,17 +323,24 @@ class Pipeline:
         also: Read | None = None,
     ) -> Verdict | Pending | Follow:
         """The login's verdict, or the password check to run first off this thread (or to
-        wait for: the same one is under way)."""
+        wait for: the same one is under way).
+
+        Only a verdict settled in the login's own read keeps the DID row read with it
+        (`also`). A guess is counted in a transaction of its own and hashed after it,
+        maybe on other threads between two passes: the function then reads the DID
+        itself, in the transaction that writes it.
+        """
         verdict = incoming.verdict
         if verdict is None:
             attempt = self.gate.read(conn, params, incoming.basic, incoming.ip, also)
             verdict = self.gate.quick(attempt, now)
-            if verdict is None:
-                found = self._guess(conn, attempt, incoming, now, claimed)
-                if not isinstance(found, Verdict):
-                    return found
-                verdict = found
-        return self.gate.screen(conn, verdict, incoming.ip)
+            if verdict is not None:
+                return self.gate.screen(conn, verdict, incoming.ip)
+            found = self._guess(conn, attempt, incoming, now, claimed)
+            if not isinstance(found, Verdict):
+                return found
+            verdict = found
+        return self.gate.screen(conn, replace(verdict, also=None), incoming.ip)
 
     def _guess(
         self,
@@ -357,6 +398,7 @@ class Pipeline:
         dids: sa.TableClause,
         changes: list[str],
         later: list[Write],
+        if_gone: list[Outcome],
     ) -> tuple[list[Outcome], str]:
         if verdict is None:  # a function that needs no login (version): a call without a caller
             call = Call(conn, params, self.policy, None, function, "", incoming.ip, now, dids)
@@ -398,6 +440,7 @@ class Pipeline:
             self.transactional,
             later,
             self._prefetched(verdict, params, function),
+            if_gone,
         )
         key = incoming.idempotency_key or params.text(IDEMPOTENCY_KEY)
         if key and FUNCTIONS[function].idempotent:

@@ -74,6 +74,12 @@ def skip(cursor: Any) -> None:
     cursor.connection.discard_result()
 
 
+def affected(cursor: Any) -> int:
+    """The current statement's affected rows (matched rows for an UPDATE: SQLAlchemy
+    connects with CLIENT_FOUND_ROWS), once its result is read or dropped."""
+    return int(cursor.connection.affected_rows())
+
+
 def next_statement(cursor: Any) -> bool:
     """On to the next statement's result; False when there is none. A statement the
     database refused raises here."""

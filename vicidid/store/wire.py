@@ -13,6 +13,16 @@ Errors come back as SQLAlchemy's exceptions, with a lost connection invalidated,
 pipeline's fault handling (store/faults.py) treats them exactly as any other statement's.
 SQLite takes the statements one by one through SQLAlchemy: it has no round trips to save,
 and its column types need SQLAlchemy's conversions.
+
+A change to a row read earlier (`Write.needs_row`) is checked for the rows it affected: if
+another client deleted the row meanwhile, the writes after it must not run (they are its
+audit rows). SQLite's are simply not sent. MariaDB runs every statement of a message
+whatever the ones before it did, so there the change's affected-row count is kept in a
+session variable (`SET @vicidid_found = ROW_COUNT()`: the binary log carries a user
+variable's value with each statement that uses it, so a statement-based replica decides
+alike) and the writes after it go as INSERT … SELECT … WHERE that count (`Write.if_found`).
+The count is also read back from the message's results, and `send` raises RowMissing. No
+round trip is added.
 """
 
 from __future__ import annotations
@@ -86,6 +96,11 @@ class Write:
 
     `rescue` runs when this very write fails on a database that keeps what ran before it
     (MyISAM): the admin_log row of a change that has landed is written another way.
+
+    `needs_row`: an UPDATE or DELETE of a row the request read. If it affects no row, the
+    writes after it do not run and `send` raises RowMissing. A write that may follow it in
+    a batch has `if_found`: the same write as a statement that runs only if that change
+    found its row (IF_FOUND), with the same parameters.
     """
 
     clause: sa.Executable
@@ -94,6 +109,24 @@ class Write:
     keys: tuple[str, ...] = ()  # the columns given (INSERT/UPDATE); () for every bound name
     repeatable: bool = False  # writes the same values however often it runs
     rescue: Callable[[], None] | None = field(default=None, compare=False)
+    needs_row: bool = False
+    if_found: sa.Executable | None = field(default=None, compare=False)
+
+
+# The affected-row count of the last change that needs its row, for the statements after
+# it in the same message (MariaDB/MySQL: a message's statements all run).
+FOUND_KEPT = sa.text("SET @vicidid_found = ROW_COUNT()")
+IF_FOUND = sa.text("@vicidid_found > 0")
+
+
+class RowMissing(VicididError):
+    """A write that needs its row (`Write.needs_row`) affected none: another client
+    deleted the row since it was read. The writes before it ran (on MyISAM they stay), it
+    changed nothing, and the ones after it did not run. `index` is that write."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
 
 
 class WriteFailed(VicididError):
@@ -147,6 +180,7 @@ class _Way:
     execute: Callable[[Any, str, tuple[object, ...]], None]
     rows: Callable[[Any], tuple[list[str], Sequence[tuple[Any, ...]]]]
     skip: Callable[[Any], None]  # drop the current statement's result
+    affected: Callable[[Any], int]  # the current statement's rows affected (found, for UPDATE)
     next_statement: Callable[[Any], bool]  # raises when that statement failed
 
 
@@ -155,9 +189,12 @@ _DBAPI = _Way(
     execute=lambda cursor, sql, values: cursor.execute(sql, values),
     rows=lambda cursor: ([d[0] for d in cursor.description or ()], cursor.fetchall()),
     skip=lambda cursor: None,
+    affected=lambda cursor: int(cursor.rowcount),
     next_statement=lambda cursor: bool(cursor.nextset()),
 )
-_MYSQLDB = _Way(mysqldb.execute, mysqldb.rows, mysqldb.skip, mysqldb.next_statement)
+_MYSQLDB = _Way(
+    mysqldb.execute, mysqldb.rows, mysqldb.skip, mysqldb.affected, mysqldb.next_statement
+)
 
 
 def _way(cursor: Any) -> _Way:
@@ -170,7 +207,8 @@ def send(conn: Connection, writes: Sequence[Write]) -> None:
 
     Raises WriteFailed naming the write that failed. When the database refused it, the
     writes before it ran (and on MyISAM stay) and the ones after it did not; when the
-    connection was lost, any write of that message may have run.
+    connection was lost, any write of that message may have run. Raises RowMissing when
+    a write that needs its row found none: the writes after it did not run.
     """
     if not writes:
         return
@@ -179,9 +217,11 @@ def send(conn: Connection, writes: Sequence[Write]) -> None:
     if not direct(conn):
         for index, w in enumerate(writes):
             try:
-                conn.execute(w.clause, dict(w.params))
+                result = conn.execute(w.clause, dict(w.params))
             except sa_exc.DBAPIError as error:
                 raise WriteFailed(index, error) from error
+            if w.needs_row and result.rowcount == 0:
+                raise RowMissing(index)
         return
     _begin(conn)
     parts = [_compiled(w.clause, conn.dialect, w.keys) for w in writes]
@@ -224,22 +264,59 @@ def _size(parts: list[Compiled], writes: Sequence[Write]) -> int:
     return sum([_cost(p, w) for p, w in zip(parts, writes, strict=True)])
 
 
+def _statements(
+    dialect: Dialect, parts: list[Compiled], writes: Sequence[Write]
+) -> tuple[list[Compiled], list[Mapping[str, object]], list[int], int | None]:
+    """A message's statements with their parameters, the write each belongs to, and the
+    statement whose affected rows are checked (a write that needs its row), if any.
+
+    The writes after one that needs its row go in their `if_found` form, behind the
+    statement that keeps its count.
+    """
+    statements: list[Compiled] = []
+    params: list[Mapping[str, object]] = []
+    owners: list[int] = []
+    checked: int | None = None
+    for index, (part, w) in enumerate(zip(parts, writes, strict=True)):
+        if checked is not None:
+            if w.if_found is None or w.needs_row:
+                raise TypeError("a write after one that needs its row must have an if_found form")
+            part = _compiled(w.if_found, dialect, ())
+        statements.append(part)
+        params.append(w.params)
+        owners.append(index)
+        if w.needs_row:
+            checked = len(statements) - 1
+            if index + 1 < len(writes):
+                statements.append(_compiled(FOUND_KEPT, dialect, ()))
+                params.append({})
+                owners.append(index)
+    return statements, params, owners, checked
+
+
 def _send_message(
     conn: Connection, parts: list[Compiled], writes: Sequence[Write], offset: int
 ) -> None:
-    sql, values = _message(parts, [w.params for w in writes])
+    statements, params, owners, checked = _statements(conn.dialect, parts, writes)
+    sql, values = _message(statements, params)
     done = 0
+    found = True
     try:
         with _cursor(conn, sql, values) as cursor:
             way = _way(cursor)
             way.execute(cursor, sql, values)
-            way.skip(cursor)
-            done = 1
-            while way.next_statement(cursor):
+            while True:
                 way.skip(cursor)
+                if done == checked:
+                    found = way.affected(cursor) > 0
                 done += 1
+                if not way.next_statement(cursor):
+                    break
     except sa_exc.DBAPIError as error:
-        raise WriteFailed(offset + min(done, len(writes) - 1), error) from error
+        raise WriteFailed(offset + owners[min(done, len(owners) - 1)], error) from error
+    if not found:
+        assert checked is not None
+        raise RowMissing(offset + owners[checked])
 
 
 def use_autocommit(conn: Connection) -> None:

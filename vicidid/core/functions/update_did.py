@@ -22,8 +22,10 @@ def run(call: Call) -> list[Outcome]:
     if error:
         return [error]
     row = call.did(pattern, READ)
+    missing = call.answer(Kind.DID_NOT_FOUND, did=pattern)
     if row is None or not auth.sees(call.caller, row.get("user_group")):
-        return call.answer(Kind.DID_NOT_FOUND, did=pattern)
+        return missing
+    call.if_gone[:] = missing  # the answer should the DID be deleted before it is written
 
     delete = call.params.read(DELETE_DID)
     if isinstance(delete, Given) and delete.value == "Y":
