@@ -27,7 +27,7 @@ from vicidid.core.pipeline import Pipeline
 from vicidid.store.db import make_engine, mysql_url
 from vicidid.store.schema import init_db
 from vicidid.web.app import create_app
-from vicidid.web.protocol import OneWriteProtocol
+from vicidid.web.server import uvicorn_config
 from vicidid.web.settings import Settings
 
 # The driver is left to vicidid: mysqlclient when installed (scripts/test installs it),
@@ -133,17 +133,17 @@ class LiveServer:
 def serve(
     engine: sa.engine.Engine, dialect: str = "simple", throttle=None, **settings
 ) -> Iterator[LiveServer]:
-    """The real app under a real uvicorn, on a free port of 127.0.0.1, in a thread.
+    """The real app under a real uvicorn, as `vicidid serve` configures it (its protocol and
+    bounds), on a free port of 127.0.0.1, in a thread.
 
     No login throttle unless one is given: tests fail logins on purpose."""
     pipeline = Pipeline(engine, POLICIES[dialect], throttle)
-    app = create_app(Settings(db_url="sqlite://", dialect=dialect, **settings), pipeline)
+    configured = Settings(db_url="sqlite://", dialect=dialect, **settings)
+    app = create_app(configured, pipeline)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, proxy_headers=False, http=OneWriteProtocol
-    )
+    config = uvicorn_config(app, configured, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
