@@ -20,6 +20,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
+from starlette.applications import Starlette
 
 from vicidid.cli import demo
 from vicidid.core.call import POLICIES
@@ -105,6 +106,7 @@ class LiveServer:
     engine: sa.engine.Engine
     client: httpx.Client
     pipeline: Pipeline | None = None
+    app: Starlette | None = None
 
     def get(self, query: str, **kw) -> httpx.Response:
         return self.client.get(f"{self.url}/vicidial/non_agent_api.php?{query}", **kw)
@@ -154,7 +156,7 @@ def serve(
         time.sleep(0.01)
     try:
         with httpx.Client(timeout=30) as client:
-            yield LiveServer(f"http://127.0.0.1:{port}", engine, client, pipeline)
+            yield LiveServer(f"http://127.0.0.1:{port}", engine, client, pipeline, app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
 import time
 
 import pytest
@@ -287,3 +288,75 @@ def test_the_file_limit_is_raised_for_the_connections(monkeypatch):
     set_to.clear()
     monkeypatch.setattr(resource, "getrlimit", lambda which: (65536, 65536))
     assert server.raise_file_limit(5000) == "" and set_to == []
+
+
+UPDATE = (
+    b"GET /vicidial/non_agent_api.php?function=update_did&user=admin&pass=1234&source=edge"
+    b"&did_pattern=18001234567&did_description=Queued HTTP/1.1\r\nHost: x\r\n\r\n"
+)
+
+
+async def _flood(url: str, api, entered, held: int, queued: int, extra: int):
+    """`held` requests on the (blocked) request threads, `queued` waiting for them, then
+    `extra` more at once; what each of them is answered."""
+    host, port = address(url)
+    loop = asyncio.get_running_loop()
+
+    async def one() -> bytes:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(UPDATE)
+        try:
+            return await asyncio.wait_for(_one_response(reader), WAIT)
+        finally:
+            writer.close()
+
+    first = [asyncio.create_task(one()) for _ in range(held)]
+    for _ in range(held):  # every request thread is taken, and waits
+        await loop.run_in_executor(None, entered.acquire, True, WAIT)
+    waiting = [asyncio.create_task(one()) for _ in range(queued)]
+    deadline = loop.time() + WAIT
+    while api.threads.waiting() < queued and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    refused = await asyncio.gather(*(one() for _ in range(extra)))
+    return first, waiting, refused
+
+
+async def _one_response(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return head + await reader.readexactly(length)
+
+
+def test_requests_past_the_waiting_bound_are_503_in_vicidials_words(engine):
+    gate, entered = threading.Event(), threading.Semaphore(0)
+    with serve(engine, dialect="vicidial", pool_size=2, max_waiting=4) as live:
+        assert live.pipeline is not None and live.app is not None
+        handle = live.pipeline.handle
+
+        def blocked(incoming):
+            entered.release()
+            gate.wait(WAIT)
+            return handle(incoming)
+
+        live.pipeline.handle = blocked  # type: ignore[method-assign]
+
+        async def run():
+            first, waiting, refused = await _flood(live.url, live.app.api, entered, 2, 4, 12)
+            assert live.app.api.threads.waiting() == 4
+            gate.set()
+            return await asyncio.gather(*first, *waiting), refused
+
+        served, refused = asyncio.run(run())
+    assert len(refused) == 12
+    for answer in refused:
+        assert status(answer) == 503
+        assert b"\r\nretry-after: 1\r\n" in answer
+        assert answer.endswith(b"\r\n\r\nERROR: update_did SERVER BUSY, TRY AGAIN: |admin|\n")
+    assert len(served) == 6
+    for answer in served:  # those admitted are all answered once the threads are free
+        assert status(answer) == 200
+        assert answer.endswith(b"SUCCESS: update_did DID HAS BEEN UPDATED - admin|18001234567\n")

@@ -112,6 +112,14 @@ from vicidid.web.fallback import shown_url
     type=click.IntRange(min=1),
     help="Connections open at once in each worker; past them 503 at once.",
 )
+@click.option(
+    "--max-waiting",
+    envvar="VICIDID_MAX_WAITING",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="API requests waiting for a request thread in each worker; past them 503.",
+)
 @click.pass_obj
 @fail_on_db_errors
 def serve(
@@ -137,6 +145,7 @@ def serve(
     header_timeout: float,
     keep_alive_timeout: int,
     max_connections: int,
+    max_waiting: int,
 ) -> None:
     """Serve the API at /vicidial/non_agent_api.php."""
     from vicidid.web import server
@@ -178,6 +187,7 @@ def serve(
             header_timeout=header_timeout,
             keep_alive_timeout=keep_alive_timeout,
             max_connections=max_connections,
+            max_waiting=max_waiting,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error

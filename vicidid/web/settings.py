@@ -22,6 +22,7 @@ BOUNDS = {
     "VICIDID_HEADER_TIMEOUT": ("header_timeout", float),
     "VICIDID_KEEP_ALIVE_TIMEOUT": ("keep_alive_timeout", int),
     "VICIDID_MAX_CONNECTIONS": ("max_connections", int),
+    "VICIDID_MAX_WAITING": ("max_waiting", int),
 }
 
 
@@ -47,9 +48,12 @@ class Settings:
     header_timeout: float = Limits.head_seconds  # seconds to send them
     keep_alive_timeout: int = 5  # seconds a connection may wait idle between requests
     max_connections: int = Limits.connections  # open at once
+    max_waiting: int = 256  # API requests waiting for a request thread; past them 503
 
     def __post_init__(self) -> None:
         self.limits()  # refuses a bound below 1 now
+        if self.max_waiting < 1:
+            raise ValueError("the requests waiting must be 1 or more")
         if self.keep_alive_timeout < 1:
             raise ValueError("the keep-alive timeout must be 1 second or more")
         if self.dialect not in POLICIES:
