@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -360,3 +361,46 @@ def test_requests_past_the_waiting_bound_are_503_in_vicidials_words(engine):
     for answer in served:  # those admitted are all answered once the threads are free
         assert status(answer) == 200
         assert answer.endswith(b"SUCCESS: update_did DID HAS BEEN UPDATED - admin|18001234567\n")
+
+
+def test_access_log_lines_past_its_queue_are_dropped_and_counted(engine, monkeypatch, caplog):
+    from prometheus_client import REGISTRY
+
+    from vicidid.web import access_log
+
+    caplog.set_level(logging.INFO, logger="vicidid.access")
+    monkeypatch.setattr(access_log._writer, "limit", 10)
+
+    def dropped() -> float:
+        return REGISTRY.get_sample_value("vicidid_access_log_dropped_total") or 0.0
+
+    access_log._writer.start()  # (it takes the lock the first time)
+    access_log.flush()
+    with serve(engine) as live:
+        before = dropped()
+        host, port = address(live.url)
+
+        async def one(n: int) -> bytes:
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(UPDATE.replace(b"Queued", b"Logged%02d" % n))
+            try:
+                return await asyncio.wait_for(_one_response(reader), WAIT)
+            finally:
+                writer.close()
+
+        async def flood() -> list[bytes]:
+            return await asyncio.gather(*(one(n) for n in range(30)))
+
+        with access_log._writer.lock:  # the writer thread cannot take any line meanwhile
+            answers = asyncio.run(flood())
+            waiting = [entry for _, entry in access_log._writer.pending]
+        access_log.flush()
+    assert [status(a) for a in answers] == [200] * 30
+    assert len(waiting) == 10
+    assert dropped() - before == 20
+    for entry in waiting:  # only the line's own values wait, the password never among them
+        assert all(isinstance(v, str | int | float) for v in entry)
+        assert entry.path.startswith("/vicidial/non_agent_api.php?function=update_did&user=admin")
+        assert "pass" not in entry.path
+    lines = [r for r in caplog.records if r.name == "vicidid.access"]
+    assert len(lines) == 10

@@ -120,6 +120,14 @@ from vicidid.web.fallback import shown_url
     type=click.IntRange(min=1),
     help="API requests waiting for a request thread in each worker; past them 503.",
 )
+@click.option(
+    "--access-log-queue",
+    envvar="VICIDID_ACCESS_LOG_QUEUE",
+    default=10000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Access-log lines waiting to be written in each worker; past them dropped, counted.",
+)
 @click.pass_obj
 @fail_on_db_errors
 def serve(
@@ -146,6 +154,7 @@ def serve(
     keep_alive_timeout: int,
     max_connections: int,
     max_waiting: int,
+    access_log_queue: int,
 ) -> None:
     """Serve the API at /vicidial/non_agent_api.php."""
     from vicidid.web import server
@@ -188,6 +197,7 @@ def serve(
             keep_alive_timeout=keep_alive_timeout,
             max_connections=max_connections,
             max_waiting=max_waiting,
+            access_log_queue=access_log_queue,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error

@@ -26,8 +26,9 @@ from vicidid.web.settings import BOUNDS, Settings
 
 def app_from_env() -> Starlette:
     """The factory each uvicorn worker calls; settings travel in the environment."""
-    access_log.configure(os.environ.get("VICIDID_LOG_FORMAT", "text"))
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    access_log.configure(os.environ.get("VICIDID_LOG_FORMAT", "text"), settings.access_log_queue)
+    return create_app(settings)
 
 
 class PortTaken(VicididError):

@@ -23,6 +23,7 @@ BOUNDS = {
     "VICIDID_KEEP_ALIVE_TIMEOUT": ("keep_alive_timeout", int),
     "VICIDID_MAX_CONNECTIONS": ("max_connections", int),
     "VICIDID_MAX_WAITING": ("max_waiting", int),
+    "VICIDID_ACCESS_LOG_QUEUE": ("access_log_queue", int),
 }
 
 
@@ -49,11 +50,12 @@ class Settings:
     keep_alive_timeout: int = 5  # seconds a connection may wait idle between requests
     max_connections: int = Limits.connections  # open at once
     max_waiting: int = 256  # API requests waiting for a request thread; past them 503
+    access_log_queue: int = 10_000  # access-log lines waiting to be written; past them dropped
 
     def __post_init__(self) -> None:
         self.limits()  # refuses a bound below 1 now
-        if self.max_waiting < 1:
-            raise ValueError("the requests waiting must be 1 or more")
+        if self.max_waiting < 1 or self.access_log_queue < 1:
+            raise ValueError("the requests and access-log lines waiting must be 1 or more")
         if self.keep_alive_timeout < 1:
             raise ValueError("the keep-alive timeout must be 1 second or more")
         if self.dialect not in POLICIES:
