@@ -20,6 +20,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
+from starlette.applications import Starlette
 
 from vicidid.cli import demo
 from vicidid.core.call import POLICIES
@@ -27,7 +28,7 @@ from vicidid.core.pipeline import Pipeline
 from vicidid.store.db import make_engine, mysql_url
 from vicidid.store.schema import init_db
 from vicidid.web.app import create_app
-from vicidid.web.protocol import OneWriteProtocol
+from vicidid.web.server import uvicorn_config
 from vicidid.web.settings import Settings
 
 # The driver is left to vicidid: mysqlclient when installed (scripts/test installs it),
@@ -105,6 +106,7 @@ class LiveServer:
     engine: sa.engine.Engine
     client: httpx.Client
     pipeline: Pipeline | None = None
+    app: Starlette | None = None
 
     def get(self, query: str, **kw) -> httpx.Response:
         return self.client.get(f"{self.url}/vicidial/non_agent_api.php?{query}", **kw)
@@ -133,17 +135,17 @@ class LiveServer:
 def serve(
     engine: sa.engine.Engine, dialect: str = "simple", throttle=None, **settings
 ) -> Iterator[LiveServer]:
-    """The real app under a real uvicorn, on a free port of 127.0.0.1, in a thread.
+    """The real app under a real uvicorn, as `vicidid serve` configures it (its protocol and
+    bounds), on a free port of 127.0.0.1, in a thread.
 
     No login throttle unless one is given: tests fail logins on purpose."""
     pipeline = Pipeline(engine, POLICIES[dialect], throttle)
-    app = create_app(Settings(db_url="sqlite://", dialect=dialect, **settings), pipeline)
+    configured = Settings(db_url="sqlite://", dialect=dialect, **settings)
+    app = create_app(configured, pipeline)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, proxy_headers=False, http=OneWriteProtocol
-    )
+    config = uvicorn_config(app, configured, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -154,7 +156,7 @@ def serve(
         time.sleep(0.01)
     try:
         with httpx.Client(timeout=30) as client:
-            yield LiveServer(f"http://127.0.0.1:{port}", engine, client, pipeline)
+            yield LiveServer(f"http://127.0.0.1:{port}", engine, client, pipeline, app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

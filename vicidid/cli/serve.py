@@ -72,6 +72,62 @@ from vicidid.web.fallback import shown_url
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds to wait for the fallback before answering that it did not answer.",
 )
+@click.option(
+    "--max-header-bytes",
+    envvar="VICIDID_MAX_HEADER_BYTES",
+    default=16384,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Bytes of a request's line and headers; past them 431 and the connection closed.",
+)
+@click.option(
+    "--max-header-lines",
+    envvar="VICIDID_MAX_HEADER_LINES",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Header lines of a request; past them 431 and the connection closed.",
+)
+@click.option(
+    "--header-timeout",
+    envvar="VICIDID_HEADER_TIMEOUT",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds to send a request's line and headers; then 408 and the connection closed.",
+)
+@click.option(
+    "--keep-alive-timeout",
+    envvar="VICIDID_KEEP_ALIVE_TIMEOUT",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds a connection may wait idle between requests before it is closed.",
+)
+@click.option(
+    "--max-connections",
+    envvar="VICIDID_MAX_CONNECTIONS",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Connections open at once in each worker; past them 503 at once.",
+)
+@click.option(
+    "--max-waiting",
+    envvar="VICIDID_MAX_WAITING",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="API requests waiting for a request thread in each worker; past them 503.",
+)
+@click.option(
+    "--access-log-queue",
+    envvar="VICIDID_ACCESS_LOG_QUEUE",
+    default=10000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Access-log lines waiting to be written in each worker; past them dropped, counted.",
+)
 @click.pass_obj
 @fail_on_db_errors
 def serve(
@@ -92,6 +148,13 @@ def serve(
     metrics_port: int | None,
     fallback_url: str,
     fallback_timeout: float,
+    max_header_bytes: int,
+    max_header_lines: int,
+    header_timeout: float,
+    keep_alive_timeout: int,
+    max_connections: int,
+    max_waiting: int,
+    access_log_queue: int,
 ) -> None:
     """Serve the API at /vicidial/non_agent_api.php."""
     from vicidid.web import server
@@ -128,9 +191,19 @@ def serve(
             fallback_url=fallback_url,
             fallback_timeout=fallback_timeout,
             login_throttle=throttle,
+            max_header_bytes=max_header_bytes,
+            max_header_lines=max_header_lines,
+            header_timeout=header_timeout,
+            keep_alive_timeout=keep_alive_timeout,
+            max_connections=max_connections,
+            max_waiting=max_waiting,
+            access_log_queue=access_log_queue,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
+    files = server.raise_file_limit(max_connections)
+    if files:
+        click.echo(f"warning: {files}", err=True)
     counting = _where_throttle_counts(obj, throttle)
     scheme = "https" if ssl_certfile else "http"
     shown_host = f"[{host}]" if ":" in host else host

@@ -61,6 +61,7 @@ class Kind(enum.Enum):
     PARTLY_APPLIED = "partly_applied"  # the connection was lost after a write that stays
     DATABASE_PRIVILEGE = "database_privilege"  # vicidid's database user lacks a grant
     INTERNAL_ERROR = "internal_error"
+    OVERLOADED = "overloaded"  # too many requests waiting for a request thread: try again
     TOO_LARGE = "too_large"
     MALFORMED_BODY = "malformed_body"  # a JSON body that cannot be read as parameters
     INVALID_TEXT = "invalid_text"  # text no database or log can keep (core/text.py)

@@ -4,9 +4,12 @@ uvicorn's own access log is off (it would print the query string, password inclu
 this one logs the path with the query minus `pass`, the caller, the outcome and the time,
 as key=value text or as JSON lines (`serve --log-format json`).
 
-A request only hands over its values (`record`, a deque append); a thread of this module
+A request only hands over its values (`record`, a deque append): the line's own values,
+its URL already cut to URL_MAX, never the request's parameters. A thread of this module
 turns them into log records every INTERVAL seconds, and the stream handler `configure`
-installs writes each such batch at once. Nothing a caller sent can split a text line:
+installs writes each such batch at once. At most QUEUE lines wait for that thread: past
+them a line is dropped and counted (`vicidid_access_log_dropped_total`), so a log that
+cannot keep up costs lines, not memory. Nothing a caller sent can split a text line:
 values are printable (`shown`: control characters escaped) and quoted when they hold a
 space or a quote, and any other line of the text log has its control characters escaped.
 """
@@ -28,9 +31,11 @@ from vicidid.core.audit import SECRET_PARAMS, URL_ERRORS, URL_MAX
 from vicidid.core.dialects import shown
 from vicidid.core.params import Params
 from vicidid.core.text import escaped, has_surrogate
+from vicidid.web import metrics
 
 log = logging.getLogger("vicidid.access")
 INTERVAL = 0.05  # seconds between batches: how late a line may appear
+QUEUE = 10_000  # lines waiting for the writer at most (`serve --access-log-queue`)
 
 
 class Entry(NamedTuple):
@@ -39,8 +44,7 @@ class Entry(NamedTuple):
     request_id: str
     ip: str
     method: str
-    path: str
-    params: Params | None  # the query shown in `path`, less the password
+    path: str  # with the query less the password (`request_url`)
     function: str
     user: str
     status: int
@@ -53,7 +57,7 @@ class Entry(NamedTuple):
             "request_id": self.request_id,
             "ip": self.ip,
             "method": self.method,
-            "path": request_url(self.path, self.params) if self.params is not None else self.path,
+            "path": self.path,
             "function": self.function,
             "user": self.user,
             "status": self.status,
@@ -96,6 +100,7 @@ class _Writer:
         self.wake = threading.Event()
         self.lock = threading.Lock()  # one batch at a time, in order
         self.thread: threading.Thread | None = None
+        self.limit = QUEUE
 
     def start(self) -> None:
         with self.lock:
@@ -139,6 +144,9 @@ _writer = _Writer()
 def record(entry: Entry) -> None:
     """Leave a request's line to be written (at most INTERVAL seconds later)."""
     if log.isEnabledFor(logging.INFO):
+        if len(_writer.pending) >= _writer.limit:
+            metrics.ACCESS_LOG_DROPPED.inc()
+            return
         _writer.pending.append((time.time(), entry))
         if _writer.thread is None:
             _writer.start()
@@ -248,8 +256,10 @@ class _Stream(logging.StreamHandler):  # type: ignore[type-arg]
                 self.handleError(logging.makeLogRecord({"msg": "the access log's lines"}))
 
 
-def configure(fmt: str = "text") -> None:
-    """Send vicidid's logs to stderr, as text or JSON lines."""
+def configure(fmt: str = "text", queue: int = QUEUE) -> None:
+    """Send vicidid's logs to stderr, as text or JSON lines; at most `queue` access-log
+    lines wait to be written."""
+    _writer.limit = queue
     handler = _Stream()
     handler.setFormatter(
         JsonFormatter()

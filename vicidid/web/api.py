@@ -171,7 +171,7 @@ def _respond(reply: Reply, dialect: str, as_json: bool) -> Answer:
         status, media_type, text = stored.status, stored.content_type, stored.body
         headers.append((b"idempotent-replayed", b"true"))
     else:
-        if final.kind is Kind.BUSY:
+        if final.kind is Kind.BUSY or final.kind is Kind.OVERLOADED:
             headers.append((b"retry-after", b"1"))
         status, media_type, text = render(
             reply.outcomes, reply.function, reply.dids, dialect, as_json
@@ -282,6 +282,14 @@ class Api:
                 malformed = str(error)
             except Gone:
                 return
+        if self.threads.waiting() >= self.settings.max_waiting:
+            # the request threads are behind: refuse at once rather than queue without end
+            params = Params(merge(query, form), filtering=self.filtering)
+            function = params.text(FUNCTION)
+            outcome = Outcome(Kind.OVERLOADED, function=function, user=params.shown(USER)[:20])
+            reply = Reply([outcome], function, params)
+            await self.deliver(send, scope, reply, wants_json(query, form), ip, rid, started)
+            return
         path = scope["path"]
         if self.fallback is not None:
             # the function as the pipeline would read it: PHP's merge, the dialect's filter
@@ -362,8 +370,7 @@ class Api:
                 rid,
                 ip,
                 scope["method"],
-                scope["path"],
-                reply.params,
+                access_log.request_url(scope["path"], reply.params),
                 reply.function,
                 final.user,
                 status,

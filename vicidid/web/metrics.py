@@ -51,6 +51,9 @@ SECONDS = Histogram(
 DIDS_CHANGED = Counter(
     "vicidid_dids_changed", "DIDs updated, added, copied or deleted", ["function"]
 )
+ACCESS_LOG_DROPPED = Counter(
+    "vicidid_access_log_dropped", "Access-log lines dropped: too many were waiting to be written"
+)
 
 
 def function_label(name: str) -> str:

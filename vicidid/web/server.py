@@ -11,6 +11,7 @@ import socket
 import sys
 import tempfile
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -19,14 +20,15 @@ from uvicorn.supervisors import Multiprocess
 from vicidid.errors import VicididError
 from vicidid.web import access_log, metrics
 from vicidid.web.app import create_app
-from vicidid.web.protocol import OneWriteProtocol
-from vicidid.web.settings import Settings
+from vicidid.web.protocol import Config, OneWriteProtocol
+from vicidid.web.settings import BOUNDS, Settings
 
 
 def app_from_env() -> Starlette:
     """The factory each uvicorn worker calls; settings travel in the environment."""
-    access_log.configure(os.environ.get("VICIDID_LOG_FORMAT", "text"))
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    access_log.configure(os.environ.get("VICIDID_LOG_FORMAT", "text"), settings.access_log_queue)
+    return create_app(settings)
 
 
 class PortTaken(VicididError):
@@ -89,23 +91,20 @@ def run(
     os.environ["VICIDID_FALLBACK_URL"] = settings.fallback_url
     os.environ["VICIDID_FALLBACK_TIMEOUT"] = str(settings.fallback_timeout)
     os.environ["VICIDID_LOGIN_THROTTLE"] = str(settings.login_throttle or "off")
+    for name, (field, _) in BOUNDS.items():
+        os.environ[name] = str(getattr(settings, field))
     sock = bind(host, port)
     on_bound()
-    config = uvicorn.Config(
+    config = uvicorn_config(
         "vicidid.web.server:app_from_env",
+        settings,
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        access_log=False,  # uvicorn's would print the query string, password included
         log_level="info",
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
-        server_header=False,
-        http=OneWriteProtocol,  # a response's head and body in one write
-        # X-Forwarded-For is believed only from --trusted-proxy, which the app checks itself;
-        # uvicorn's own handling would trust any local peer.
-        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     try:
@@ -117,6 +116,51 @@ def run(
         pass
     if workers == 1 and not server.started:
         sys.exit(3)  # the app could not start; uvicorn has logged why (its own exit code)
+
+
+def uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> Config:
+    """uvicorn's Config as vicidid serves: its protocol, within the settings' bounds."""
+    return Config(
+        app,
+        limits=settings.limits(),
+        timeout_keep_alive=settings.keep_alive_timeout,
+        http=OneWriteProtocol,  # a response's head and body in one write; the bounds
+        access_log=False,  # uvicorn's would print the query string, password included
+        server_header=False,
+        # X-Forwarded-For is believed only from --trusted-proxy, which the app checks itself;
+        # uvicorn's own handling would trust any local peer.
+        proxy_headers=False,
+        **kwargs,
+    )
+
+
+def raise_file_limit(connections: int) -> str:
+    """Let this process (and the workers it starts) open `connections` sockets and its own
+    files: its soft limit on open files raised as far as the hard one allows. A warning to
+    print when even that is too few, else ""."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return ""
+    needed = connections + FILES_BESIDES_CONNECTIONS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return ""
+    reachable = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if reachable > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (reachable, hard))
+    if reachable < needed:
+        return (
+            f"each worker may open {reachable} files, fewer than the {needed} that "
+            f"--max-connections {connections} needs: raise the limit (LimitNOFILE= in the "
+            "systemd unit, ulimit -n) or lower --max-connections"
+        )
+    return ""
+
+
+# database connections (the pool and its overflow), the fallback's, the listening socket,
+# the event loop's, logs and libraries
+FILES_BESIDES_CONNECTIONS = 128
 
 
 def _supervise(config: uvicorn.Config, server: uvicorn.Server, sock: socket.socket) -> None:

@@ -13,6 +13,18 @@ from vicidid.auth.throttle import Limit, parse_limit
 from vicidid.core.call import POLICIES
 from vicidid.store.db import DEFAULT_URL, safe_url
 from vicidid.web.fallback import check_url
+from vicidid.web.protocol import Limits
+
+# Each bound's environment variable, its field and its type (`serve --help` names the options)
+BOUNDS = {
+    "VICIDID_MAX_HEADER_BYTES": ("max_header_bytes", int),
+    "VICIDID_MAX_HEADER_LINES": ("max_header_lines", int),
+    "VICIDID_HEADER_TIMEOUT": ("header_timeout", float),
+    "VICIDID_KEEP_ALIVE_TIMEOUT": ("keep_alive_timeout", int),
+    "VICIDID_MAX_CONNECTIONS": ("max_connections", int),
+    "VICIDID_MAX_WAITING": ("max_waiting", int),
+    "VICIDID_ACCESS_LOG_QUEUE": ("access_log_queue", int),
+}
 
 
 @dataclass(frozen=True)
@@ -31,8 +43,21 @@ class Settings:
     # failed logins per client address before it is refused for the rest of the window;
     # None: no limit
     login_throttle: Limit | None = DEFAULT_THROTTLE
+    # the edge's bounds (web/protocol.py), each per worker process
+    max_header_bytes: int = Limits.head_bytes  # a request's line and headers
+    max_header_lines: int = Limits.header_lines
+    header_timeout: float = Limits.head_seconds  # seconds to send them
+    keep_alive_timeout: int = 5  # seconds a connection may wait idle between requests
+    max_connections: int = Limits.connections  # open at once
+    max_waiting: int = 256  # API requests waiting for a request thread; past them 503
+    access_log_queue: int = 10_000  # access-log lines waiting to be written; past them dropped
 
     def __post_init__(self) -> None:
+        self.limits()  # refuses a bound below 1 now
+        if self.max_waiting < 1 or self.access_log_queue < 1:
+            raise ValueError("the requests and access-log lines waiting must be 1 or more")
+        if self.keep_alive_timeout < 1:
+            raise ValueError("the keep-alive timeout must be 1 second or more")
         if self.dialect not in POLICIES:
             raise ValueError(f"unknown dialect {self.dialect!r}: use simple or vicidial")
         for proxy in self.trusted_proxies:
@@ -75,8 +100,20 @@ class Settings:
             values["login_throttle"] = None if throttle == "off" else parse_limit(throttle)
         if env.get("VICIDID_POOL_SIZE", "").isdigit():
             values["pool_size"] = max(1, int(env["VICIDID_POOL_SIZE"]))
+        for name, (field, kind) in BOUNDS.items():
+            if env.get(name, "").strip():
+                try:
+                    values[field] = kind(env[name])
+                except ValueError as error:
+                    raise ValueError(f"{name} must be a number, not {env[name]!r}") from error
         values.update({k: v for k, v in overrides.items() if v not in (None, ())})
         return cls(**values)
+
+    def limits(self) -> Limits:
+        """The bounds web/protocol.py keeps on each connection."""
+        return Limits(
+            self.max_header_bytes, self.max_header_lines, self.header_timeout, self.max_connections
+        )
 
     def __repr__(self) -> str:  # the URL may hold the database password
         return (

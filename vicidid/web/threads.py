@@ -49,6 +49,10 @@ class Threads:
         self._jobs.put((loop, future, fn, args))
         return await future
 
+    def waiting(self) -> int:
+        """Calls queued that no thread has taken yet."""
+        return self._jobs.qsize()
+
     def _start(self) -> None:
         with self._lock:
             if self._closed:

@@ -47,6 +47,7 @@ CATALOGUE: dict[str, str] = {
     "idempotency_unavailable": "ERROR: IDEMPOTENCY UNAVAILABLE | run `vicidid init-db "
     "--add-missing` to add its table",
     "busy": "ERROR: SERVER BUSY | too many logins waiting to be checked, try again in a second",
+    "overloaded": "ERROR: SERVER BUSY | too many requests waiting, try again in a second",
     "database_down": "ERROR: DATABASE UNAVAILABLE",
     "partly_applied": "ERROR: DATABASE CONNECTION LOST | the change to {did} may be partly applied",
     "database_privilege": "ERROR: DATABASE PERMISSION DENIED | vicidid's database user lacks "

@@ -39,6 +39,7 @@ STATUS = {
     Kind.BUSY: 503,  # too many passwords waiting to be checked (Retry-After)
     Kind.DATABASE_DOWN: 503,  # unreachable or overloaded: worth trying again later
     Kind.PARTLY_APPLIED: 503,  # look at the DID before trying again
+    Kind.OVERLOADED: 503,  # too many requests waiting for a request thread (Retry-After)
     Kind.DATABASE_PRIVILEGE: 500,
     Kind.INTERNAL_ERROR: 500,
     Kind.FALLBACK_DOWN: 502,  # VICIdial's own non_agent_api.php did not answer
@@ -46,6 +47,7 @@ STATUS = {
 }
 SERVER_KINDS = {
     Kind.BUSY,
+    Kind.OVERLOADED,
     Kind.TOO_LARGE,
     Kind.IDEMPOTENCY_UNAVAILABLE,
     Kind.DATABASE_DOWN,

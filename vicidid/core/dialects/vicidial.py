@@ -200,6 +200,9 @@ CATALOGUE: dict[str, Entry] = {
     "busy": Entry(
         "ERROR: {fn} SERVER BUSY, TRY AGAIN: |{user}|", "ERROR", "{fn} SERVER BUSY, TRY AGAIN", ""
     ),
+    "overloaded": Entry(
+        "ERROR: {fn} SERVER BUSY, TRY AGAIN: |{user}|", "ERROR", "{fn} SERVER BUSY, TRY AGAIN", ""
+    ),
     "database_down": Entry(
         "ERROR: {fn} DATABASE UNAVAILABLE: |{user}|", "ERROR", "{fn} DATABASE UNAVAILABLE", ""
     ),
