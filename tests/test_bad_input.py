@@ -129,12 +129,19 @@ def refused(live, response, line: str | None = None) -> None:
         (BASE + "&did_description=Caf%C3%A9%20Line", None),
         (BASE + "&did_description=%FF%FE%FD%20broken", None),
         (BASE + "&did_description=nul%00byte", None),
-        (BASE + "&did_description=" + "A" * 60_000, None),
+        (BASE + "&did_description=" + "A" * 15_000, None),  # a line within the head's bound
     ],
 )
 def test_refused_and_nothing_changed(live, query, line):
     before = dids(live)
     refused(live, live.get(query), line)
+    assert dids(live) == before
+
+
+def test_a_request_line_past_the_heads_bound_is_refused_before_it_is_read(live):
+    before = dids(live)
+    response = live.get(BASE + "&did_description=" + "A" * 60_000)
+    assert response.status_code == 431
     assert dids(live) == before
 
 

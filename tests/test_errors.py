@@ -14,8 +14,13 @@ from vicidid.cli.context import fail_on_db_errors
 from vicidid.errors import VicididError
 from vicidid.store.db import DriverMissing
 
-# Not faults of vicidid: the client's errors carry a server's answer; _Enough stops a parser.
-OUTSIDE_THE_ROOT = {"vicidid.client.api", "vicidid.web.forms._Enough"}
+# Not faults of vicidid: the client's errors carry a server's answer; _Enough and
+# HeadTooLarge stop a parser part-way (neither leaves the module that raises it).
+OUTSIDE_THE_ROOT = {
+    "vicidid.client.api",
+    "vicidid.web.forms._Enough",
+    "vicidid.web.protocol.HeadTooLarge",
+}
 
 
 def _error_classes() -> list[type[BaseException]]:
