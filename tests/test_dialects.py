@@ -276,7 +276,7 @@ def test_context_values():
         field=MENU,
         name="menu_id",
         counts=CopyCounts(added=2, existed=1, invalid=3),
-        extra={"other": "x", "line": "l", "count": 7, "seconds": "9"},
+        extra={"other": "x", "line": "l", "count": 7, "seconds": "9", "size": "1 MiB"},
     )
     expected = {
         "fn": "update_did",  # VICIdial's prefix for add_did's menu error
@@ -300,6 +300,7 @@ def test_context_values():
         "line": "l",
         "count": 7,
         "seconds": "9",
+        "size": "1 MiB",
     }
     assert set(VALUES) == set(expected)
     ctx = context(menu_error)

@@ -17,18 +17,11 @@ from vicidid.cli.db_commands import check_db_cmd, init_db_cmd
 from vicidid.cli.did_commands import did
 from vicidid.cli.serve import serve
 from vicidid.cli.throttle_commands import throttle
-from vicidid.store.db import DEFAULT_URL
+from vicidid.web import settings
 
 
 @click.group()
-@click.option(
-    "--db",
-    "db_url",
-    envvar="VICIDID_DB",
-    default=DEFAULT_URL,
-    show_default=True,
-    help="Database URL (sqlite:///FILE or mysql://USER:PASS@HOST/DB).",
-)
+@settings.option("db_url")
 @click.version_option(package_name="vicidid")
 @click.pass_context
 def main(ctx: click.Context, db_url: str) -> None:

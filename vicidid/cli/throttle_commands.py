@@ -9,11 +9,12 @@ from datetime import datetime
 import click
 from sqlalchemy.engine import Engine
 
-from vicidid.auth.throttle import DEFAULT, Limit, address_key, parse_limit
+from vicidid.auth.throttle import Limit, address_key, parse_limit
 from vicidid.cli.context import Context, fail_on_db_errors
 from vicidid.store import reflect
 from vicidid.store import tables as t
 from vicidid.store import throttle as windows
+from vicidid.web import settings
 
 
 @click.group()
@@ -22,11 +23,8 @@ def throttle() -> None:
 
 
 @throttle.command("list")
-@click.option(
-    "--login-throttle",
-    envvar="VICIDID_LOGIN_THROTTLE",
-    default=str(DEFAULT),
-    show_default=True,
+@settings.option(
+    "login_throttle",
     help="FAILURES/SECONDS, as `serve` runs with: how long a window lasts, and when an "
     "address is refused.",
 )

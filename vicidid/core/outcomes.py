@@ -124,6 +124,7 @@ class Extra(TypedDict, total=False):
     seconds: str  # how long to wait before trying again
     stored: Stored  # the answer an idempotency key replays
     why: str  # why a text was refused at the edge (core/text.py)
+    size: str  # the body limit, in words (e.g. "1 MiB")
 
 
 @dataclass(frozen=True)

@@ -275,7 +275,8 @@ class Api:
                 )
                 form = read_form(body, headers.get(b"content-type", ""))
             except TooLarge:
-                reply = self.refused(Outcome(Kind.TOO_LARGE), query, [])
+                too_large = Outcome(Kind.TOO_LARGE, extra={"size": self.settings.body_words()})
+                reply = self.refused(too_large, query, [])
                 await self.deliver(send, scope, reply, wants_json(query, []), ip, rid, started)
                 return
             except json_body.MalformedJson as error:

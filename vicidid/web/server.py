@@ -21,13 +21,15 @@ from vicidid.errors import VicididError
 from vicidid.web import access_log, metrics
 from vicidid.web.app import create_app
 from vicidid.web.protocol import Config, OneWriteProtocol
-from vicidid.web.settings import BOUNDS, Settings
+from vicidid.web.settings import HANDED_OVER, Settings
 
 
 def app_from_env() -> Starlette:
-    """The factory each uvicorn worker calls; settings travel in the environment."""
-    settings = Settings.from_env()
-    access_log.configure(os.environ.get("VICIDID_LOG_FORMAT", "text"), settings.access_log_queue)
+    """The factory each uvicorn worker calls: the settings `run` handed over whole, else
+    those of the environment's variables."""
+    handed = os.environ.get(HANDED_OVER)
+    settings = Settings.loads(handed) if handed else Settings.from_env()
+    access_log.configure(settings.log_format, settings.access_log_queue)
     return create_app(settings)
 
 
@@ -67,20 +69,14 @@ def run(
     workers: int,
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
-    log_format: str = "text",
     on_bound: Callable[[], None] = lambda: None,
 ) -> None:
-    os.environ["VICIDID_LOG_FORMAT"] = log_format
+    os.environ[HANDED_OVER] = settings.dumps()  # to the workers, whole
     if workers > 1:
         # each worker writes its metrics here; /metrics adds them up
         metrics_dir = tempfile.mkdtemp(prefix="vicidid-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         atexit.register(shutil.rmtree, metrics_dir, True)
-    os.environ["VICIDID_DB"] = settings.db_url
-    os.environ["VICIDID_DIALECT"] = settings.dialect
-    os.environ["VICIDID_TRUSTED_PROXY"] = " ".join(settings.trusted_proxies)
-    os.environ["VICIDID_METRICS_TOKEN"] = settings.metrics_token
-    os.environ["VICIDID_METRICS_HOST"] = settings.metrics_host
     if settings.metrics_host:
         # one listener, in this process: with several workers it adds up all of them
         try:
@@ -88,11 +84,6 @@ def run(
         except OSError as error:
             where = f"{settings.metrics_host}:{settings.metrics_port}"
             raise SystemExit(f"Error: cannot serve /metrics at {where}: {error.strerror}") from None
-    os.environ["VICIDID_FALLBACK_URL"] = settings.fallback_url
-    os.environ["VICIDID_FALLBACK_TIMEOUT"] = str(settings.fallback_timeout)
-    os.environ["VICIDID_LOGIN_THROTTLE"] = str(settings.login_throttle or "off")
-    for name, (field, _) in BOUNDS.items():
-        os.environ[name] = str(getattr(settings, field))
     sock = bind(host, port)
     on_bound()
     config = uvicorn_config(

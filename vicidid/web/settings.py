@@ -1,12 +1,24 @@
-"""Server settings, built once and passed in (a flag wins over its environment variable)."""
+"""The server's settings: each field declared once, with its flag, its environment variable,
+its default and its words (`Setting`); `vicidid serve`'s options, the environment's reading,
+what the workers receive and docs/deploy.md's table of settings all follow from it.
+
+A flag wins over its environment variable, which wins over the default. Adding a setting is
+one field here (`setting(...)`) and one row in docs/deploy.md's table (tests/test_settings.py
+holds them to each other); `vicidid serve` then has its option and the workers its value.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+import click
+from click.core import ParameterSource
 
 from vicidid.auth.throttle import DEFAULT as DEFAULT_THROTTLE
 from vicidid.auth.throttle import Limit, parse_limit
@@ -15,42 +27,183 @@ from vicidid.store.db import DEFAULT_URL, safe_url
 from vicidid.web.fallback import check_url
 from vicidid.web.protocol import Limits
 
-# Each bound's environment variable, its field and its type (`serve --help` names the options)
-BOUNDS = {
-    "VICIDID_MAX_HEADER_BYTES": ("max_header_bytes", int),
-    "VICIDID_MAX_HEADER_LINES": ("max_header_lines", int),
-    "VICIDID_HEADER_TIMEOUT": ("header_timeout", float),
-    "VICIDID_KEEP_ALIVE_TIMEOUT": ("keep_alive_timeout", int),
-    "VICIDID_MAX_CONNECTIONS": ("max_connections", int),
-    "VICIDID_MAX_WAITING": ("max_waiting", int),
-    "VICIDID_ACCESS_LOG_QUEUE": ("access_log_queue", int),
-}
+# the whole Settings, as `vicidid serve` hands them to its worker processes (not a setting)
+HANDED_OVER = "VICIDID_SETTINGS"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one field of Settings is set: as a flag's or an environment variable's text,
+    read by `kind` (a click type) and then `parse`; `text` gives the value back as such text."""
+
+    flag: str
+    env: str
+    help: str
+    kind: Any = click.STRING
+    parse: Callable[[Any], Any] = lambda value: value
+    text: Callable[[Any], str] = str
+    multiple: bool = False
+    unit: str = ""  # in the messages about a bad value
+    # declared on the `vicidid` group (for every command), not on `serve`
+    on_group: bool = False
+
+    def read(self, text: str) -> Any:
+        """The field's value from a flag's or an environment variable's text."""
+        try:
+            if self.multiple:
+                return self.parse(tuple(self.kind.convert(t, None, None) for t in text.split()))
+            return self.parse(self.kind.convert(text, None, None))
+        except click.BadParameter as error:
+            unit = f" (in {self.unit})" if self.unit else ""
+            raise ValueError(f"{self.env}{unit}: {error.message}") from error
+
+
+def setting(default: Any, flag: str, env: str, help: str, **how: Any) -> Any:
+    """A field of Settings with its default and how it is set (a `Setting`)."""
+    return field(default=default, metadata={"setting": Setting(flag, env, help, **how)})
+
+
+def _throttle(text: str) -> Limit | None:
+    return None if text.strip() == "off" else parse_limit(text)
+
+
+def _bound(flag_help: str, **how: Any) -> dict[str, Any]:
+    return {"help": flag_help, "kind": click.IntRange(min=1), **how}
 
 
 @dataclass(frozen=True)
 class Settings:
-    db_url: str = DEFAULT_URL
-    dialect: str = "simple"
-    trusted_proxies: tuple[str, ...] = ()
-    max_body: int = 1024 * 1024
-    pool_size: int = 8
-    # /metrics: a bearer token to ask for, and/or a listener of its own (host, port)
-    metrics_token: str = ""
-    metrics_host: str = ""
-    metrics_port: int = 9180
-    fallback_url: str = ""  # VICIdial's non_agent_api.php, for the functions vicidid lacks
-    fallback_timeout: float = 30.0
+    db_url: str = setting(
+        DEFAULT_URL,
+        "--db",
+        "VICIDID_DB",
+        "Database URL (sqlite:///FILE or mysql://USER:PASS@HOST/DB).",
+        on_group=True,
+    )
+    dialect: str = setting(
+        "simple",
+        "--dialect",
+        "VICIDID_DIALECT",
+        "Wording of text responses.",
+        kind=click.Choice(["simple", "vicidial"]),
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        (),
+        "--trusted-proxy",
+        "VICIDID_TRUSTED_PROXY",
+        "Believe X-Forwarded-For from this IP (the environment: several, apart by spaces).",
+        multiple=True,
+        text=" ".join,
+    )
     # failed logins per client address before it is refused for the rest of the window;
     # None: no limit
-    login_throttle: Limit | None = DEFAULT_THROTTLE
+    login_throttle: Limit | None = setting(
+        DEFAULT_THROTTLE,
+        "--login-throttle",
+        "VICIDID_LOGIN_THROTTLE",
+        "FAILURES/SECONDS: after this many failed logins from one address within the "
+        "window, refuse it until the window ends (off: no limit).",
+        parse=_throttle,
+        text=lambda limit: str(limit or "off"),
+    )
+    log_format: str = setting(
+        "text",
+        "--log-format",
+        "VICIDID_LOG_FORMAT",
+        "Access log lines as key=value text or JSON.",
+        kind=click.Choice(["text", "json"]),
+    )
+    # /metrics: a bearer token to ask for, and/or a listener of its own (host, port)
+    metrics_token: str = setting(
+        "",
+        "--metrics-token",
+        "VICIDID_METRICS_TOKEN",
+        "Answer /metrics to any client that sends this bearer token (16+ characters).",
+    )
+    metrics_host: str = setting(
+        "", "--metrics-host", "VICIDID_METRICS_HOST", "Serve /metrics on a listener of its own."
+    )
+    metrics_port: int = setting(
+        9180,
+        "--metrics-port",
+        "VICIDID_METRICS_PORT",
+        "Its port (given without --metrics-host: on 127.0.0.1).",
+        kind=click.IntRange(1, 65535),
+    )
+    # VICIdial's non_agent_api.php, for the functions vicidid lacks
+    fallback_url: str = setting(
+        "",
+        "--fallback-url",
+        "VICIDID_FALLBACK_URL",
+        "VICIdial's own non_agent_api.php: requests for other functions go there unchanged.",
+    )
+    fallback_timeout: float = setting(
+        30.0,
+        "--fallback-timeout",
+        "VICIDID_FALLBACK_TIMEOUT",
+        "Seconds to wait for the fallback before answering that it did not answer.",
+        kind=click.FloatRange(min=0, min_open=True),
+        unit="seconds",
+    )
     # the edge's bounds (web/protocol.py), each per worker process
-    max_header_bytes: int = Limits.head_bytes  # a request's line and headers
-    max_header_lines: int = Limits.header_lines
-    header_timeout: float = Limits.head_seconds  # seconds to send them
-    keep_alive_timeout: int = 5  # seconds a connection may wait idle between requests
-    max_connections: int = Limits.connections  # open at once
-    max_waiting: int = 256  # API requests waiting for a request thread; past them 503
-    access_log_queue: int = 10_000  # access-log lines waiting to be written; past them dropped
+    max_header_bytes: int = setting(
+        Limits.head_bytes,
+        "--max-header-bytes",
+        "VICIDID_MAX_HEADER_BYTES",
+        **_bound("Bytes of a request's line and headers; past them 431 and the connection closed."),
+    )
+    max_header_lines: int = setting(
+        Limits.header_lines,
+        "--max-header-lines",
+        "VICIDID_MAX_HEADER_LINES",
+        **_bound("Header lines of a request; past them 431 and the connection closed."),
+    )
+    header_timeout: float = setting(
+        Limits.head_seconds,
+        "--header-timeout",
+        "VICIDID_HEADER_TIMEOUT",
+        "Seconds to send a request's line and headers; then 408 and the connection closed.",
+        kind=click.FloatRange(min=0, min_open=True),
+        unit="seconds",
+    )
+    keep_alive_timeout: int = setting(
+        5,
+        "--keep-alive-timeout",
+        "VICIDID_KEEP_ALIVE_TIMEOUT",
+        **_bound("Seconds a connection may wait idle between requests before it is closed."),
+    )
+    max_connections: int = setting(
+        Limits.connections,
+        "--max-connections",
+        "VICIDID_MAX_CONNECTIONS",
+        **_bound("Connections open at once in each worker; past them 503 at once."),
+    )
+    max_waiting: int = setting(
+        256,
+        "--max-waiting",
+        "VICIDID_MAX_WAITING",
+        **_bound("API requests waiting for a request thread in each worker; past them 503."),
+    )
+    access_log_queue: int = setting(
+        10_000,
+        "--access-log-queue",
+        "VICIDID_ACCESS_LOG_QUEUE",
+        **_bound(
+            "Access-log lines waiting to be written in each worker; past them dropped, counted."
+        ),
+    )
+    max_body: int = setting(
+        1024 * 1024,
+        "--max-body",
+        "VICIDID_MAX_BODY",
+        **_bound("Bytes of a POST body; past them 413, and nothing is passed on."),
+    )
+    pool_size: int = setting(
+        8,
+        "--pool-size",
+        "VICIDID_POOL_SIZE",
+        **_bound("Database connections pooled in each worker, and as many request threads."),
+    )
 
     def __post_init__(self) -> None:
         self.limits()  # refuses a bound below 1 now
@@ -58,8 +211,12 @@ class Settings:
             raise ValueError("the requests and access-log lines waiting must be 1 or more")
         if self.keep_alive_timeout < 1:
             raise ValueError("the keep-alive timeout must be 1 second or more")
+        if self.max_body < 1 or self.pool_size < 1:
+            raise ValueError("the body limit and the pool size must be 1 or more")
         if self.dialect not in POLICIES:
             raise ValueError(f"unknown dialect {self.dialect!r}: use simple or vicidial")
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"unknown log format {self.log_format!r}: use text or json")
         for proxy in self.trusted_proxies:
             ipaddress.ip_address(proxy)  # refuses a typo now rather than trusting nobody later
         token = self.metrics_token
@@ -77,37 +234,40 @@ class Settings:
             raise ValueError("the fallback timeout must be a number of seconds above 0")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {
-            "db_url": env.get("VICIDID_DB") or DEFAULT_URL,
-            "dialect": env.get("VICIDID_DIALECT") or "simple",
-            "trusted_proxies": tuple(env.get("VICIDID_TRUSTED_PROXY", "").split()),
-            "metrics_token": env.get("VICIDID_METRICS_TOKEN", ""),
-            "metrics_host": env.get("VICIDID_METRICS_HOST", ""),
-        }
-        if env.get("VICIDID_METRICS_PORT", "").isdigit():
-            values["metrics_port"] = int(env["VICIDID_METRICS_PORT"])
-        if env.get("VICIDID_FALLBACK_URL"):
-            values["fallback_url"] = env["VICIDID_FALLBACK_URL"]
-        if env.get("VICIDID_FALLBACK_TIMEOUT"):
-            try:
-                values["fallback_timeout"] = float(env["VICIDID_FALLBACK_TIMEOUT"])
-            except ValueError as error:
-                raise ValueError("VICIDID_FALLBACK_TIMEOUT must be a number of seconds") from error
-        throttle = env.get("VICIDID_LOGIN_THROTTLE", "").strip()
-        if throttle:
-            values["login_throttle"] = None if throttle == "off" else parse_limit(throttle)
-        if env.get("VICIDID_POOL_SIZE", "").isdigit():
-            values["pool_size"] = max(1, int(env["VICIDID_POOL_SIZE"]))
-        for name, (field, kind) in BOUNDS.items():
-            if env.get(name, "").strip():
-                try:
-                    values[field] = kind(env[name])
-                except ValueError as error:
-                    raise ValueError(f"{name} must be a number, not {env[name]!r}") from error
-        values.update({k: v for k, v in overrides.items() if v not in (None, ())})
+    def given(cls, values: Mapping[str, Any]) -> Settings:
+        """Settings from the fields given (by a flag or the environment), the rest defaults.
+
+        A metrics port given without a host listens on 127.0.0.1."""
+        values = dict(values)
+        if "metrics_port" in values and not values.get("metrics_host"):
+            values["metrics_host"] = "127.0.0.1"
         return cls(**values)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from the environment variables set (and not empty), then `overrides`."""
+        env = os.environ if env is None else env
+        values = {
+            name: how.read(env[how.env]) for name, how in fields() if env.get(how.env, "").strip()
+        }
+        values.update({k: v for k, v in overrides.items() if v not in (None, ())})
+        return cls.given(values)
+
+    def dumps(self) -> str:
+        """The whole Settings as one line of text, for `loads` in a worker process."""
+        return json.dumps({name: how.text(getattr(self, name)) for name, how in fields()})
+
+    @classmethod
+    def loads(cls, text: str) -> Settings:
+        handed: dict[str, str] = json.loads(text)
+        return cls(**{name: SETTINGS[name].read(value) for name, value in handed.items()})
+
+    def body_words(self) -> str:
+        """The body limit as the answer past it says it: 1 MiB, 64 KiB, 1000 bytes."""
+        for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
+            if self.max_body % size == 0:
+                return f"{self.max_body // size} {unit}"
+        return f"{self.max_body} bytes"
 
     def limits(self) -> Limits:
         """The bounds web/protocol.py keeps on each connection."""
@@ -120,3 +280,54 @@ class Settings:
             f"Settings(db_url={safe_url(self.db_url)!r}, dialect={self.dialect!r}, "
             f"trusted_proxies={self.trusted_proxies!r})"
         )
+
+
+def fields() -> Iterator[tuple[str, Setting]]:
+    """Each field of Settings with how it is set, in their order."""
+    for f in dataclasses.fields(Settings):
+        yield f.name, f.metadata["setting"]
+
+
+SETTINGS: dict[str, Setting] = dict(fields())
+
+
+def default_text(name: str) -> str:
+    """A field's default as its flag would take it ("" when it has none)."""
+    return SETTINGS[name].text(Settings.__dataclass_fields__[name].default)
+
+
+def option(name: str, **changes: Any) -> Callable[[Any], Any]:
+    """The click option of a field: its flag, its environment variable, its default."""
+    how = SETTINGS[name]
+    shown = default_text(name)
+    declared: dict[str, Any] = {
+        "envvar": how.env,
+        "type": how.kind,
+        "multiple": how.multiple,
+        "default": () if how.multiple else shown,
+        "show_default": bool(shown),
+        "help": how.help,
+    }
+    return click.option(how.flag, name, **(declared | changes))
+
+
+def options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`vicidid serve`'s options of every setting (the group declares --db)."""
+    for name, how in reversed(list(fields())):
+        if not how.on_group:
+            command = option(name)(command)
+    return command
+
+
+GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def from_options(ctx: click.Context, **overrides: Any) -> Settings:
+    """Settings from a command's options: those given by a flag or the environment, then
+    `overrides` (the group's --db, for one)."""
+    given: dict[str, Any] = {}
+    for name, how in fields():
+        if ctx.get_parameter_source(name) in GIVEN:
+            given[name] = how.parse(ctx.params[name])
+    given.update(overrides)
+    return Settings.given(given)

@@ -108,6 +108,7 @@ VALUES: dict[str, Callable[[Outcome, bool], object]] = {
     "line": _extra("line"),
     "count": _extra("count"),
     "seconds": _extra("seconds"),
+    "size": _extra("size"),
 }
 
 

@@ -53,7 +53,7 @@ CATALOGUE: dict[str, str] = {
     "database_privilege": "ERROR: DATABASE PERMISSION DENIED | vicidid's database user lacks "
     "a privilege (the server log names it); nothing was changed",
     "internal_error": "ERROR: INTERNAL ERROR | nothing was changed",
-    "too_large": "ERROR: REQUEST TOO LARGE | at most 1 MiB",
+    "too_large": "ERROR: REQUEST TOO LARGE | at most {size}",
     "malformed_body": "ERROR: INVALID JSON BODY | {value}",
     "invalid_text/surrogate": "ERROR: INVALID TEXT | {name} holds a lone surrogate, "
     "which is not a character",
