@@ -15,8 +15,9 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from vicidid.core.functions.update_did import READ
-from vicidid.store import changes, logins, queries, reflect, wire
+from vicidid.store import reflect, wire
 from vicidid.store.db import make_engine, transactional
+from vicidid.store.statements import changes, logins, queries
 
 
 def one_request(engine: sa.engine.Engine, dids: sa.TableClause, pattern: str, n: int) -> None:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from tests.conftest import serve
 from vicidid.cli import bulk, main
+from vicidid.errors import BulkError
 
 LOGIN = ["--user", "admin", "--password", "1234"]
 
@@ -34,13 +35,13 @@ def test_read_numbers(tmp_path):
     assert bulk.read_numbers(path) == ["8002223300", "8002223301", ""]
     path.write_text("18001112222\n18001112223\n")
     assert bulk.read_numbers(path) == ["18001112222", "18001112223"]
-    with pytest.raises(bulk.BulkError):
+    with pytest.raises(BulkError):
         bulk.read_numbers(tmp_path / "missing.csv")
 
 
 @pytest.mark.parametrize("text", ["1-", "abc-def", "100-99", "0100-200", "1-200000"])
 def test_bad_ranges(text):
-    with pytest.raises(bulk.BulkError):
+    with pytest.raises(BulkError):
         bulk.expand_range(text)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.test_functions import admin_rows, call, did, engine  # noqa: F401 (fixture)
-from vicidid.core import fields
+from vicidid import fields
 from vicidid.core.dialects import simple, vicidial
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import ABSENT, Given, Params

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vicidid.core import fields
+from vicidid import fields
 from vicidid.core.dialects import VALUES, context, json_answer, simple, vicidial
 from vicidid.core.outcomes import CopyCounts, Kind, Outcome
 

@@ -22,8 +22,8 @@ from vicidid.auth.throttle import DEFAULT
 from vicidid.cli import main
 from vicidid.core.call import POLICIES
 from vicidid.core.pipeline import Incoming, Pipeline
-from vicidid.store import throttle as windows
 from vicidid.store.db import make_engine
+from vicidid.store.statements import throttle as windows
 
 HERE = Path(__file__).parent
 DDL = re.compile(r"^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b", re.I)

@@ -37,9 +37,10 @@ from vicidid.core.call import POLICIES
 from vicidid.core.dialects import simple, vicidial
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.pipeline import Incoming, Pipeline
-from vicidid.store import bulk, faults, queries
+from vicidid.store import faults
 from vicidid.store.db import all_transactional, make_engine
 from vicidid.store.schema import init_db
+from vicidid.store.statements import bulk, queries
 
 SOURCE_DID = "18001234567"
 LOGIN = [("user", "6666"), ("pass", "1234"), ("source", "faults")]

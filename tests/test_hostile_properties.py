@@ -36,11 +36,11 @@ from hypothesis import strategies as st
 from tests.conftest import MYSQL_ROOT, LiveServer, need_mariadb, serve
 from tests.test_existing_vicidial import load_vicidial
 from tests.test_limits import strict
+from vicidid import fields
 from vicidid.cli import admin, demo, main
-from vicidid.core import fields
-from vicidid.store import queries
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
+from vicidid.store.statements import queries
 
 FUNCTIONS = ("update_did", "copy_did", "add_did", "did_info", "did_list", "version")
 SOURCES = ("18001234567",)  # copied from, never changed (in the demo and the sample data)

@@ -26,9 +26,10 @@ from vicidid.core.call import POLICIES
 from vicidid.core.dialects import vicidial
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.pipeline import Incoming, Pipeline
-from vicidid.store import bulk, tables
+from vicidid.store import tables
 from vicidid.store.db import make_engine, table_engines
 from vicidid.store.schema import init_db
+from vicidid.store.statements import bulk
 
 pytestmark = pytest.mark.mariadb
 SOURCE_DID = "18001234567"

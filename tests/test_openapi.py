@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 
-from vicidid.core import fields
+from vicidid import fields
 from vicidid.core.functions import FUNCTIONS
 from vicidid.web.openapi import API_PATH, document, render_postman
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vicidid.core import fields
+from vicidid import fields
 from vicidid.core.params import ABSENT, BadChars, Conflict, Given, Params, merge, strip_to
 
 

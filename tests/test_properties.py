@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import MYSQL_ROOT, need_mariadb, serve
 from tests.test_limits import strict
+from vicidid import fields
 from vicidid.cli import demo
-from vicidid.core import fields
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import get_type_hints
 
 from vicidid.rows import CallerRow, SettingsRow
-from vicidid.store import logins
+from vicidid.store.statements import logins
 
 
 def test_every_caller_column_is_one_the_caller_query_selects():

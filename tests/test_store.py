@@ -13,9 +13,10 @@ from tests.conftest import MYSQL_ROOT, serve
 from vicidid.cli import demo
 from vicidid.core.call import POLICIES
 from vicidid.core.pipeline import Incoming, Pipeline
-from vicidid.store import faults, logins, queries, reflect
+from vicidid.store import faults, reflect
 from vicidid.store.db import WriterTurns, make_engine, safe_url, writer_turns
 from vicidid.store.schema import init_db
+from vicidid.store.statements import logins, queries
 
 Q = (
     "function=update_did&user=6666&pass=1234&source=test&did_pattern=18001234567"

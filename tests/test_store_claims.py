@@ -15,9 +15,9 @@ from tests.test_existing_vicidial import vicidial_url  # noqa: F401  (a fixture)
 from vicidid.auth import rules as auth
 from vicidid.auth.throttle import Limit
 from vicidid.cli import demo, main
-from vicidid.store import logins, throttle
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
+from vicidid.store.statements import logins, throttle
 
 NOW = datetime(2026, 12, 4, 10, 0, 0)
 

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from vicidid.auth.throttle import Limit
 from vicidid.cli import main
 from vicidid.store import tables as t
-from vicidid.store import throttle as windows
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
+from vicidid.store.statements import throttle as windows
 
 LIMIT = Limit(30, 60)
 

@@ -7,10 +7,10 @@ import pytest
 from tests import test_functions
 from vicidid.core.call import POLICIES
 from vicidid.core.dialects import vicidial
-from vicidid.core.fields import DID_FIELDS
 from vicidid.core.outcomes import Kind
 from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.core.validate import own_problem, value_problem, vicidial_problem
+from vicidid.fields import DID_FIELDS
 
 FIELDS = {f.key: f for f in DID_FIELDS}
 ASM, LIST_ID = FIELDS["agent_search_method"], FIELDS["list_id"]

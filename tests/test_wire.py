@@ -18,10 +18,11 @@ from vicidid.cli import demo
 from vicidid.core.call import POLICIES
 from vicidid.core.outcomes import Kind
 from vicidid.core.pipeline import Incoming, Pipeline
-from vicidid.store import changes, faults, wire
+from vicidid.store import faults, wire
 from vicidid.store import tables as t
 from vicidid.store.db import WRITTEN_TABLES, make_engine
 from vicidid.store.schema import init_db
+from vicidid.store.statements import changes
 
 SOURCE_DID = "18001234567"
 NOW = datetime(2026, 1, 2, 3, 4, 5)

@@ -9,10 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
-# Where VICIdial answers its Non-Agent API, and so where vicidid does.
-API_PATH = "/vicidial/non_agent_api.php"
+from vicidid.about import API_PATH, __version__
 
 # public name -> the module that defines it
 _LAZY = {

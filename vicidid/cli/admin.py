@@ -8,13 +8,9 @@ from sqlalchemy.engine import Connection
 
 from vicidid.auth import passhash
 from vicidid.auth import rules as auth
-from vicidid.errors import VicididError
-from vicidid.store import admin_queries, logins, queries
+from vicidid.errors import AdminError
 from vicidid.store import tables as t
-
-
-class AdminError(VicididError):
-    """A management command cannot be carried out; the message says why."""
+from vicidid.store.statements import admin_queries, logins, queries
 
 
 @dataclass

@@ -17,14 +17,15 @@ from typing import ParamSpec, TextIO, TypeVar
 import httpx
 from sqlalchemy.engine import Engine
 
-from vicidid.client.api import ApiError, Client, CopyResult, DidPage
+from vicidid.client.api import Client, CopyResult, DidPage
 from vicidid.core.call import POLICIES
 from vicidid.core.dialects import simple
 from vicidid.core.outcomes import Kind
 from vicidid.core.pipeline import Incoming, Pipeline
-from vicidid.errors import VicididError
+from vicidid.errors import ApiError, BulkError
 from vicidid.rows import DidRow
-from vicidid.store import admin_queries, queries, reflect
+from vicidid.store import reflect
+from vicidid.store.statements import admin_queries, queries
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -37,10 +38,6 @@ MAX_RANGE = 100_000
 HEADER_NAMES = {"did", "did_pattern", "number", "phone", "new_did"}
 SEPARATORS = re.compile(r"[\s\-().]")
 VALID = re.compile(r"\+?[0-9A-Za-z:*#._]{2,50}")
-
-
-class BulkError(VicididError):
-    """The bulk job cannot start; the message says why."""
 
 
 @dataclass

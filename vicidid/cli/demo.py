@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from vicidid import API_PATH
+from vicidid.about import API_PATH
 from vicidid.cli import admin
-from vicidid.store import admin_queries, logins, queries
+from vicidid.store.statements import admin_queries, logins, queries
 from vicidid.web import openapi
 
 DEMO_DID = "18001234567"

@@ -8,7 +8,8 @@ from vicidid.cli.context import Context, fail_on_db_errors
 from vicidid.cli.did_import import register
 from vicidid.core import history
 from vicidid.core.text import escaped
-from vicidid.store import admin_queries, queries, reflect
+from vicidid.store import reflect
+from vicidid.store.statements import admin_queries, queries
 
 
 @click.group()

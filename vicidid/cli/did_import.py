@@ -11,6 +11,7 @@ import click
 
 from vicidid.cli import bulk
 from vicidid.cli.context import Context
+from vicidid.errors import BulkError
 
 SHOWN_INVALID = 5
 
@@ -20,7 +21,7 @@ def _numbers(csv_path: Path | None, number_range: str | None) -> list[str]:
         raise click.UsageError("give a CSV file or --range FIRST-LAST (one of them)")
     try:
         return bulk.read_numbers(csv_path) if csv_path else bulk.expand_range(number_range or "")
-    except bulk.BulkError as error:
+    except BulkError as error:
         raise click.ClickException(str(error)) from error
 
 
@@ -96,7 +97,7 @@ def import_cmd(
                     active=active,
                     progress=bar.update,
                 )
-    except bulk.BulkError as error:
+    except BulkError as error:
         raise click.ClickException(str(error)) from error
     click.echo(summary_table(summary, dry_run))
 
@@ -125,7 +126,7 @@ def export_cmd(
             columns = list(rows[0]) if rows else ["did_pattern"]
         else:
             columns, rows = bulk.export_local(obj.engine, prefix)
-    except bulk.BulkError as error:
+    except BulkError as error:
         raise click.ClickException(str(error)) from error
     bulk.write_csv(out, columns, rows)
 

@@ -7,11 +7,12 @@ from typing import Any
 
 import click
 
-from vicidid import API_PATH
+from vicidid.about import API_PATH
 from vicidid.auth.throttle import Limit
 from vicidid.cli import demo
 from vicidid.cli.context import Context, fail_on_db_errors
 from vicidid.cli.db_commands import load_demo
+from vicidid.errors import PortTaken
 from vicidid.store import reflect
 from vicidid.store import tables as t
 from vicidid.store.db import safe_url
@@ -93,7 +94,7 @@ def serve(
     obj.engine.dispose()
     try:
         server.run(configured, host, port, workers, ssl_certfile, ssl_keyfile, on_bound=banner)
-    except server.PortTaken as error:
+    except PortTaken as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(2)
 

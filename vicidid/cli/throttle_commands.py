@@ -13,7 +13,7 @@ from vicidid.auth.throttle import Limit, address_key, parse_limit
 from vicidid.cli.context import Context, fail_on_db_errors
 from vicidid.store import reflect
 from vicidid.store import tables as t
-from vicidid.store import throttle as windows
+from vicidid.store.statements import throttle as windows
 from vicidid.web import settings
 
 

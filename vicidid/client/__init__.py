@@ -1,11 +1,10 @@
 """The Python client (sync and async, on httpx): talks to vicidid and to VICIdial itself."""
 
-from vicidid.client.api import (
+from vicidid.client.api import AsyncClient, Client
+from vicidid.errors import (
     AlreadyExists,
     ApiError,
-    AsyncClient,
     AuthError,
-    Client,
     InvalidInput,
     NotFound,
     PermissionDenied,

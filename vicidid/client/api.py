@@ -17,45 +17,22 @@ from typing import Any, cast
 
 import httpx
 
-from vicidid import API_PATH
+from vicidid.about import API_PATH
 from vicidid.client import parse as client_parse
-from vicidid.core.fields import vicidial_name
+from vicidid.errors import (
+    AlreadyExists,
+    ApiError,
+    AuthError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+from vicidid.fields import vicidial_name
 
 # A POST's body is a second small write: without TCP_NODELAY it waits for the server's
 # delayed ACK, up to 40 ms a request.
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-
-
-class ApiError(Exception):
-    """The API refused the request; `reason` says why, `line` is the answer as sent."""
-
-    def __init__(self, reason: str, line: str = "", kind: str = "", status: int = 200):
-        super().__init__(reason)
-        self.reason, self.line, self.kind, self.status = reason, line, kind, status
-
-
-class AuthError(ApiError):
-    """Wrong user or password, locked out, or conflicting credentials."""
-
-
-class PermissionDenied(ApiError):
-    """The user may not do this, or not from this address."""
-
-
-class NotFound(ApiError):
-    """The DID does not exist (or the user may not see it)."""
-
-
-class AlreadyExists(ApiError):
-    """The DID to add or copy onto exists already."""
-
-
-class InvalidInput(ApiError):
-    """A parameter is missing or not allowed."""
-
-
-class Unavailable(ApiError):
-    """The server cannot reach its database."""
 
 
 ERRORS: dict[str, type[ApiError]] = {

@@ -20,12 +20,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
 from vicidid.core.call import Call
-from vicidid.core.fields import SOURCE
 from vicidid.core.params import Params
-from vicidid.store import bulk as locked
-from vicidid.store import changes, queries, sizes, wire
+from vicidid.fields import SOURCE
+from vicidid.store import sizes, wire
 from vicidid.store import tables as t
 from vicidid.store.faults import describe
+from vicidid.store.statements import bulk as locked
+from vicidid.store.statements import changes, queries
 from vicidid.store.wire import Write
 
 if TYPE_CHECKING:  # the dialects import the function registry, whose functions import this

@@ -13,11 +13,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from vicidid.core.fields import USER
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params
+from vicidid.fields import USER
 from vicidid.rows import CallerRow, DidRow
-from vicidid.store import queries
+from vicidid.store.statements import queries
 from vicidid.store.wire import Write
 
 

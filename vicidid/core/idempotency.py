@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vicidid.errors import VicididError
-from vicidid.store import keys, sizes
+from vicidid.store import sizes
 from vicidid.store import tables as t
+from vicidid.store.statements import keys
 
 KEEP_FOR = timedelta(hours=24)
 PURGE_EVERY = 60.0  # seconds

@@ -30,12 +30,12 @@ from vicidid.auth import rules as auth
 from vicidid.auth.hash_slots import Follow, Full, HashSlots, Lane, Ticket
 from vicidid.auth.throttle import Limit, LoginThrottle, address_key
 from vicidid.core.call import Policy
-from vicidid.core.fields import PASS, USER
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params, strip_to
+from vicidid.fields import PASS, USER
 from vicidid.rows import CallerRow
-from vicidid.store import logins
-from vicidid.store import throttle as windows
+from vicidid.store.statements import logins
+from vicidid.store.statements import throttle as windows
 from vicidid.store.wire import Read
 
 FRESH_LOGIN = timedelta(seconds=60)

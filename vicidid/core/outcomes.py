@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from dataclasses import field as default
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from vicidid.core.fields import Field
+from vicidid.fields import Field
 
 if TYPE_CHECKING:
     from vicidid.core.idempotency import Stored

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
-from vicidid.core.fields import Field
+from vicidid.fields import Field
 
 
 @dataclass(frozen=True)

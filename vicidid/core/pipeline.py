@@ -28,23 +28,24 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
-from vicidid import API_PATH
+from vicidid.about import API_PATH
 from vicidid.auth import rules as auth
 from vicidid.auth.hash_slots import Follow, Ticket
 from vicidid.auth.throttle import Limit, address_key
 from vicidid.core import audit, idempotency
 from vicidid.core.call import Call, Policy
 from vicidid.core.dialects.vicidial import log_rows
-from vicidid.core.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, SOURCE, SOURCE_DID, USER
 from vicidid.core.functions import FUNCTIONS, dispatch, needs_login
 from vicidid.core.login import Attempt, Claims, Gate, Verdict
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Given, Params, merge
+from vicidid.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, SOURCE, SOURCE_DID, USER
 from vicidid.rows import DidRow
-from vicidid.store import faults, queries, reflect, sizes, wire
+from vicidid.store import faults, reflect, sizes, wire
 from vicidid.store import tables as t
-from vicidid.store import throttle as windows
 from vicidid.store.db import reading_first, transactional, write_transaction, writer_turns
+from vicidid.store.statements import queries
+from vicidid.store.statements import throttle as windows
 from vicidid.store.wire import Read, Write
 
 log = logging.getLogger("vicidid")

@@ -15,8 +15,8 @@ import codecs
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from vicidid.core.fields import DID_PATTERN, PASS, SOURCE_DID, USER
 from vicidid.core.outcomes import Kind, Outcome
+from vicidid.fields import DID_PATTERN, PASS, SOURCE_DID, USER
 
 # Why a text is refused; the dialects word each one.
 SURROGATE = "surrogate"  # a lone surrogate: not a character

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from vicidid.core.call import Call
-from vicidid.core.fields import Field
 from vicidid.core.outcomes import Extra, Kind, Outcome
 from vicidid.core.params import Absent, BadChars, Conflict, Given
-from vicidid.store import queries
+from vicidid.fields import Field
+from vicidid.store.statements import queries
 
 DIGITS = re.compile(r"[0-9]+")
 

@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from vicidid.errors import VicididError
+from vicidid.errors import DriverMissing
 
 try:
     from fcntl import LOCK_EX as _LOCK_EX
@@ -24,10 +24,6 @@ except ImportError:  # Windows: threads take turns, processes meet in SQLite's b
     _flock = None  # type: ignore[assignment]  # checked before each use
 
 DEFAULT_URL = "sqlite:///vicidid.db"
-
-
-class DriverMissing(VicididError, RuntimeError):
-    """The database URL needs a driver that is not installed."""
 
 
 def make_engine(url: str, *, pool_size: int = 8) -> Engine:

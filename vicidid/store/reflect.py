@@ -13,8 +13,8 @@ import weakref
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from vicidid.store import queries
 from vicidid.store import tables as t
+from vicidid.store.statements import queries
 
 _known: weakref.WeakKeyDictionary[Engine, sa.TableClause] = weakref.WeakKeyDictionary()
 _reading = threading.Lock()

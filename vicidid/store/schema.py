@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from vicidid.auth import passhash
-from vicidid.errors import VicididError
+from vicidid.errors import ForeignDatabase
 from vicidid.store import reflect, sizes
 from vicidid.store import tables as t
 from vicidid.store.db import table_engines
@@ -20,10 +20,6 @@ MARKER = sa.Table(
     sa.Column("value", sa.String(255), nullable=False),
 )
 NEW_DB_COST = 10
-
-
-class ForeignDatabase(VicididError):
-    """The database holds VICIdial tables that vicidid did not create."""
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The HTTP app: the API path answered by web/api.py, everything else by Starlette."""
+"""The HTTP app: the API path answered by web/endpoint.py, everything else by Starlette."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from vicidid import API_PATH
+from vicidid.about import API_PATH
 from vicidid.core.call import POLICIES
 from vicidid.core.pipeline import Pipeline
 from vicidid.store.db import make_engine
 from vicidid.web import metrics, openapi
-from vicidid.web.api import Api
+from vicidid.web.endpoint import Api
 from vicidid.web.settings import Settings
 
 

@@ -20,10 +20,10 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from vicidid.core.fields import FUNCTION
 from vicidid.core.functions import FUNCTIONS
 from vicidid.core.outcomes import Kind
 from vicidid.core.params import strip_to
+from vicidid.fields import FUNCTION
 
 # Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus those the
 # proxy itself sets: Host (the fallback's own), Content-Length (recomputed from the body).

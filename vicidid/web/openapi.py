@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document, /docs, and the Postman collection — all from the registries.
 
-Every parameter comes from vicidid.core.fields through the FUNCTIONS registry, so the document
+Every parameter comes from vicidid.fields through the FUNCTIONS registry, so the document
 cannot drift from what the parser accepts (tests/test_openapi.py checks both ways).
 
     python -m vicidid.web.openapi postman docs/postman_collection.json
@@ -19,8 +19,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from vicidid import API_PATH, __version__
-from vicidid.core.fields import (
+from vicidid.about import API_PATH, __version__
+from vicidid.core.functions import FUNCTIONS
+from vicidid.fields import (
     FORMAT,
     FUNCTION,
     IDEMPOTENCY_KEY,
@@ -30,7 +31,6 @@ from vicidid.core.fields import (
     USER,
     Field,
 )
-from vicidid.core.functions import FUNCTIONS
 
 # A JSON object of the OpenAPI document or the Postman collection.
 Json = dict[str, Any]

@@ -17,7 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
-from vicidid.errors import VicididError
+from vicidid.errors import PortTaken
 from vicidid.web import access_log, metrics
 from vicidid.web.app import create_app
 from vicidid.web.protocol import Config, OneWriteProtocol
@@ -31,10 +31,6 @@ def app_from_env() -> Starlette:
     settings = Settings.loads(handed) if handed else Settings.from_env()
     access_log.configure(settings.log_format, settings.access_log_queue)
     return create_app(settings)
-
-
-class PortTaken(VicididError):
-    """The address cannot be listened on; the message says why, in one line."""
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from vicidid.core.fields import CHARSET_HINTS, CHARSET_WORDS, Field
 from vicidid.core.functions import FUNCTIONS
 from vicidid.core.outcomes import CopyCounts, Kind, Outcome
 from vicidid.core.text import escaped
+from vicidid.fields import CHARSET_HINTS, CHARSET_WORDS, Field
 
 THINGS = {"server": "server", "ingroup": "in-group", "menu": "call menu", "user": "user"}
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from vicidid.auth import rules as auth
 from vicidid.core.call import Call
-from vicidid.core.fields import Field
 from vicidid.core.functions import add_did, copy_did, did_info, did_list, update_did, version
 from vicidid.core.outcomes import Kind, Outcome
+from vicidid.fields import Field
 
 
 @dataclass(frozen=True)

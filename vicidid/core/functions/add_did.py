@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from vicidid.core import audit
 from vicidid.core.call import Call
-from vicidid.core.fields import DID_FIELDS, DID_PATTERN
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.validate import check_fields, read_required
-from vicidid.store import queries
+from vicidid.fields import DID_FIELDS, DID_PATTERN
+from vicidid.store.statements import queries
 
 PARAMETERS = (DID_PATTERN, *DID_FIELDS)
 

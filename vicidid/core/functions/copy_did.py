@@ -7,12 +7,12 @@ import re
 from vicidid.auth import rules as auth
 from vicidid.core import audit
 from vicidid.core.call import Call
-from vicidid.core.fields import COPY_FIELDS, DID_CHARS, NEW_DIDS, SOURCE_DID
 from vicidid.core.outcomes import CopyCounts, Kind, Outcome
 from vicidid.core.text import escaped
 from vicidid.core.validate import check_fields, read_required
+from vicidid.fields import COPY_FIELDS, DID_CHARS, NEW_DIDS, SOURCE_DID
 from vicidid.rows import DidRow
-from vicidid.store import bulk, queries
+from vicidid.store.statements import bulk, queries
 
 PARAMETERS = (SOURCE_DID, NEW_DIDS, *COPY_FIELDS)
 # A new DID is 1 (vicidial) or 2 (simple) to 50 characters: VICIdial would store an empty

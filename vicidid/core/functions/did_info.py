@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from vicidid.auth import rules as auth
 from vicidid.core.call import Call
-from vicidid.core.fields import DID_PATTERN
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.validate import read_required
-from vicidid.store import queries
+from vicidid.fields import DID_PATTERN
+from vicidid.store.statements import queries
 
 PARAMETERS = (DID_PATTERN,)
 

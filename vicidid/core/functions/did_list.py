@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from vicidid.auth import rules as auth
 from vicidid.core.call import Call
-from vicidid.core.fields import LIST_FILTERS
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.validate import check_fields
-from vicidid.store import listing
+from vicidid.fields import LIST_FILTERS
+from vicidid.store.statements import listing
 
 PARAMETERS = LIST_FILTERS
 DEFAULT_LIMIT = 100

@@ -5,12 +5,12 @@ from __future__ import annotations
 from vicidid.auth import rules as auth
 from vicidid.core import audit
 from vicidid.core.call import Call
-from vicidid.core.fields import DELETE_DID, DID_FIELDS, DID_PATTERN
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Given
 from vicidid.core.validate import check_fields, read_required
+from vicidid.fields import DELETE_DID, DID_FIELDS, DID_PATTERN
 from vicidid.rows import DidRow
-from vicidid.store import changes as changes_store
+from vicidid.store.statements import changes as changes_store
 
 PARAMETERS = (DID_PATTERN, *DID_FIELDS, DELETE_DID)
 # What an update reads of the row: enough to find it and check visibility.

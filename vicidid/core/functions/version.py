@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from vicidid import __version__
+from vicidid.about import __version__
 from vicidid.core.call import Call
 from vicidid.core.outcomes import Kind, Outcome
-from vicidid.store import queries
+from vicidid.store.statements import queries
 
 VICIDIAL_VERSION = "2.14-194"
 

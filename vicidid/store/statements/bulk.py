@@ -49,7 +49,7 @@ from vicidid.rows import DidRow
 from vicidid.store import faults, sizes
 from vicidid.store import tables as t
 from vicidid.store.db import WRITTEN_TABLES, PerEngine, table_engines
-from vicidid.store.queries import ApiLog
+from vicidid.store.statements.queries import ApiLog
 
 log = logging.getLogger("vicidid")
 

@@ -22,7 +22,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from vicidid.store import sizes, wire
 from vicidid.store import tables as t
-from vicidid.store.queries import (
+from vicidid.store.statements.queries import (
     ADMIN_LOG,
     API_LOG,
     DELETE_DID,

@@ -27,12 +27,12 @@ from vicidid.core import text
 from vicidid.core.call import POLICIES
 from vicidid.core.dialects import json_answer, simple, vicidial
 from vicidid.core.dialects.status import text_status
-from vicidid.core.fields import FUNCTION, NEW_DIDS, USER
 from vicidid.core.login import Claims
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params, merge
 from vicidid.core.pipeline import Incoming, Pending, Pipeline, Reply
 from vicidid.errors import VicididError
+from vicidid.fields import FUNCTION, NEW_DIDS, USER
 from vicidid.store import sizes
 from vicidid.store import tables as t
 from vicidid.web import access_log, forms, json_body, metrics

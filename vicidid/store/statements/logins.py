@@ -12,8 +12,9 @@ from sqlalchemy.engine import Connection
 
 from vicidid.auth.rules import LOCK_AFTER
 from vicidid.rows import CallerRow, SettingsRow
-from vicidid.store import sizes, throttle
+from vicidid.store import sizes
 from vicidid.store import tables as t
+from vicidid.store.statements import throttle
 from vicidid.store.wire import Read, fetch
 
 LOGIN_SETTINGS = (
