@@ -75,7 +75,7 @@ def query(extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def two_passes(pipeline: Pipeline, extra: list[tuple[str, str]], between: Callable[[], Any]):
-    """The request as the HTTP edge runs it when the password needs hashing (web/api.py),
+    """The request as the HTTP edge runs it when the password needs hashing (web/endpoint.py),
     with `between` run after the hash, before the second pass."""
     incoming = Incoming(query(extra), defer_hashing=True)
     first = pipeline.handle(incoming)

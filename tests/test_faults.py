@@ -342,7 +342,7 @@ def test_a_copy_stopped_part_way_on_myisam_audits_what_it_inserted(one_by_one_ur
 @pytest.mark.mariadb
 @pytest.mark.parametrize("at", ["dids", "api_log"])
 def test_a_locked_copy_killed_part_way_on_myisam(vicidial_url, at):  # noqa: F811
-    """Multi-row inserts under LOCK TABLES (store/bulk.py), killed at the third chunk of
+    """Multi-row inserts under LOCK TABLES (store/statements/bulk.py), killed at the third chunk of
     DIDs, or at the api_log rows once every DID and the COPY row are in."""
     engine = make_engine(vicidial_url, pool_size=1)
     killer = Killer(MYSQL_ROOT, db_name(vicidial_url))

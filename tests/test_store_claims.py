@@ -1,6 +1,7 @@
-"""The claims a login makes before its check (store/logins.py, store/throttle.py), on SQLite,
-vicidid's InnoDB database and VICIdial's own MyISAM schema: each one conditional UPDATE that
-the database runs whole, so that claims released together count as if they came in turn."""
+"""The claims a login makes before its check (store/statements/logins.py and throttle.py),
+on SQLite, vicidid's InnoDB database and VICIdial's own MyISAM schema: each one conditional
+UPDATE that the database runs whole, so that claims released together count as if they came
+in turn."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ window ends, before its password is checked. An attempt whose password cannot be
 right at once is claimed — counted as a failure — before it is checked, and given back
 when it turns out right: guesses that arrive together count as if they came one by one.
 
-The counts live in the database (store/throttle.py), shared by every worker and server on
+The counts live in the database (store/statements/throttle.py), shared by every worker and server on
 it; `LoginThrottle` here keeps them in the process instead, for a database that does not
 have the table yet. IPv6 addresses count by their /64, which one client usually holds whole.
 """

@@ -1,5 +1,6 @@
 """`vicidid throttle list` and `vicidid throttle clear ADDRESS`: the login throttle's
-windows as the database holds them (store/throttle.py), shared by every worker and server."""
+windows as the database holds them (store/statements/throttle.py), shared by every worker
+and server."""
 
 from __future__ import annotations
 

@@ -156,8 +156,8 @@ def finish(
 
     One round trip on MariaDB for a request with a few answer lines. A bulk copy's many
     rows go in multi-row inserts instead, after the writes: where ids come out consecutive
-    (store/queries.py), or on MyISAM under LOCK TABLES (store/bulk.py); what neither takes
-    goes row by row, several rows a message.
+    (store/statements/queries.py), or on MyISAM under LOCK TABLES (store/statements/bulk.py);
+    what neither takes goes row by row, several rows a message.
     """
     entries = _api_log_rows(rows, request, user, now, seconds)
     log = queries.api_log_values(conn, entries, request.url if entries else None, ip)

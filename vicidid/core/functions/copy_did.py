@@ -177,7 +177,8 @@ def insert_all(
     as it goes (a copy stopped part-way knows what it inserted, and what it was sending).
     Large copies go in chunks of multi-row inserts (one round trip per chunk, not per DID)
     where every new id is known exactly: where the database hands out consecutive ids and
-    can undo a raced chunk (InnoDB, SQLite), or under LOCK TABLES (MyISAM, store/bulk.py).
+    can undo a raced chunk (InnoDB, SQLite), or under LOCK TABLES (MyISAM,
+    store/statements/bulk.py).
     Otherwise, and for any chunk a concurrent client raced into, one insert per DID decides.
     """
     inserted = bulk.Inserted() if inserted is None else inserted

@@ -68,7 +68,7 @@ CALLER_AND_SETTINGS = sa.select(
 )
 
 
-# The same, with the client address's throttle window (store/throttle.py) read along.
+# The same, with the client address's throttle window (store/statements/throttle.py) read along.
 CALLER_SETTINGS_AND_WINDOW = CALLER_AND_SETTINGS.add_columns(
     throttle.FAILURES.label("throttle_failures"),
     throttle.WINDOW_START.label("throttle_start"),

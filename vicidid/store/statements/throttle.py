@@ -22,7 +22,7 @@ _T = t.login_throttle
 _C = _T.c
 _THE_ADDRESS = _C.address == sa.bindparam("at_address")
 
-# The address's window, for the login's read (store/logins.py): failures and start.
+# The address's window, for the login's read (store/statements/logins.py): failures and start.
 FAILURES = sa.select(_C.failures).where(_THE_ADDRESS).scalar_subquery()
 WINDOW_START = sa.select(_C.window_start).where(_THE_ADDRESS).scalar_subquery()
 
