@@ -7,17 +7,17 @@ import asyncio
 import pytest
 
 from tests.conftest import serve
-from vicidid.client import parse as client_parse
-from vicidid.client.api import (
+from vicidid.client import (
     AlreadyExists,
     AsyncClient,
     AuthError,
     Client,
-    CopyResult,
     InvalidInput,
     NotFound,
     PermissionDenied,
 )
+from vicidid.client import parse as client_parse
+from vicidid.client.api import CopyResult
 
 MODES = [("simple", "auto"), ("simple", "simple"), ("vicidial", "vicidial"), ("vicidial", "auto")]
 

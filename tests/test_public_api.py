@@ -48,3 +48,17 @@ def test_the_type_hints_ship_with_the_package():
     assert (ROOT / "vicidid" / "py.typed").is_file()
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "py.typed" in config["tool"]["setuptools"]["package-data"]["vicidid"]
+
+
+def test_the_type_checkers_see_the_same_names_as_the_lazy_loader():
+    """vicidid/__init__.py names each public name for the loader (_LAZY), for `import *`
+    (__all__) and for type checkers (its TYPE_CHECKING imports): the three agree."""
+    import ast
+
+    tree = ast.parse((ROOT / "vicidid" / "__init__.py").read_text())
+    guarded = next(n for n in tree.body if isinstance(n, ast.If))
+    typed = {
+        a.asname or a.name for n in guarded.body if isinstance(n, ast.ImportFrom) for a in n.names
+    }
+    assert typed == set(vicidid._LAZY)
+    assert set(vicidid.__all__) == typed | {"API_PATH", "__version__"}

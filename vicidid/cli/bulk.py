@@ -145,18 +145,17 @@ def run_local(
     active: str | None = None,
     progress: Callable[[int], None] = lambda n: None,
 ) -> Summary:
-    valid, summary = split_valid(numbers)
     pipeline = Pipeline(engine, POLICIES["simple"])
-    for chunk in chunks(valid):
+
+    def copy(chunk: list[str]) -> list[tuple[str, str]]:
         form = copy_form(like, chunk, user, password, description, active)
         reply = pipeline.handle(Incoming(form=form, ip="127.0.0.1", path="vicidid did import"))
         final = reply.outcomes[-1]
         if final.kind is not Kind.COPY_SUMMARY:
             raise BulkError(simple.render(reply.outcomes).strip())
-        for o in reply.outcomes[:-1]:
-            summary.tally(o.value, o.kind.value)
-        progress(len(chunk))
-    return summary
+        return [(o.value, o.kind.value) for o in reply.outcomes[:-1]]
+
+    return copy_in_chunks(numbers, copy, progress)
 
 
 def run_remote(
@@ -171,22 +170,31 @@ def run_remote(
     progress: Callable[[int], None] = lambda n: None,
 ) -> Summary:
     """copy_did through a server's API: vicidid's or a real VICIdial's (read as text)."""
-    valid, summary = split_valid(numbers)
     with _client(url, user, password) as api:
-        for chunk in chunks(valid):
+
+        def copy(chunk: list[str]) -> list[tuple[str, str]]:
             result = _remote(
-                url,
-                api.copy_did,
-                like,
-                chunk,
-                did_description=description,
-                did_active=active,
+                url, api.copy_did, like, chunk, did_description=description, did_active=active
             )
             if not isinstance(result, CopyResult):
                 raise BulkError(f"{url} answered: {result.message.strip()}")
-            for item in result.items:
-                summary.tally(item.did, item.kind)
-            progress(len(chunk))
+            return [(item.did, item.kind) for item in result.items]
+
+        return copy_in_chunks(numbers, copy, progress)
+
+
+def copy_in_chunks(
+    numbers: list[str],
+    copy: Callable[[list[str]], list[tuple[str, str]]],
+    progress: Callable[[int], None],
+) -> Summary:
+    """The numbers checked, then copied a chunk at a time by `copy`, which gives each new
+    DID's result (DID, kind); run_local and run_remote differ only in their `copy`."""
+    valid, summary = split_valid(numbers)
+    for chunk in chunks(valid):
+        for did, kind in copy(chunk):
+            summary.tally(did, kind)
+        progress(len(chunk))
     return summary
 
 

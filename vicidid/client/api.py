@@ -17,17 +17,9 @@ from typing import Any, cast
 
 import httpx
 
+from vicidid import errors
 from vicidid.about import API_PATH
 from vicidid.client import parse as client_parse
-from vicidid.errors import (
-    AlreadyExists,
-    ApiError,
-    AuthError,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    Unavailable,
-)
 from vicidid.fields import vicidial_name
 
 # A POST's body is a second small write: without TCP_NODELAY it waits for the server's
@@ -35,23 +27,23 @@ from vicidid.fields import vicidial_name
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
-ERRORS: dict[str, type[ApiError]] = {
-    "bad_login": AuthError,
-    "locked": AuthError,
-    "throttled": AuthError,
-    "credentials_conflict": AuthError,
-    "ip_refused": PermissionDenied,
-    "no_permission": PermissionDenied,
-    "function_not_allowed": PermissionDenied,
-    "no_delete_permission": PermissionDenied,
-    "did_not_found": NotFound,
-    "did_exists": AlreadyExists,
-    "copy_exists": AlreadyExists,
-    "database_down": Unavailable,
-    "busy": Unavailable,
-    "partly_applied": Unavailable,
-    "database_privilege": Unavailable,
-    "internal_error": Unavailable,
+ERRORS: dict[str, type[errors.ApiError]] = {
+    "bad_login": errors.AuthError,
+    "locked": errors.AuthError,
+    "throttled": errors.AuthError,
+    "credentials_conflict": errors.AuthError,
+    "ip_refused": errors.PermissionDenied,
+    "no_permission": errors.PermissionDenied,
+    "function_not_allowed": errors.PermissionDenied,
+    "no_delete_permission": errors.PermissionDenied,
+    "did_not_found": errors.NotFound,
+    "did_exists": errors.AlreadyExists,
+    "copy_exists": errors.AlreadyExists,
+    "database_down": errors.Unavailable,
+    "busy": errors.Unavailable,
+    "partly_applied": errors.Unavailable,
+    "database_privilege": errors.Unavailable,
+    "internal_error": errors.Unavailable,
 }
 
 
@@ -108,8 +100,8 @@ class DidPage:
 Answer = Result | CopyResult | DidInfo | DidPage
 
 
-def _error(kind: str, reason: str, line: str, status: int) -> ApiError:
-    return ERRORS.get(kind, InvalidInput)(reason, line, kind, status)
+def _error(kind: str, reason: str, line: str, status: int) -> errors.ApiError:
+    return ERRORS.get(kind, errors.InvalidInput)(reason, line, kind, status)
 
 
 class _Base:
@@ -175,7 +167,7 @@ class _Base:
     def _read_text(self, function: str, text: str, status: int) -> Answer:
         lines = client_parse.parse(text)
         if not lines:
-            raise InvalidInput("empty answer", text, "", status)
+            raise errors.InvalidInput("empty answer", text, "", status)
         if function == "did_info" and lines[0].kind == "unknown":
             return DidInfo(dict(line.text.split("|", 1) for line in lines))
         if function == "did_list" and lines[0].kind == "unknown":

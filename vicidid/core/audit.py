@@ -196,22 +196,34 @@ def _api_log_rows(
 
 
 def logged_url(path: str, params: Params) -> str:
-    """The request as a URL for vicidial_api_urls, with the password left out.
+    """The request as a URL, with the password left out: for vicidial_api_urls and the
+    access log alike.
 
     A bulk copy's URL can run to megabytes, and it is stored once per api_log row: it is
-    cut at URL_MAX characters (each DID's outcome is in its own api_log row anyway).
+    cut at URL_MAX characters (each DID's outcome is in its own api_log row anyway). Each
+    name and value is cut first: quoting a megabyte only to keep its start is slow, and the
+    encoding of a cut string is the start of the encoding of the whole. When nothing needs
+    quoting, which one look at the joined text tells, nothing is quoted.
     """
-    # each name and value cut first: quoting a megabyte only to keep its start is slow,
-    # and the encoding of a cut string is the start of the encoding of the whole
-    kept = [
-        f"{_quoted(k[:URL_MAX])}={_quoted(v[:URL_MAX])}"
-        for k, v in params.raw.items()
-        if k not in SECRET_PARAMS
-    ]
-    url = f"{path}?{'&'.join(kept)}" if kept else path
+    kept = [(k[:URL_MAX], v[:URL_MAX]) for k, v in params.raw.items() if k not in SECRET_PARAMS]
+    if not kept:
+        return path
+    text = "&".join([f"{k}={v}" for k, v in kept])
+    plain = (
+        _PLAIN_QUERY.fullmatch(text)
+        and text.count("=") == len(kept)  # no name or value holds a separator
+        and text.count("&") == len(kept) - 1
+    )
+    query = (
+        text.replace(" ", "+")
+        if plain
+        else "&".join([f"{_quoted(k)}={_quoted(v)}" for k, v in kept])
+    )
+    url = f"{path}?{query}"
     return url if len(url) <= URL_MAX else url[: URL_MAX - 3] + "..."
 
 
+_PLAIN_QUERY = re.compile("[A-Za-z0-9_.~ &=-]*")
 _PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
 
 

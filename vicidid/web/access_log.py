@@ -21,15 +21,11 @@ import collections
 import contextlib
 import json
 import logging
-import re
 import threading
 import time
 from typing import NamedTuple
-from urllib.parse import urlencode
 
-from vicidid.core.audit import SECRET_PARAMS, URL_ERRORS, URL_MAX
 from vicidid.core.dialects import shown
-from vicidid.core.params import Params
 from vicidid.core.text import escaped, has_surrogate
 from vicidid.web import metrics
 
@@ -44,7 +40,7 @@ class Entry(NamedTuple):
     request_id: str
     ip: str
     method: str
-    path: str  # with the query less the password (`request_url`)
+    path: str  # with the query less the password (`core.audit.logged_url`)
     function: str
     user: str
     status: int
@@ -69,29 +65,6 @@ class Entry(NamedTuple):
 
 # Characters quote_plus leaves as they are (and the space, which it makes '+'), with the
 # separators a query string puts between them
-_PLAIN = re.compile("[A-Za-z0-9_.~ &=-]*")
-
-
-def request_url(path: str, params: Params) -> str:
-    """The request's URL less the password: `core.audit.logged_url`'s text, quicker.
-
-    urlencode quotes every name and value byte by byte (17 us for an update_did's six);
-    when none needs quoting, which one look at the joined text tells, none is quoted.
-    """
-    kept = [(k[:URL_MAX], v[:URL_MAX]) for k, v in params.raw.items() if k not in SECRET_PARAMS]
-    if not kept:
-        return path
-    text = "&".join([f"{k}={v}" for k, v in kept])
-    plain = (
-        _PLAIN.fullmatch(text)
-        and text.count("=") == len(kept)  # no name or value holds a separator
-        and text.count("&") == len(kept) - 1
-    )
-    query = text.replace(" ", "+") if plain else urlencode(kept, errors=URL_ERRORS)
-    url = f"{path}?{query}"
-    return url if len(url) <= URL_MAX else url[: URL_MAX - 3] + "..."
-
-
 class _Writer:
     """Turns the entries requests left into log records, a batch at a time, on a thread."""
 

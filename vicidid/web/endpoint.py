@@ -23,7 +23,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.requests import Request
 
 from vicidid.auth.hash_slots import Follow
-from vicidid.core import text
+from vicidid.core import audit, text
 from vicidid.core.call import POLICIES
 from vicidid.core.dialects import json_answer, simple, vicidial
 from vicidid.core.dialects.status import text_status
@@ -371,7 +371,7 @@ class Api:
                 rid,
                 ip,
                 scope["method"],
-                access_log.request_url(scope["path"], reply.params),
+                audit.logged_url(scope["path"], reply.params),
                 reply.function,
                 final.user,
                 status,
