@@ -285,14 +285,20 @@ class PerEngine(Generic[T]):
         self._values: weakref.WeakKeyDictionary[Engine, T] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
-    def get(self, conn: Connection) -> T:
-        known = self._values.get(conn.engine)
+    def get(self, bind: Engine | Connection) -> T:
+        """The fact, worked out on `bind` (an engine: on a connection of its own) if unknown."""
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        known = self._values.get(engine)
         if known is not None:
             return known
         with self._lock:
-            if conn.engine not in self._values:
-                self._values[conn.engine] = self._compute(conn)
-            return self._values[conn.engine]
+            if engine not in self._values:
+                if isinstance(bind, Engine):
+                    with bind.connect() as conn:
+                        self._values[engine] = self._compute(conn)
+                else:
+                    self._values[engine] = self._compute(bind)
+            return self._values[engine]
 
     def set(self, engine: Engine, value: T) -> T | None:
         """Settle the fact from now on; what it was before (None: not worked out yet)."""

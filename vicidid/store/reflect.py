@@ -7,30 +7,25 @@ It is read once per engine; init-db forgets it (its tables may have changed).
 
 from __future__ import annotations
 
-import threading
-import weakref
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from vicidid.store import tables as t
+from vicidid.store.db import PerEngine
 from vicidid.store.statements import queries
 
-_known: weakref.WeakKeyDictionary[Engine, sa.TableClause] = weakref.WeakKeyDictionary()
-_reading = threading.Lock()
+
+def _read(conn: Connection) -> sa.TableClause:
+    columns = [c["name"] for c in sa.inspect(conn).get_columns(t.inbound_dids.name)]
+    return queries.did_table(columns)
+
+
+_known: PerEngine[sa.TableClause] = PerEngine(_read)
 
 
 def did_table(bind: Engine | Connection) -> sa.TableClause:
     """vicidial_inbound_dids with the columns the database really has, read once per engine."""
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    known = _known.get(engine)
-    if known is not None:
-        return known
-    with _reading:
-        if engine not in _known:
-            columns = [c["name"] for c in sa.inspect(bind).get_columns(t.inbound_dids.name)]
-            _known[engine] = queries.did_table(columns)
-        return _known[engine]
+    return _known.get(bind)
 
 
 def did_columns(bind: Engine | Connection) -> list[str]:
@@ -45,5 +40,4 @@ def table_names(engine: Engine) -> set[str]:
 
 def forget(engine: Engine) -> None:
     """Read the DID table again on next use (after init-db changed the tables)."""
-    with _reading:
-        _known.pop(engine, None)
+    _known.forget(engine)
