@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -34,6 +33,7 @@ from vicidid.auth.hash_slots import Follow, Ticket
 from vicidid.auth.throttle import Limit, address_key
 from vicidid.core import audit, idempotency
 from vicidid.core.call import Call, Policy
+from vicidid.core.dialects import answer as answers
 from vicidid.core.dialects.vicidial import log_rows
 from vicidid.core.functions import FUNCTIONS, dispatch, needs_login
 from vicidid.core.login import Attempt, Claims, Gate, Verdict
@@ -63,9 +63,9 @@ class Incoming:
     path: str = API_PATH
     idempotency_key: str = ""  # the Idempotency-Key header
     as_json: bool = False
-    # How the edge will answer: (outcomes, function, changed DIDs) -> (status, type, body).
-    # Needed to store the first answer for an Idempotency-Key.
-    render: Callable[[list[Outcome], str, list[str]], tuple[int, str, str]] | None = None
+    # The dialect the edge answers in (core/dialects/answer.py renders it), needed to store
+    # the first answer for an Idempotency-Key; None: answers are not stored.
+    dialect: str | None = None
     # A password that needs hashing is handed back (Reply.pending) instead of hashed on
     # the request thread; the edge hashes it on threads of its own and sets `verdict`.
     defer_hashing: bool = False
@@ -461,7 +461,7 @@ class Pipeline:
     def _once(self, call: Call, key: str, incoming: Incoming) -> list[Outcome]:
         """Run an add or copy at most once per key, replaying the first answer."""
         problem = _key_problem(key)
-        if problem or incoming.render is None or not self.has_idempotency_table():
+        if problem or incoming.dialect is None or not self.has_idempotency_table():
             kind = Kind.IDEMPOTENCY_UNAVAILABLE if not problem else Kind.INVALID_FIELD
             return call.answer(
                 kind,
@@ -476,7 +476,9 @@ class Pipeline:
                 return call.answer(Kind.IDEMPOTENCY_REUSED, value=key)
             return call.answer(Kind.REPLAYED, value=key, extra={"stored": stored})
         outcomes = dispatch(call)
-        status, content_type, body = incoming.render(outcomes, call.function, call.changes)
+        status, content_type, body = answers.render(
+            outcomes, call.function, call.changes, incoming.dialect, incoming.as_json
+        )
         answer = idempotency.Stored(fp, status, content_type, body)
         idempotency.save(call.conn, key, call.user, answer, call.now)
         return outcomes

@@ -25,8 +25,7 @@ from starlette.requests import Request
 from vicidid.auth.hash_slots import Follow
 from vicidid.core import audit, text
 from vicidid.core.call import POLICIES
-from vicidid.core.dialects import json_answer, simple, vicidial
-from vicidid.core.dialects.status import text_status
+from vicidid.core.dialects.answer import TEXT, render
 from vicidid.core.login import Claims
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params, merge
@@ -48,8 +47,6 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
 
-TEXT = "text/plain; charset=utf-8"
-TEXT_DIALECTS = {"simple": simple.render, "vicidial": vicidial.render}
 METHODS = ("GET", "POST", "HEAD")
 NOT_ALLOWED: Answer = (
     405,
@@ -139,17 +136,6 @@ def client_ip(peer: str, forwarded_for: str, trusted: tuple[str, ...]) -> str:
 def wants_json(query: list[tuple[str, str]], form: list[tuple[str, str]]) -> bool:
     value = dict(query).get("format", dict(form).get("format", ""))
     return value.lower() == "json"
-
-
-def render(
-    outcomes: list[Outcome], function: str, dids: list[str], dialect: str, as_json: bool
-) -> tuple[int, str, str]:
-    """(status, content type, body) of an answer."""
-    if as_json:
-        status, text = json_answer.render(outcomes, function, dids)
-        return status, "application/json", text
-    status = text_status(outcomes[-1].kind)
-    return status, TEXT, TEXT_DIALECTS[dialect](outcomes)
 
 
 def respond(reply: Reply, dialect: str, as_json: bool) -> Answer:
@@ -322,9 +308,7 @@ class Api:
             idempotency_key=headers.get(b"idempotency-key", "").strip(),
             as_json=as_json,
             defer_hashing=True,
-            render=lambda outcomes, function, dids: render(
-                outcomes, function, dids, dialect, as_json
-            ),
+            dialect=dialect,
         )
         await self.deliver(send, scope, await self.handled(incoming), as_json, ip, rid, started)
 
