@@ -8,12 +8,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from click.testing import CliRunner
 
 from vicidid.cli import main
@@ -159,3 +161,22 @@ def test_a_taken_port_is_refused_with_several_workers_too(sqlite_url):
 )
 def test_what_may_hold_a_worker_long_runs_on_a_thread(sqlite, pairs, expected):
     assert placement.inline(sqlite, [], pairs) is expected
+
+
+def fails_at_once(config, sock) -> None:
+    sys.exit(1)
+
+
+def test_a_worker_that_fails_at_its_start_stops_the_server_at_once():
+    """Not started again and again: the supervisor stops every worker and gives 3."""
+    sockets = [workers.listening(socket.AF_INET, ("127.0.0.1", 0))]
+    port = sockets[0].getsockname()[1]
+    sockets.append(workers.listening(socket.AF_INET, ("127.0.0.1", port)))
+    supervisor = workers.Supervisor(uvicorn.Config("x:y"), sockets, target=fails_at_once)
+    deadline = threading.Timer(20, supervisor.stopping.set)  # were it to restart them
+    deadline.start()
+    assert supervisor.run() == workers.STARTUP_FAILED
+    deadline.cancel()
+    assert all(p is not None and not p.is_alive() for p in supervisor.processes)
+    for s in sockets:
+        s.close()

@@ -24,6 +24,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
@@ -31,6 +32,7 @@ import uvicorn
 
 STARTUP_FAILED = 3  # a worker's exit code when its app could not start (uvicorn's own)
 STOP_SECONDS = 30.0  # how long a stopping worker may take to finish what it serves
+STARTING_SECONDS = 10.0  # a worker that fails this soon after its start is not started again
 
 
 def reuse_port() -> bool:
@@ -74,6 +76,7 @@ class Supervisor:
         self.config, self.sockets, self.target = config, sockets, target
         self.context = multiprocessing.get_context("spawn")
         self.processes: list[BaseProcess | None] = [None] * len(sockets)
+        self.started = [0.0] * len(sockets)
         self.stopping = threading.Event()
         self.exit_code = 0
 
@@ -86,6 +89,7 @@ class Supervisor:
         )
         process.start()
         self.processes[index] = process
+        self.started[index] = time.monotonic()
 
     def run(self) -> int:
         """Serve until asked to stop; the exit code (3 when a worker could not start)."""
@@ -109,7 +113,11 @@ class Supervisor:
             if process is None or process.is_alive():
                 continue
             process.join()
-            if process.exitcode == STARTUP_FAILED:
+            # an exit of its own (not a signal, such as the OOM killer's) soon after its start
+            failed = (process.exitcode or 0) > 0
+            if process.exitcode == STARTUP_FAILED or (
+                failed and time.monotonic() - self.started[index] < STARTING_SECONDS
+            ):
                 # the app cannot start (the database is unreadable, the settings are
                 # wrong): starting it again would only fail again, so stop serving
                 self.exit_code = STARTUP_FAILED
