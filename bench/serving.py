@@ -1,21 +1,23 @@
 """Serving models side by side: update_did served by each, alternated, in one run.
 
     .venv/bin/python -m bench.serving                    # about 12 minutes
-    .venv/bin/python -m bench.serving --quick            # about 4 minutes
-    .venv/bin/python -m bench.serving --workers 2,3,4 --base HEAD~3 --plain-cursor 4
+    .venv/bin/python -m bench.serving --quick            # about 5 minutes
+    .venv/bin/python -m bench.serving --workers 2,4 --inline 4 --plain-cursor 2
 
 Every model serves the same database (VICIdial's MyISAM schema, then vicidid's InnoDB
 tables; `--backends`) from a process of its own, all started at once; then, round after
 round, each model in turn gets update_did under wrk at 16 and 64 connections, so that
 what else runs on the machine falls on all of them alike. The models:
 
-- `base`: the code of another commit (`--base`, default the one before the serving model
-  changed), run from a copy of its tree: 2 workers sharing one socket, the pipeline on 8
-  request threads per worker;
-- `inline N`: this tree with N workers (`--workers`), a socket each, the pipeline on the
-  event loop;
-- `plain cursor N`: the same with store/mysqldb.py's quicker path off (mysqlclient's
-  cursor sends each message), for item 5's measurement (`--plain-cursor`).
+- `base`: the code before the serving model changed (`--base`), run from a copy of its
+  tree: 2 workers sharing one listening socket, the pipeline on 8 request threads each;
+- `threads, N workers, a socket each`: this tree (`--workers`): a listening socket per
+  worker (SO_REUSEPORT), the pipeline on the request threads;
+- `inline, N workers`: the commit that ran the pipeline on each worker's event loop
+  (`--inline-commit`, `--inline`), a socket per worker too; SQLite and copies of more than
+  16 DIDs stayed on threads there;
+- `plain cursor`: this tree with store/mysqldb.py's quicker path off (mysqlclient's
+  cursor sends each message; `--plain-cursor`).
 
 Per model and point: requests/s, p50 and p99 (wrk), and the CPU of the server's whole
 process tree over the run divided by the requests served; per model, the median over the
@@ -48,12 +50,11 @@ from bench import run as bench
 
 HERE = Path(__file__).parent
 BASE = "f0b8c3d"  # the last commit before the serving model changed
+INLINE = "9e71873"  # the commit that ran the pipeline on the event loop
 PHP_P99 = {16: 67.0, 64: 197.0}  # ms, VICIdial's PHP on this machine (the issue's run)
 # With this on the path every process of a server (its workers included) sends through
 # mysqlclient's cursor rather than store/mysqldb.py
 PLAIN_CURSOR = "import vicidid.store.mysqldb as m\nm.Cursor = None\n"
-# ... the pipeline on request threads, as before, with a socket per worker
-THREADS = "import vicidid.web.placement as p\np.inline = lambda *a: False\n"
 # ... and every process switches threads every millisecond rather than every 5
 SWITCH = "import sys\nsys.setswitchinterval(0.001)\n"
 
@@ -219,10 +220,11 @@ def load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer rounds")
-    parser.add_argument("--workers", default="2,3,4", help="worker counts of the new model")
+    parser.add_argument("--workers", default="2,4", help="worker counts of this tree")
+    parser.add_argument("--inline", default="4", help="worker counts of the inline commit")
+    parser.add_argument("--inline-commit", default=INLINE)
     parser.add_argument("--plain-cursor", default="", help="worker counts to run without mysqldb")
-    parser.add_argument("--switch", default="", help="worker counts to run with a 1 ms switch")
-    parser.add_argument("--threads", default="", help="worker counts with the request threads")
+    parser.add_argument("--switch", default="", help="inline worker counts with a 1 ms switch")
     parser.add_argument("--base", default=BASE, help="the commit whose model is today's")
     parser.add_argument("--backends", default="myisam,mariadb")
     parser.add_argument("--rounds", type=int, default=0)
@@ -234,18 +236,25 @@ def main() -> None:
     for backend in args.backends.split(","):
         models = [Model(f"base ({args.base}), 2 workers, threads", 2, base_tree(args.base))]
         models += [
-            Model(f"threads, {n} workers, a socket each", int(n), shim=THREADS)
-            for n in args.threads.split(",")
+            Model(f"threads, {n} workers, a socket each", int(n))
+            for n in args.workers.split(",")
             if n
         ]
-        models += [Model(f"inline, {n} workers", int(n)) for n in args.workers.split(",")]
+        inline = base_tree(args.inline_commit)
         models += [
-            Model(f"inline, {n} workers, plain cursor", int(n), shim=PLAIN_CURSOR)
+            Model(f"inline ({args.inline_commit}), {n} workers", int(n), inline)
+            for n in args.inline.split(",")
+            if n
+        ]
+        models += [
+            Model(f"threads, {n} workers, plain cursor", int(n), shim=PLAIN_CURSOR)
             for n in args.plain_cursor.split(",")
             if n
         ]
         models += [
-            Model(f"inline, {n} workers, 1 ms switch", int(n), shim=SWITCH)
+            Model(
+                f"inline ({args.inline_commit}), {n} workers, 1 ms switch", int(n), inline, SWITCH
+            )
             for n in args.switch.split(",")
             if n
         ]

@@ -1,5 +1,5 @@
-"""Several workers, a listening socket each (web/workers.py), and where a request's pipeline
-runs (web/placement.py): a real `vicidid serve --workers 2` on loopback."""
+"""Several workers, a listening socket each (web/workers.py): a real `vicidid serve --workers 2`
+on loopback, and the supervisor itself."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import uvicorn
 from click.testing import CliRunner
 
 from vicidid.cli import main
-from vicidid.web import placement, workers
+from vicidid.web import workers
 
 pytestmark = pytest.mark.skipif(not workers.reuse_port(), reason="needs SO_REUSEPORT (Linux)")
 
@@ -146,21 +146,6 @@ def test_a_taken_port_is_refused_with_several_workers_too(sqlite_url):
         )
     assert result.exit_code == 2
     assert f"port {port} on 127.0.0.1 is in use" in result.stderr
-
-
-@pytest.mark.parametrize(
-    ("sqlite", "pairs", "expected"),
-    [
-        (False, [("function", "update_did"), ("did_pattern", "1")], True),
-        (True, [("function", "update_did"), ("did_pattern", "1")], False),
-        (False, [("new_dids", ",".join(["1"] * placement.INLINE_DIDS))], True),
-        (False, [("new_dids", ",".join(["1"] * (placement.INLINE_DIDS + 1)))], False),
-        (False, [("new_did_pattern", ",".join(["1"] * 40))], False),
-        (False, [("did_description", ",".join(["a"] * 40))], True),
-    ],
-)
-def test_what_may_hold_a_worker_long_runs_on_a_thread(sqlite, pairs, expected):
-    assert placement.inline(sqlite, [], pairs) is expected
 
 
 def fails_at_once(config, sock) -> None:

@@ -35,8 +35,7 @@ from vicidid.core.pipeline import Incoming, Pending, Pipeline, Reply
 from vicidid.errors import VicididError
 from vicidid.store import sizes
 from vicidid.store import tables as t
-from vicidid.store.db import is_sqlite
-from vicidid.web import access_log, forms, json_body, metrics, placement
+from vicidid.web import access_log, forms, json_body, metrics
 from vicidid.web.fallback import Failed, Fallback, implemented
 from vicidid.web.hashers import Hashers
 from vicidid.web.settings import Settings
@@ -208,11 +207,10 @@ class Api:
         # Whether the user name column has a name's characters, read from the database on
         # first use: MariaDB refuses to compare a latin1 column with text latin1 lacks.
         self.held: dict[str, Callable[[str], bool]] | None = None
-        # What may block for long runs on threads (web/placement.py), the rest on the event
-        # loop: as many threads as there are pooled connections (more would only queue for
-        # a connection while contending for the interpreter lock).
+        # The pipeline blocks on the database, so it runs on threads: as many as there are
+        # pooled connections (more would only queue for a connection while contending for
+        # the interpreter lock).
         self.threads = Threads(threads, "vicidid-request")
-        self.sqlite = is_sqlite(pipeline.engine)
         # Passwords not yet verified are hashed here, not on the request threads: a flood
         # of wrong passwords then queues for these (half the cores) while requests whose
         # password is already verified go on.
@@ -231,22 +229,15 @@ class Api:
         access_log.flush()
 
     async def handled(self, incoming: Incoming) -> Reply:
-        on_loop = placement.inline(self.sqlite, incoming.query, incoming.form)
-        reply = await self.handle(incoming, on_loop)
+        reply = await self.threads.run(self.pipeline.handle, incoming)
         if isinstance(reply.pending, Follow):  # the same check is under way: its answer
             await asyncio.wrap_future(reply.pending.done)  # is remembered once it is done
             incoming.followed = True
-            reply = await self.handle(incoming, on_loop)
+            reply = await self.threads.run(self.pipeline.handle, incoming)
         if isinstance(reply.pending, Pending):
             incoming.verdict = await self.hashers.check(reply.pending)
-            reply = await self.handle(incoming, on_loop)
+            reply = await self.threads.run(self.pipeline.handle, incoming)
         return reply
-
-    async def handle(self, incoming: Incoming, on_loop: bool) -> Reply:
-        """One pass of the pipeline, on the event loop or a request thread (placement.py)."""
-        if on_loop:
-            return self.pipeline.handle(incoming)
-        return await self.threads.run(self.pipeline.handle, incoming)
 
     def columns_held(self) -> dict[str, Callable[[str], bool]] | None:
         """The check of a user name against its column (None, and asked again next time,

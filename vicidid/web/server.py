@@ -86,6 +86,9 @@ def run(
     log_format: str = "text",
     on_bound: Callable[[], None] = lambda: None,
 ) -> None:
+    # bound first: a taken port changes nothing in this process
+    own_sockets = workers > 1 and worker_sockets.reuse_port()
+    sockets = bind(host, port, workers if own_sockets else 1)
     os.environ["VICIDID_LOG_FORMAT"] = log_format
     if workers > 1:
         # each worker writes its metrics here; /metrics adds them up
@@ -102,6 +105,8 @@ def run(
         try:
             metrics.listen(settings.metrics_host, settings.metrics_port, settings.metrics_token)
         except OSError as error:
+            for sock in sockets:
+                sock.close()
             where = f"{settings.metrics_host}:{settings.metrics_port}"
             raise SystemExit(f"Error: cannot serve /metrics at {where}: {error.strerror}") from None
     os.environ["VICIDID_FALLBACK_URL"] = settings.fallback_url
@@ -109,8 +114,6 @@ def run(
     os.environ["VICIDID_LOGIN_THROTTLE"] = str(settings.login_throttle or "off")
     for name, (field, _) in BOUNDS.items():
         os.environ[name] = str(getattr(settings, field))
-    own_sockets = workers > 1 and worker_sockets.reuse_port()
-    sockets = bind(host, port, workers if own_sockets else 1)
     on_bound()
     config = uvicorn_config(
         "vicidid.web.server:app_from_env",
