@@ -2,6 +2,7 @@
 
     python -m bench.inprocess                        # each backend, 2,000 requests
     python -m bench.inprocess --backends mariadb --profile   # and where the time goes
+    python -m bench.inprocess --backends mariadb,myisam --cursors 3  # store/mysqldb.py's gain
 
 It runs `Pipeline.handle` in a loop on one thread, as a request thread of the server does,
 rendering each answer as the HTTP edge would, and prints a table: CPU per request
@@ -27,6 +28,7 @@ from bench.run import DIDS
 from vicidid.core.call import POLICIES
 from vicidid.core.dialects import simple
 from vicidid.core.pipeline import Incoming, Pipeline
+from vicidid.store import mysqldb
 from vicidid.store.db import make_engine
 
 ROUNDS = 10
@@ -107,14 +109,65 @@ def measure(url: str, requests: int, profile: bool) -> tuple[float, float, float
     return min(cpu), min(wall), statistics.median(trips)
 
 
+def python_calls(url: str, requests: int = 200) -> float:
+    """Python function calls per update_did (cProfile's count), after a warm-up."""
+    engine = make_engine(url, pool_size=1)
+    pipeline = Pipeline(engine, POLICIES["simple"])
+    for n in range(50):
+        pipeline.handle(request(n))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for n in range(requests):
+        pipeline.handle(request(n))
+    profiler.disable()
+    engine.dispose()
+    return pstats.Stats(profiler).total_calls / requests  # type: ignore[attr-defined]
+
+
+def compare_cursors(backends: list[str], requests: int, pairs: int) -> None:
+    """store/mysqldb.py's quicker path against mysqlclient's own cursor, alternated."""
+    cursor = mysqldb.Cursor
+    print("| backend | pair | mysqldb.py CPU ms | cursor CPU ms | difference |")
+    print("|---|---|---|---|---|")
+    for backend in backends:
+        url = run.prepare(backend)
+        counts = []
+        for plain in (False, True):  # Python calls per request: the same on any machine
+            mysqldb.Cursor = None if plain else cursor
+            counts.append(python_calls(url))
+        mysqldb.Cursor = cursor
+        print(f"| {backend} | Python calls per request | {counts[0]:.0f} | {counts[1]:.0f} | "
+              f"{counts[0] - counts[1]:+.0f} |", flush=True)  # fmt: skip
+        for pair in range(pairs):
+            found = []
+            for plain in (False, True):
+                mysqldb.Cursor = None if plain else cursor  # None: drives() is False
+                found.append(measure(url, requests, False)[0])
+            mysqldb.Cursor = cursor
+            ours, theirs = found
+            print(
+                f"| {backend} | {pair + 1} | {ours:.3f} | {theirs:.3f} | "
+                f"{(ours - theirs) / theirs:+.1%} |",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,mariadb,myisam")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--cursors",
+        type=int,
+        default=0,
+        help="N pairs alternated: store/mysqldb.py's path, then mysqlclient's cursor",
+    )
     args = parser.parse_args()
     rows = []
     run.OUT.mkdir(exist_ok=True)
+    if args.cursors:
+        return compare_cursors(args.backends.split(","), args.requests, args.cursors)
     for backend in args.backends.split(","):
         cpu, wall, trips = measure(run.prepare(backend), args.requests, args.profile)
         rows.append(f"| {backend} | {cpu:.3f} | {wall:.3f} | {trips:.1f} |")

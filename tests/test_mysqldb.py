@@ -22,6 +22,9 @@ VALUES = [
     '\x00;\n\r\x1a"',
     "caf\u00e9 \u20ac",
     "\U0001f600 beyond the BMP",
+    # a backslash as the second byte of a character: gbk's \x81\\, sjis's \x83\\ and \x95\\
+    "\u4e57'\u4fd3\u50dc\\",
+    "\u30bd'\u8868\u4e88\\",
     0,
     -5,
     2**70,
@@ -39,22 +42,59 @@ VALUES = [
 ]
 
 
-def dbapi_connection(url: str, charset: str):
+def dbapi_connection(url: str, charset: str, mode: str = ""):
+    """A mysqlclient connection in `charset`, with `mode` added to its session's sql_mode."""
     engine = sa.create_engine(sa.make_url(url).set(drivername="mysql+mysqldb"))
     params = engine.dialect.create_connect_args(engine.url)[1]
     engine.dispose()
-    return MySQLdb.connect(**{**params, "charset": charset})
+    db = MySQLdb.connect(**{**params, "charset": charset})
+    if mode:
+        cursor = db.cursor()
+        cursor.execute(f"SET SESSION sql_mode = CONCAT(@@sql_mode, ',{mode}')")
+        cursor.execute("SELECT @@sql_mode")
+        assert mode in cursor.fetchone()[0]
+        cursor.close()
+    return db
+
+
+CHARSETS = ["utf8mb4", "latin1", "gbk", "sjis"]
+SESSIONS = ["", "NO_BACKSLASH_ESCAPES"]
 
 
 @pytest.mark.mariadb
-@pytest.mark.parametrize("charset", ["utf8mb4", "latin1"])
-def test_a_message_is_what_the_cursor_makes_of_it(mariadb_url, charset):
-    db = dbapi_connection(mariadb_url, charset)
+@pytest.mark.parametrize("mode", SESSIONS)
+@pytest.mark.parametrize("charset", CHARSETS)
+def test_a_message_is_what_the_cursor_makes_of_it(mariadb_url, charset, mode):
+    db = dbapi_connection(mariadb_url, charset, mode)
     cursor = db.cursor()
     assert mysqldb.drives(cursor)
     values = [v for v in VALUES if not isinstance(v, str) or _encodable(v, db.encoding)]
+    assert sum(isinstance(v, str) for v in values) >= 7  # the multibyte texts are in
     sql = "SELECT " + ", ".join(["%s"] * len(values)) + " FROM DUAL WHERE 1 %% 2 = 1"
     assert mysqldb.message(cursor, sql, values) == cursor._mogrify(sql, values)
+    # the session's mode is the one escaping follows: a quote doubled, or backslashed
+    assert mysqldb.message(cursor, "%s", ["'"]) == (QUOTE_DOUBLED if mode else QUOTE_ESCAPED)
+    db.close()
+
+
+QUOTE_DOUBLED = b"'" * 4
+QUOTE_ESCAPED = b"'" + b"\\" + b"''"
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("mode", SESSIONS)
+@pytest.mark.parametrize("charset", CHARSETS)
+def test_every_text_comes_back_as_it_was_sent(mariadb_url, charset, mode):
+    """The message's texts, read back by the database: each the very text sent (a quote or
+    a backslash, alone or inside a multibyte character, ends nothing)."""
+    db = dbapi_connection(mariadb_url, charset, mode)
+    cursor = db.cursor()
+    texts = [v for v in VALUES if isinstance(v, str) and _encodable(v, db.encoding)]
+    sql = "SELECT " + ", ".join(["%s"] * len(texts))
+    mysqldb.execute(cursor, sql, texts)
+    _, rows = mysqldb.rows(cursor)
+    assert not mysqldb.next_statement(cursor)
+    assert list(rows[0]) == texts
     db.close()
 
 

@@ -27,7 +27,9 @@ class Context:
     def engine(self) -> Engine:
         if self._engine is None:
             try:
-                self._engine = make_engine(self.db_url)
+                # the commands send no multi-statement message of their own: a did import
+                # through the pipeline sends its statements one at a time (store/wire.py)
+                self._engine = make_engine(self.db_url, multi_statements=False)
             except (VicididError, ValueError, sa_exc.ArgumentError) as error:
                 raise click.ClickException(str(error)) from error
         return self._engine

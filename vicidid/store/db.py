@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from vicidid.errors import DriverMissing
 
@@ -26,12 +27,15 @@ except ImportError:  # Windows: threads take turns, processes meet in SQLite's b
 DEFAULT_URL = "sqlite:///vicidid.db"
 
 
-def make_engine(url: str, *, pool_size: int = 8) -> Engine:
+def make_engine(url: str, *, pool_size: int = 8, multi_statements: bool = True) -> Engine:
+    """An engine for the URL. `multi_statements`: on MariaDB/MySQL, whether its connections
+    may carry several statements in one message (store/wire.py's round trips); the
+    management commands' engine goes without, and wire.py then sends one at a time."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         return _sqlite_engine(url, pool_size)
     if u.get_backend_name() in ("mysql", "mariadb"):
-        return _mysql_engine(u, pool_size)
+        return _mysql_engine(u, pool_size, multi_statements)
     raise ValueError(
         f"unsupported database URL {u.render_as_string(hide_password=True)}: "
         "use sqlite:///FILE or mysql://USER:PASS@HOST/DB"
@@ -99,7 +103,7 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
     return engine
 
 
-def _mysql_engine(u: URL, pool_size: int) -> Engine:
+def _mysql_engine(u: URL, pool_size: int, multi_statements: bool) -> Engine:
     engine = sa.create_engine(
         mysql_url(u),
         pool_size=pool_size,
@@ -116,25 +120,41 @@ def _mysql_engine(u: URL, pool_size: int) -> Engine:
         # together (wire.py) join their values in one sequence
         paramstyle="format",
     )
-    _allow_multi_statements(engine)
+    _multi_statements(engine, multi_statements)
     return engine
 
 
 # CLIENT.MULTI_STATEMENTS, the same bit in mysqlclient and PyMySQL
 MULTI_STATEMENTS = 1 << 16
+MULTI = "vicidid_multi_statements"  # set in a pooled connection's info when it has the mode
 
 
-def _allow_multi_statements(engine: Engine) -> None:
-    """Let this engine's connections carry several statements in one message (wire.py).
+def _multi_statements(engine: Engine, allowed: bool) -> None:
+    """Whether this engine's connections may carry several statements in one message
+    (wire.py). mysqlclient asks for the mode unless told not to; PyMySQL only when asked.
 
     Every statement vicidid sends is built by SQLAlchemy or by the store with bound
     parameters, so no value can end a statement and start another.
     """
 
     @sa.event.listens_for(engine, "do_connect")
-    def _flags(dialect: object, record: object, cargs: object, cparams: dict[str, object]) -> None:
+    def _flags(
+        dialect: Dialect, record: ConnectionPoolEntry, cargs: object, cparams: dict[str, object]
+    ) -> None:
         flags = cparams.get("client_flag", 0)
-        cparams["client_flag"] = (flags if isinstance(flags, int) else 0) | MULTI_STATEMENTS
+        flags = flags if isinstance(flags, int) else 0
+        if allowed:
+            cparams["client_flag"] = flags | MULTI_STATEMENTS
+            record.info[MULTI] = True
+        else:
+            cparams["client_flag"] = flags & ~MULTI_STATEMENTS
+            if dialect.driver == "mysqldb":
+                cparams["multi_statements"] = False
+
+
+def multi_statements(conn: Connection) -> bool:
+    """Whether this connection may carry several statements in one message."""
+    return bool(conn.connection.info.get(MULTI))
 
 
 READ_FIRST = "vicidid_read_first"

@@ -6,8 +6,10 @@ therefore reads the caller, the login settings and the DID in one round trip and
 the change with its admin_log, api_log and api_urls rows in another (then COMMIT, on
 InnoDB). The statements are still built with SQLAlchemy, compiled once per shape, and
 their values still travel as bound parameters; several go in one message with the
-driver's multi-statement mode, which is switched on for vicidid's connections only. On
-mysqlclient the message is escaped and its results read with less Python (store/mysqldb.py).
+driver's multi-statement mode, which is switched on only for the connections that send
+such messages (the server's; the management commands' connections go without it, and
+there each statement is a message of its own). On mysqlclient the message is escaped and
+its results read with less Python (store/mysqldb.py).
 
 Errors come back as SQLAlchemy's exceptions, with a lost connection invalidated, so the
 pipeline's fault handling (store/faults.py) treats them exactly as any other statement's.
@@ -39,7 +41,7 @@ from sqlalchemy.engine import Connection, Dialect
 
 from vicidid.errors import VicididError
 from vicidid.store import faults, mysqldb
-from vicidid.store.db import AUTOCOMMIT, autocommitting
+from vicidid.store.db import AUTOCOMMIT, autocommitting, multi_statements
 
 
 @dataclass(frozen=True)
@@ -160,17 +162,27 @@ def fetch(conn: Connection, reads: Sequence[Read]) -> list[list[dict[str, Any]]]
         ]
     _begin(conn)
     parts = [_compiled(rd.clause, conn.dialect, ()) for rd in reads]
-    sql, values = _message(parts, [rd.params for rd in reads])
+    params = [rd.params for rd in reads]
     results: list[list[dict[str, Any]]] = []
-    with _cursor(conn, sql, values) as cursor:
-        way = _way(cursor)
-        way.execute(cursor, sql, values)
-        while True:
-            names, rows = way.rows(cursor)
-            results.append([dict(zip(names, row, strict=True)) for row in rows])
-            if not way.next_statement(cursor):
-                break
+    for first, last in _groups(conn, len(parts)):
+        sql, values = _message(parts[first:last], params[first:last])
+        with _cursor(conn, sql, values) as cursor:
+            way = _way(cursor)
+            way.execute(cursor, sql, values)
+            while True:
+                names, rows = way.rows(cursor)
+                results.append([dict(zip(names, row, strict=True)) for row in rows])
+                if not way.next_statement(cursor):
+                    break
     return results
+
+
+def _groups(conn: Connection, count: int) -> list[tuple[int, int]]:
+    """The statements each message carries ([first, last) of `count`): all in one on a
+    connection with multi-statement mode, else one per message (the CLI's connections)."""
+    if multi_statements(conn):
+        return [(0, count)]
+    return [(n, n + 1) for n in range(count)]
 
 
 @dataclass(frozen=True)
@@ -298,20 +310,21 @@ def _send_message(
     conn: Connection, parts: list[Compiled], writes: Sequence[Write], offset: int
 ) -> None:
     statements, params, owners, checked = _statements(conn.dialect, parts, writes)
-    sql, values = _message(statements, params)
     done = 0
     found = True
     try:
-        with _cursor(conn, sql, values) as cursor:
-            way = _way(cursor)
-            way.execute(cursor, sql, values)
-            while True:
-                way.skip(cursor)
-                if done == checked:
-                    found = way.affected(cursor) > 0
-                done += 1
-                if not way.next_statement(cursor):
-                    break
+        for first, last in _groups(conn, len(statements)):
+            sql, values = _message(statements[first:last], params[first:last])
+            with _cursor(conn, sql, values) as cursor:
+                way = _way(cursor)
+                way.execute(cursor, sql, values)
+                while True:
+                    way.skip(cursor)
+                    if done == checked:
+                        found = way.affected(cursor) > 0
+                    done += 1
+                    if not way.next_statement(cursor):
+                        break
     except sa_exc.DBAPIError as error:
         raise WriteFailed(offset + owners[min(done, len(owners) - 1)], error) from error
     if not found:

@@ -19,6 +19,7 @@ from uvicorn.supervisors import Multiprocess
 
 from vicidid.errors import PortTaken
 from vicidid.web import access_log, metrics
+from vicidid.web import workers as worker_sockets
 from vicidid.web.app import create_app
 from vicidid.web.protocol import Config, OneWriteProtocol
 from vicidid.web.settings import HANDED_OVER, Settings
@@ -33,18 +34,35 @@ def app_from_env() -> Starlette:
     return create_app(settings)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port, or PortTaken.
+def bind(host: str, port: int, count: int = 1) -> list[socket.socket]:
+    """`count` listening sockets on host:port, or PortTaken.
 
     vicidid binds before it starts uvicorn, so that "serving" is printed only once the
-    port is really ours, and a taken port is one clear line rather than a log record.
+    port is really ours, and a taken port is one clear line rather than a log record. With
+    several workers and `SO_REUSEPORT`, each worker gets a socket of its own on the same
+    address (web/workers.py); the address is first bound without it, so that a port
+    another server listens on is refused even if that server allows sharing it.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-        sock.listen(2048)
+        if count == 1:
+            sock.listen(2048)
+            sock.set_inheritable(True)
+            return [sock]
+        port = sock.getsockname()[1]
+        sock.close()
+        sockets: list[socket.socket] = []
+        try:
+            for _ in range(count):
+                sockets.append(worker_sockets.listening(family, (host, port)))
+        except OSError:
+            for each in sockets:
+                each.close()
+            raise
+        return sockets
     except OSError as error:
         sock.close()
         reason = (
@@ -54,8 +72,6 @@ def bind(host: str, port: int) -> socket.socket:
             f"port {port} on {host} {reason}: stop what listens there, or pick another "
             "port with --port"
         ) from error
-    sock.set_inheritable(True)  # the worker processes serve on it too
-    return sock
 
 
 def run(
@@ -67,6 +83,9 @@ def run(
     ssl_keyfile: str | None = None,
     on_bound: Callable[[], None] = lambda: None,
 ) -> None:
+    # bound first: a taken port changes nothing in this process
+    own_sockets = workers > 1 and worker_sockets.reuse_port()
+    sockets = bind(host, port, workers if own_sockets else 1)
     os.environ[HANDED_OVER] = settings.dumps()  # to the workers, whole
     if workers > 1:
         # each worker writes its metrics here; /metrics adds them up
@@ -78,9 +97,10 @@ def run(
         try:
             metrics.listen(settings.metrics_host, settings.metrics_port, settings.metrics_token)
         except OSError as error:
+            for sock in sockets:
+                sock.close()
             where = f"{settings.metrics_host}:{settings.metrics_port}"
             raise SystemExit(f"Error: cannot serve /metrics at {where}: {error.strerror}") from None
-    sock = bind(host, port)
     on_bound()
     config = uvicorn_config(
         "vicidid.web.server:app_from_env",
@@ -95,14 +115,19 @@ def run(
     )
     server = uvicorn.Server(config)
     try:
+        if own_sockets:
+            code = worker_sockets.Supervisor(config, sockets).run()
+            if code:
+                sys.exit(code)  # a worker's app could not start; uvicorn has logged why
+            return
         if workers > 1:
-            _supervise(config, server, sock)
+            _supervise(config, server, sockets[0])
         else:
-            server.run(sockets=[sock])
+            server.run(sockets=sockets)
     except KeyboardInterrupt:
         pass
     if workers == 1 and not server.started:
-        sys.exit(3)  # the app could not start; uvicorn has logged why (its own exit code)
+        sys.exit(worker_sockets.STARTUP_FAILED)  # the app could not start; uvicorn logged why
 
 
 def uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> Config:
@@ -151,7 +176,8 @@ FILES_BESIDES_CONNECTIONS = 128
 
 
 def _supervise(config: uvicorn.Config, server: uvicorn.Server, sock: socket.socket) -> None:
-    """Worker processes sharing the socket (uvicorn's supervisor; its signature changed)."""
+    """Worker processes sharing one socket, where a socket per worker is not possible
+    (uvicorn's supervisor; its signature changed)."""
     if "target" in inspect.signature(Multiprocess).parameters:
         Multiprocess(config, target=server.run, sockets=[sock]).run()  # type: ignore[call-arg]
     else:
