@@ -128,6 +128,14 @@ from vicidid.web.fallback import shown_url
     type=click.IntRange(min=1),
     help="Access-log lines waiting to be written in each worker; past them dropped, counted.",
 )
+@click.option(
+    "--drain-grace",
+    envvar="VICIDID_DRAIN_GRACE",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds a server drains at most after SIGTERM (/healthz answers DRAINING); 0: none.",
+)
 @click.pass_obj
 @fail_on_db_errors
 def serve(
@@ -155,6 +163,7 @@ def serve(
     max_connections: int,
     max_waiting: int,
     access_log_queue: int,
+    drain_grace: float,
 ) -> None:
     """Serve the API at /vicidial/non_agent_api.php."""
     from vicidid.web import server
@@ -198,6 +207,7 @@ def serve(
             max_connections=max_connections,
             max_waiting=max_waiting,
             access_log_queue=access_log_queue,
+            drain_grace=drain_grace,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error

@@ -15,7 +15,7 @@ from vicidid import API_PATH
 from vicidid.core.call import POLICIES
 from vicidid.core.pipeline import Pipeline
 from vicidid.store.db import make_engine
-from vicidid.web import metrics, openapi
+from vicidid.web import drain, metrics, openapi
 from vicidid.web.api import Api
 from vicidid.web.settings import Settings
 
@@ -44,6 +44,9 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     api = Api(settings, pipeline, settings.pool_size)
 
     async def healthz(request: Request) -> Response:
+        if drain.STATE.draining:  # the balancer stops sending here (web/drain.py)
+            drain.STATE.health_checks += 1
+            return PlainTextResponse("DRAINING\n", status_code=503)
         ok = await api.threads.run(pipeline.healthy)
         return PlainTextResponse(
             "OK\n" if ok else "DATABASE UNAVAILABLE\n", status_code=200 if ok else 503

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
 from vicidid.errors import VicididError
-from vicidid.web import access_log, metrics
+from vicidid.web import access_log, drain, metrics
 from vicidid.web.app import create_app
 from vicidid.web.protocol import Config, OneWriteProtocol
 from vicidid.web.settings import BOUNDS, Settings
@@ -106,7 +106,7 @@ def run(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
     )
-    server = uvicorn.Server(config)
+    server = drain.DrainingServer(config, settings.drain_grace)
     try:
         if workers > 1:
             _supervise(config, server, sock)

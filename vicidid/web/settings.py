@@ -24,6 +24,7 @@ BOUNDS = {
     "VICIDID_MAX_CONNECTIONS": ("max_connections", int),
     "VICIDID_MAX_WAITING": ("max_waiting", int),
     "VICIDID_ACCESS_LOG_QUEUE": ("access_log_queue", int),
+    "VICIDID_DRAIN_GRACE": ("drain_grace", float),
 }
 
 
@@ -51,11 +52,14 @@ class Settings:
     max_connections: int = Limits.connections  # open at once
     max_waiting: int = 256  # API requests waiting for a request thread; past them 503
     access_log_queue: int = 10_000  # access-log lines waiting to be written; past them dropped
+    drain_grace: float = 30.0  # seconds a SIGTERM'd server drains at most (web/drain.py); 0: none
 
     def __post_init__(self) -> None:
         self.limits()  # refuses a bound below 1 now
         if self.max_waiting < 1 or self.access_log_queue < 1:
             raise ValueError("the requests and access-log lines waiting must be 1 or more")
+        if self.drain_grace < 0:
+            raise ValueError("the drain grace period must be 0 seconds or more")
         if self.keep_alive_timeout < 1:
             raise ValueError("the keep-alive timeout must be 1 second or more")
         if self.dialect not in POLICIES:
