@@ -110,8 +110,14 @@ class MariaDB:
     def install(self) -> subprocess.Popen:
         self.datadir.mkdir(parents=True, exist_ok=True)
         return subprocess.Popen(
-            ["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}", *_as_user()]
-            + ["--auth-root-authentication-method=normal", "--skip-test-db"],
+            [
+                "mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={self.datadir}",
+                *_as_user(),
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -123,6 +129,7 @@ class MariaDB:
             "--no-defaults",
             f"--datadir={d}",
             f"--socket={self.socket}",
+            f"--tmpdir={d}",
             f"--port={self.port}",
             "--bind-address=127.0.0.1",
             f"--pid-file={d / 'mysqld.pid'}",
@@ -140,8 +147,8 @@ class MariaDB:
         ]
         if replica:
             args.append("--read-only=1")
-        log = open(d / "stdout.log", "ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
+        with open(d / "stdout.log", "ab") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
         wait_for(
             f"mariadbd {self.name}", lambda: self.socket.exists() and self._answers(), 60, self.proc
         )
@@ -151,8 +158,16 @@ class MariaDB:
 
     def sql(self, statements: str, check: bool = True) -> str:
         done = subprocess.run(
-            ["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot", "-N", "-B"]
-            + ["-e", statements],
+            [
+                "mariadb",
+                "--no-defaults",
+                f"--socket={self.socket}",
+                "-uroot",
+                "-N",
+                "-B",
+                "-e",
+                statements,
+            ],
             capture_output=True,
             text=True,
         )
@@ -186,8 +201,8 @@ class Databases:
         )
 
     def up(self) -> None:
-        installs = [(db, db.install()) for db in (self.primary, self.replica)]
-        for db, proc in installs:
+        for db in (self.primary, self.replica):  # one at a time: they share temporary names
+            proc = db.install()
             _, err = proc.communicate()
             if proc.returncode != 0:
                 raise ClusterError(f"mariadb-install-db for {db.name}: {err.decode()[-300:]}")
@@ -276,10 +291,12 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, wait: bool = True) -> None:
+        if self.proc is not None:
+            self.proc.wait(30)  # the process this replaces, reaped
         command = [sys.executable, "-m", "vicidid", "--db", self.db_url, "serve"]
         command += ["--port", str(self.port), "--trusted-proxy", "127.0.0.1", *self.args]
-        out = open(self.log, "ab")
-        self.proc = subprocess.Popen(command, stdout=out, stderr=out, start_new_session=True)
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(command, stdout=out, stderr=out, start_new_session=True)
         if wait:
             self.wait_healthy()
 
@@ -313,7 +330,8 @@ def haproxy_config(bind: str, servers: Sequence[str], timeout_server: str | None
         raise ClusterError(f"{HAPROXY_CFG.name} needs one bind and {len(servers)} server lines")
     for i, line in enumerate(lines):
         if i < len(servers):
-            new = re.sub(r"^(\s*server\s+\S+\s+)\S+", lambda m: m.group(1) + servers[i], line)
+            name, _ = line.split(None, 2)[1:]
+            new = re.sub(r"\bserver\s+\S+\s+\S+", f"server {name} {servers[i]}", line, count=1)
             text = text.replace(line, new, 1)
         else:
             text = text.replace(line + "\n", "", 1)
@@ -340,10 +358,13 @@ class HAProxy:
         checked = subprocess.run([binary, "-c", "-f", str(self.config)], capture_output=True)
         if checked.returncode != 0:
             raise ClusterError(f"haproxy refuses {self.config}: {checked.stderr.decode()[-300:]}")
-        log = open(self.config.with_suffix(".log"), "ab")
-        self.proc = subprocess.Popen(
-            [binary, "-db", "-f", str(self.config)], stdout=log, stderr=log, start_new_session=True
-        )
+        with open(self.config.with_suffix(".log"), "ab") as log:
+            self.proc = subprocess.Popen(
+                [binary, "-db", "-f", str(self.config)],
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
 
         def answers() -> bool:
             try:
