@@ -76,8 +76,8 @@ def test_a_kill_mid_load_loses_nothing_and_runs_nothing_twice(web, engine):
     failed = [s for s in sent if not s.acknowledged]
     assert len(acknowledged) > 100, f"too little load: {len(acknowledged)} of {len(sent)}"
     # only requests that were in flight on the killed server may fail, and only as the
-    # balancer's 502 (or its connection closed): never an answer from vicidid
-    assert all(s.status in (0, 502) for s in failed), {(s.status, s.body[:80]) for s in failed}
+    # balancer's 502: never an answer from vicidid, never a connection closed unanswered
+    assert all(s.status == 502 for s in failed), {(s.status, s.body[:80]) for s in failed}
     assert len(failed) <= 32
     assert reconcile(engine, sent, 1) == []
 
@@ -87,7 +87,7 @@ def test_a_rolling_restart_under_load_fails_no_request(web, engine):
         time.sleep(0.5)
         for server in web.servers:
             server.signal(signal.SIGTERM)
-            assert server.wait(30) != 0 or True  # it exits on its own
+            server.wait(30)  # it exits on its own, drained (TimeoutExpired if not)
             server.start()
 
     roller = threading.Thread(target=roll)
@@ -127,18 +127,7 @@ def test_one_idempotency_key_at_two_servers_acts_once(web, engine):
             f"{API_PATH}?function=copy_did&user=admin&pass=1234&source=idem"
             f"&did_pattern={SOURCE_DID}&new_did_pattern={did}"
         )
-        barrier = threading.Barrier(2)
-        answers: list[httpx.Response] = []
-
-        def send(server: cluster.Server) -> None:
-            barrier.wait()
-            answers.append(httpx.get(server.url + query, headers={"Idempotency-Key": key}))
-
-        threads = [threading.Thread(target=send, args=(s,)) for s in web.servers[:2]]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers = _at_once(web.servers[:2], query, {"Idempotency-Key": key})
         assert [a.status_code for a in answers] == [200, 200]
         assert answers[0].text == answers[1].text
         assert answers[0].text.startswith("SUCCESS")
@@ -151,6 +140,25 @@ def test_one_idempotency_key_at_two_servers_acts_once(web, engine):
                 sa.text("SELECT COUNT(*) FROM vicidid_idempotency WHERE idem_key = :k"), {"k": key}
             ).scalar_one()
         assert (copies, stored) == (1, 1)
+
+
+def _at_once(
+    servers: list[cluster.Server], query: str, headers: dict[str, str]
+) -> list[httpx.Response]:
+    """The same request sent to each server at the same moment."""
+    barrier = threading.Barrier(len(servers))
+    answers: list[httpx.Response] = []
+
+    def send(server: cluster.Server) -> None:
+        barrier.wait()
+        answers.append(httpx.get(server.url + query, headers=headers))
+
+    threads = [threading.Thread(target=send, args=(s,)) for s in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
 
 
 def _login(server: cluster.Server, user: str, password: str, address: str) -> str:
