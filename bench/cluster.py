@@ -221,7 +221,8 @@ class Databases:
 
     def start_replication(self) -> None:
         self.replica.sql(
-            f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={self.primary.port}, "
+            "STOP SLAVE; CHANGE MASTER TO MASTER_HOST='127.0.0.1', "
+            f"MASTER_PORT={self.primary.port}, "
             "MASTER_USER='repl', MASTER_PASSWORD='repl', MASTER_USE_GTID=slave_pos, "
             "MASTER_CONNECT_RETRY=1; START SLAVE;"
         )

@@ -129,6 +129,20 @@ from vicidid.web.fallback import shown_url
     help="Access-log lines waiting to be written in each worker; past them dropped, counted.",
 )
 @click.option(
+    "--read-url",
+    envvar="VICIDID_READ_URL",
+    default="",
+    help="A replica for did_info and did_list (or slave_db_server: VICIdial's setting).",
+)
+@click.option(
+    "--read-max-lag",
+    envvar="VICIDID_READ_MAX_LAG",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds the replica may be behind; further behind or down, the primary is read.",
+)
+@click.option(
     "--drain-grace",
     envvar="VICIDID_DRAIN_GRACE",
     default=30.0,
@@ -163,6 +177,8 @@ def serve(
     max_connections: int,
     max_waiting: int,
     access_log_queue: int,
+    read_url: str,
+    read_max_lag: float,
     drain_grace: float,
 ) -> None:
     """Serve the API at /vicidial/non_agent_api.php."""
@@ -208,6 +224,8 @@ def serve(
             max_waiting=max_waiting,
             access_log_queue=access_log_queue,
             drain_grace=drain_grace,
+            read_url=read_url,
+            read_max_lag=read_max_lag,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error

@@ -15,7 +15,7 @@ from vicidid import API_PATH
 from vicidid.core.call import POLICIES
 from vicidid.core.pipeline import Pipeline
 from vicidid.store.db import make_engine
-from vicidid.web import drain, metrics, openapi
+from vicidid.web import drain, metrics, openapi, replica
 from vicidid.web.api import Api
 from vicidid.web.settings import Settings
 
@@ -41,6 +41,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     if pipeline is None:
         engine = make_engine(settings.db_url, pool_size=settings.pool_size)
         pipeline = Pipeline(engine, POLICIES[settings.dialect], settings.login_throttle)
+        pipeline.replica = replica.of(settings.read_url, settings, engine)
     api = Api(settings, pipeline, settings.pool_size)
 
     async def healthz(request: Request) -> Response:
@@ -56,6 +57,8 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await api.close()
+        if pipeline.replica is not None:
+            pipeline.replica.dispose()
 
     app = App(
         routes=[

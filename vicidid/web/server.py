@@ -88,6 +88,7 @@ def run(
         except OSError as error:
             where = f"{settings.metrics_host}:{settings.metrics_port}"
             raise SystemExit(f"Error: cannot serve /metrics at {where}: {error.strerror}") from None
+    os.environ["VICIDID_READ_URL"] = settings.read_url
     os.environ["VICIDID_FALLBACK_URL"] = settings.fallback_url
     os.environ["VICIDID_FALLBACK_TIMEOUT"] = str(settings.fallback_timeout)
     os.environ["VICIDID_LOGIN_THROTTLE"] = str(settings.login_throttle or "off")

@@ -25,6 +25,7 @@ BOUNDS = {
     "VICIDID_MAX_WAITING": ("max_waiting", int),
     "VICIDID_ACCESS_LOG_QUEUE": ("access_log_queue", int),
     "VICIDID_DRAIN_GRACE": ("drain_grace", float),
+    "VICIDID_READ_MAX_LAG": ("read_max_lag", float),
 }
 
 
@@ -52,12 +53,17 @@ class Settings:
     max_connections: int = Limits.connections  # open at once
     max_waiting: int = 256  # API requests waiting for a request thread; past them 503
     access_log_queue: int = 10_000  # access-log lines waiting to be written; past them dropped
+    # a replica for did_info and did_list (store/replica.py), and how far behind it may be
+    read_url: str = ""
+    read_max_lag: float = 1.0
     drain_grace: float = 30.0  # seconds a SIGTERM'd server drains at most (web/drain.py); 0: none
 
     def __post_init__(self) -> None:
         self.limits()  # refuses a bound below 1 now
         if self.max_waiting < 1 or self.access_log_queue < 1:
             raise ValueError("the requests and access-log lines waiting must be 1 or more")
+        if self.read_max_lag < 0:
+            raise ValueError("the replica's maximum lag must be 0 seconds or more")
         if self.drain_grace < 0:
             raise ValueError("the drain grace period must be 0 seconds or more")
         if self.keep_alive_timeout < 1:
@@ -89,6 +95,7 @@ class Settings:
             "trusted_proxies": tuple(env.get("VICIDID_TRUSTED_PROXY", "").split()),
             "metrics_token": env.get("VICIDID_METRICS_TOKEN", ""),
             "metrics_host": env.get("VICIDID_METRICS_HOST", ""),
+            "read_url": env.get("VICIDID_READ_URL", ""),
         }
         if env.get("VICIDID_METRICS_PORT", "").isdigit():
             values["metrics_port"] = int(env["VICIDID_METRICS_PORT"])
