@@ -60,8 +60,9 @@ def wait_for(what: str, ready, seconds: float = 30.0, proc: subprocess.Popen | N
 
 
 def apt_install(package: str, command: str) -> str:
-    """The path of `command`, installing Debian's `package` first when it is missing."""
-    found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
+    """The path of `command` (a name on PATH, or an absolute path), installing Debian's
+    `package` first when it is missing."""
+    found = _found(command)
     if found:
         return found
     if not shutil.which("apt-get"):
@@ -73,10 +74,16 @@ def apt_install(package: str, command: str) -> str:
         done = subprocess.run(install, capture_output=True, text=True)
         if done.returncode != 0:
             raise ClusterError(f"apt-get install {package} failed: {done.stderr.strip()[-300:]}")
-    found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
+    found = _found(command)
     if not found:
         raise ClusterError(f"{package} installed but {command} not found")
     return found
+
+
+def _found(command: str) -> str | None:
+    if os.path.isabs(command):
+        return command if os.path.exists(command) else None
+    return shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
 
 
 def _stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, seconds: float = 30) -> None:
@@ -122,7 +129,7 @@ class MariaDB:
             stderr=subprocess.PIPE,
         )
 
-    def start(self, replica: bool) -> None:
+    def start(self, replica: bool, extra: Sequence[str] = ()) -> None:
         d = self.datadir
         args = [
             "/usr/sbin/mariadbd",
@@ -144,6 +151,7 @@ class MariaDB:
             "--max-connections=400",
             "--character-set-server=utf8mb4",
             *_as_user(),
+            *extra,
         ]
         if replica:
             args.append("--read-only=1")
