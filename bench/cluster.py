@@ -129,7 +129,7 @@ class MariaDB:
             stderr=subprocess.PIPE,
         )
 
-    def start(self, replica: bool, extra: Sequence[str] = ()) -> None:
+    def start(self, replica: bool, extra: Sequence[str] = (), binlog: bool = True) -> None:
         d = self.datadir
         args = [
             "/usr/sbin/mariadbd",
@@ -142,10 +142,6 @@ class MariaDB:
             f"--pid-file={d / 'mysqld.pid'}",
             f"--log-error={d / 'error.log'}",
             f"--server-id={self.server_id}",
-            f"--log-bin={d / 'binlog'}",
-            f"--relay-log={d / 'relay'}",
-            "--gtid-strict-mode=1",
-            "--log-slave-updates=1",
             "--userstat=1",  # information_schema.USER_STATISTICS, for bench/capacity.py
             "--innodb-buffer-pool-size=64M",
             "--max-connections=400",
@@ -153,6 +149,13 @@ class MariaDB:
             *_as_user(),
             *extra,
         ]
+        if binlog:  # GTID replication (a Galera node needs none)
+            args += [
+                f"--log-bin={d / 'binlog'}",
+                f"--relay-log={d / 'relay'}",
+                "--gtid-strict-mode=1",
+                "--log-slave-updates=1",
+            ]
         if replica:
             args.append("--read-only=1")
         with open(d / "stdout.log", "ab") as log:

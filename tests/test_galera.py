@@ -39,7 +39,7 @@ def node(tmp_path_factory) -> Iterator[cluster.MariaDB]:
         "--binlog-format=ROW",
         "--innodb-autoinc-lock-mode=2",
     ]
-    db.start(replica=False, extra=galera)
+    db.start(replica=False, extra=galera, binlog=False)
     db.sql(
         "SET sql_log_bin=0; CREATE USER IF NOT EXISTS root@'127.0.0.1';"
         "GRANT ALL ON *.* TO root@'127.0.0.1' WITH GRANT OPTION;"
