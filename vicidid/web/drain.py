@@ -9,7 +9,8 @@ only then shuts down as uvicorn does: once no request is in flight and none (hea
 checks aside) has arrived for QUIET seconds, or at the latest after the grace period
 (`--drain-grace`); the requests still running then get what is left of it.
 
-A second SIGTERM, or SIGINT, stops at once, as uvicorn does.
+A second SIGTERM, or SIGINT, skips the drain: the server stops as uvicorn does (its port
+closed, the requests running finished).
 """
 
 from __future__ import annotations
