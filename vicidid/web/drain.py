@@ -15,12 +15,16 @@ closed, the requests running finished).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType
 
 import uvicorn
+from uvicorn.supervisors import multiprocess
 
 # seconds without a new request before a draining server stops: longer than a balancer's
 # health-check interval (docs/haproxy.cfg checks every 500 ms)
@@ -93,3 +97,27 @@ class DrainingServer(uvicorn.Server):
                 self.config.timeout_graceful_shutdown = max(1, round(left))
                 self.should_exit = True
         return await super().on_tick(counter)
+
+
+class DrainingProcess(multiprocess.Process):
+    """A worker process of uvicorn's supervisor whose server drains (`--workers` above 1);
+    its grace period comes from VICIDID_DRAIN_GRACE, which web/server.py sets."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            grace = float(os.environ.get("VICIDID_DRAIN_GRACE") or 30)
+            self._server = DrainingServer(self.config, grace)
+        return self._server
+
+
+@contextlib.contextmanager
+def draining_workers() -> Iterator[None]:
+    """While the supervisor runs, the worker processes it starts are DrainingProcess ones
+    (uvicorn's supervisor makes each worker's server itself, from its Process class)."""
+    plain = multiprocess.Process
+    multiprocess.Process = DrainingProcess  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        multiprocess.Process = plain  # type: ignore[misc]

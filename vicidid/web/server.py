@@ -169,4 +169,5 @@ def _supervise(config: uvicorn.Config, server: uvicorn.Server, sock: socket.sock
     if "target" in inspect.signature(Multiprocess).parameters:
         Multiprocess(config, target=server.run, sockets=[sock]).run()  # type: ignore[call-arg]
     else:
-        Multiprocess(config, sockets=[sock]).run()
+        with drain.draining_workers():
+            Multiprocess(config, sockets=[sock]).run()
