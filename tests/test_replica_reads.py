@@ -16,6 +16,7 @@ from tests import test_cluster
 from vicidid import API_PATH
 from vicidid.cli import main
 from vicidid.store.replica import CHECK_EVERY, lag_of
+from vicidid.web.settings import Settings
 
 databases = test_cluster.databases  # the primary and its replica, a fixture
 BASE = f"{API_PATH}?user=admin&pass=1234&source=replica"
@@ -111,3 +112,11 @@ def test_the_lag_is_read_from_the_replica_status():
     assert lag_of({**running, "Seconds_Behind_Master": 3}) == 3.0
     assert lag_of({**running, "Seconds_Behind_Master": None}) is None
     assert lag_of({**running, "Slave_SQL_Running": "No", "Seconds_Behind_Master": 0}) is None
+
+
+@pytest.mark.parametrize("url", ["sqlite:///x.db", "not a url", "http://replica/"])
+def test_a_read_url_that_names_no_mariadb_is_refused_in_one_line(url):
+    with pytest.raises(ValueError, match=r"--read-url .* is not a MariaDB/MySQL URL"):
+        Settings(read_url=url)
+    assert Settings(read_url="mysql://u:secret@replica/vicidial").read_url
+    assert "secret" not in repr(Settings(read_url="mysql://u:secret@replica/vicidial"))

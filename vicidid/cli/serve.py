@@ -245,6 +245,11 @@ def serve(
         click.echo(counting)
         if fallback_url:
             click.echo(f"other functions go to {shown_url(fallback_url)}")
+        if read_url:
+            shown = read_url if read_url == "slave_db_server" else safe_url(read_url)
+            click.echo(
+                f"did_info and did_list read from {shown} while it is within {read_max_lag} s"
+            )
         if with_demo:
             click.echo("Try the tutorials:")
             for url in demo.tutorial_urls(base):

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from vicidid.store.db import make_engine
+from vicidid.store.db import make_engine, safe_url
 
 log = logging.getLogger("vicidid")
 
@@ -31,6 +31,19 @@ DOWN_FOR = 5.0  # seconds the primary is read after a connection to the replica 
 SLAVE_STATUS = "SHOW SLAVE STATUS"
 # VICIdial's column, which vicidid's own schema lacks: read as text, missing means unset
 SLAVE_DB_SERVER = sa.text("SELECT slave_db_server FROM system_settings LIMIT 1")
+
+
+def check_read_url(url: str) -> None:
+    """A ValueError, in one line, unless `url` names a MariaDB/MySQL database."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except sa_exc.ArgumentError:
+        backend = ""
+    if backend not in ("mysql", "mariadb"):
+        raise ValueError(
+            f"--read-url {safe_url(url)} is not a MariaDB/MySQL URL "
+            "(mysql://USER:PASS@HOST/DB) nor slave_db_server"
+        )
 
 
 def url_from_settings(primary: Engine, primary_url: str) -> str:

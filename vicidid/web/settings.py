@@ -12,6 +12,7 @@ from vicidid.auth.throttle import DEFAULT as DEFAULT_THROTTLE
 from vicidid.auth.throttle import Limit, parse_limit
 from vicidid.core.call import POLICIES
 from vicidid.store.db import DEFAULT_URL, safe_url
+from vicidid.store.replica import check_read_url
 from vicidid.web.fallback import check_url
 from vicidid.web.protocol import Limits
 
@@ -62,6 +63,8 @@ class Settings:
         self.limits()  # refuses a bound below 1 now
         if self.max_waiting < 1 or self.access_log_queue < 1:
             raise ValueError("the requests and access-log lines waiting must be 1 or more")
+        if self.read_url and self.read_url != "slave_db_server":
+            check_read_url(self.read_url)
         if self.read_max_lag < 0:
             raise ValueError("the replica's maximum lag must be 0 seconds or more")
         if self.drain_grace < 0:
