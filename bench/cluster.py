@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from bench.apt import apt_install
 from vicidid.cli import admin, demo
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
@@ -57,33 +57,6 @@ def wait_for(what: str, ready, seconds: float = 30.0, proc: subprocess.Popen | N
             raise ClusterError(f"{what} exited with {proc.returncode}")
         time.sleep(0.1)
     raise ClusterError(f"{what} not ready after {seconds:.0f} s")
-
-
-def apt_install(package: str, command: str) -> str:
-    """The path of `command` (a name on PATH, or an absolute path), installing Debian's
-    `package` first when it is missing."""
-    found = _found(command)
-    if found:
-        return found
-    if not shutil.which("apt-get"):
-        raise ClusterError(f"{command} is missing and apt-get is not here to install {package}")
-    # another apt-get may hold the lock for a while: wait for it rather than fail
-    install = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-qq", package]
-    if subprocess.run(install, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
-        done = subprocess.run(install, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ClusterError(f"apt-get install {package} failed: {done.stderr.strip()[-300:]}")
-    found = _found(command)
-    if not found:
-        raise ClusterError(f"{package} installed but {command} not found")
-    return found
-
-
-def _found(command: str) -> str | None:
-    if os.path.isabs(command):
-        return command if os.path.exists(command) else None
-    return shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
 
 
 def _stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, seconds: float = 30) -> None:

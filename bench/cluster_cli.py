@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from bench import cluster
+from bench.apt import AptError
 
 STATE = "cluster.json"
 DEFAULT_DIR = Path(tempfile.gettempdir()) / "vicidid-cluster"
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             path = args.dir / STATE
             print(path.read_text() if path.exists() else f"no cluster is up in {args.dir}")
-    except (cluster.ClusterError, ValueError) as error:
+    except (cluster.ClusterError, AptError, ValueError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -32,6 +32,7 @@ import httpx
 import sqlalchemy as sa
 
 from bench import cluster
+from bench.apt import apt_install
 from tests.cluster_load import SOURCE_DID, reconcile, run_load
 from vicidid import API_PATH
 from vicidid.store.db import make_engine
@@ -40,7 +41,7 @@ PROVIDER = "/usr/lib/galera/libgalera_smm.so"
 
 
 def start_nodes(base: Path, count: int = 3) -> list[cluster.MariaDB]:
-    cluster.apt_install("galera-4", PROVIDER)
+    apt_install("galera-4", PROVIDER)
     nodes = [
         cluster.MariaDB(f"node{i + 1}", cluster.free_port(), base / f"node{i + 1}", i + 1)
         for i in range(count)

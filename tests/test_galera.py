@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench import cluster
+from bench.apt import apt_install
 from vicidid.cli import main
 
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
@@ -25,7 +26,7 @@ def node(tmp_path_factory) -> Iterator[cluster.MariaDB]:
         if os.environ.get("VICIDID_REQUIRE_MARIADB") == "1":
             pytest.fail(reason + " and VICIDID_REQUIRE_MARIADB=1")
         pytest.skip(reason)
-    cluster.apt_install("galera-4", PROVIDER)
+    apt_install("galera-4", PROVIDER)
     base = tmp_path_factory.mktemp("galera")
     db = cluster.MariaDB("galera", cluster.free_port(), base / "node", 1)
     installing = db.install()
