@@ -110,6 +110,9 @@ CHANGED = Settings(
     access_log_queue=20,
     max_body=4096,
     pool_size=2,
+    read_url="mysql://u:secret@127.0.0.2/asterisk",
+    read_max_lag=2.5,
+    drain_grace=4.0,
 )
 
 

@@ -148,7 +148,7 @@ def test_a_taken_port_is_refused_with_several_workers_too(sqlite_url):
     assert f"port {port} on 127.0.0.1 is in use" in result.stderr
 
 
-def fails_at_once(config, sock) -> None:
+def fails_at_once(config, sock, grace) -> None:
     sys.exit(1)
 
 

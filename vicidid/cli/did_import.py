@@ -8,10 +8,14 @@ from pathlib import Path
 from typing import TextIO
 
 import click
+from sqlalchemy.engine import Engine
 
 from vicidid.cli import bulk
 from vicidid.cli.context import Context
 from vicidid.errors import BulkError
+from vicidid.store import replica
+from vicidid.store.db import safe_url
+from vicidid.web import settings
 
 SHOWN_INVALID = 5
 
@@ -108,6 +112,11 @@ def import_cmd(
 @click.option("--url", help="A vicidid server to export from, through its did_list.")
 @click.option("--user", envvar="VICIDID_USER", help="API user, with --url.")
 @click.option("--password", envvar="VICIDID_PASSWORD", help="Password, with --url.")
+@settings.option(
+    "read_url",
+    help="Read from this replica of --db while it is at most 1 s behind (slave_db_server: "
+    "VICIdial's setting).",
+)
 @click.pass_obj
 def export_cmd(
     obj: Context,
@@ -116,6 +125,7 @@ def export_cmd(
     url: str | None,
     user: str | None,
     password: str | None,
+    read_url: str,
 ) -> None:
     """Write every DID, every column, as CSV."""
     try:
@@ -125,10 +135,25 @@ def export_cmd(
             rows = bulk.export_remote(url, user, password, prefix)
             columns = list(rows[0]) if rows else ["did_pattern"]
         else:
-            columns, rows = bulk.export_local(obj.engine, prefix)
+            columns, rows = bulk.export_local(_read_engine(obj, read_url), prefix)
     except BulkError as error:
         raise click.ClickException(str(error)) from error
     bulk.write_csv(out, columns, rows)
+
+
+def _read_engine(obj: Context, read_url: str) -> Engine:
+    """The replica's engine while it is usable, else the primary's (said on stderr)."""
+    if read_url == replica.FROM_SETTINGS:
+        read_url = replica.url_from_settings(obj.engine, obj.db_url)
+    if not read_url:
+        return obj.engine
+    found = replica.Replica(read_url, max_lag=1.0, pool_size=1)
+    if found.usable():
+        click.echo(f"reading the replica {safe_url(read_url)}", err=True)
+        return found.engine
+    found.dispose()
+    click.echo("the replica is down or behind: reading the primary", err=True)
+    return obj.engine
 
 
 def register(did_group: click.Group) -> None:

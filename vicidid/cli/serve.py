@@ -86,6 +86,13 @@ def serve(
         click.echo(counting)
         if configured.fallback_url:
             click.echo(f"other functions go to {shown_url(configured.fallback_url)}")
+        if configured.read_url:
+            read_url = configured.read_url
+            shown = read_url if read_url == "slave_db_server" else safe_url(read_url)
+            click.echo(
+                f"did_info and did_list read from {shown} while it is within "
+                f"{configured.read_max_lag} s"
+            )
         if with_demo:
             click.echo("Try the tutorials:")
             for url in demo.tutorial_urls(base):

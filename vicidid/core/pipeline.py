@@ -31,7 +31,7 @@ from vicidid.about import API_PATH
 from vicidid.auth import rules as auth
 from vicidid.auth.hash_slots import Follow, Ticket
 from vicidid.auth.throttle import Limit, address_key
-from vicidid.core import audit, idempotency
+from vicidid.core import audit, idempotency, reads
 from vicidid.core.call import Call, Policy
 from vicidid.core.dialects import answer as answers
 from vicidid.core.dialects.vicidial import log_rows
@@ -44,6 +44,7 @@ from vicidid.rows import DidRow
 from vicidid.store import faults, reflect, sizes, wire
 from vicidid.store import tables as t
 from vicidid.store.db import reading_first, transactional, write_transaction, writer_turns
+from vicidid.store.replica import Replica
 from vicidid.store.statements import queries
 from vicidid.store.statements import throttle as windows
 from vicidid.store.wire import Read, Write
@@ -98,6 +99,7 @@ class Reply:
     dids: list[str] = field(default_factory=list)
     # the password check still to run, or the same check under way to wait for
     pending: Pending | Follow | None = None
+    read_from: str = ""  # a read-only function: "replica", or "primary" (core/reads.py)
 
     @property
     def kinds(self) -> list[Kind]:
@@ -107,6 +109,7 @@ class Reply:
 class Pipeline:
     def __init__(self, engine: Engine, policy: Policy, throttle: Limit | None = None) -> None:
         self.engine = engine
+        self.replica: Replica | None = None  # --read-url: reads of did_info and did_list
         self.policy = policy
         self.gate = Gate(policy, throttle)
         self._throttle_checked = False
@@ -158,6 +161,7 @@ class Pipeline:
             user = self.gate.credentials(params, incoming.basic)[0][:20]
             return Reply([Outcome(Kind.THROTTLED, function=function, user=user)], function, params)
         attempt = faults.Attempt()
+        read_from = ""
         try:
             dids = self.did_table()
             self.has_idempotency_table()  # read the schema now, outside the transaction
@@ -169,14 +173,19 @@ class Pipeline:
                 later: list[Write] = []  # the writes sent with the api_log rows
                 if_gone: list[Outcome] = []  # the answer should the DID be gone at the write
                 try:
-                    with self.engine.connect() as conn:
+                    with (
+                        self.engine.connect() as conn,
+                        reads.reading(self.replica, function) as (replica_conn, read_from),
+                    ):
                         if not self.transactional:  # MyISAM: nothing to commit
                             wire.use_autocommit(conn)
                         # what its api_log rows share, built before anything is written
                         logged = audit.Request.of(conn, function, params, incoming.path)
                         verdict = None
                         if needs_login(function):  # the login, checked before any lock
-                            also = self._prefetch(conn, params, function, dids)
+                            also = None
+                            if replica_conn is None:  # else the function reads the replica
+                                also = self._prefetch(conn, params, function, dids)
                             found = self._login(
                                 reading_first(conn), params, incoming, now, claimed, also
                             )
@@ -195,6 +204,7 @@ class Pipeline:
                                 call_changes,
                                 later,
                                 if_gone,
+                                replica_conn,
                             )
                             try:
                                 self._finish(
@@ -225,7 +235,7 @@ class Pipeline:
             outcomes = [self._failed(error, attempt, function, user, params)]
             call_changes = []
         self._purge_expired_keys(now)
-        return Reply(outcomes, function, params, call_changes)
+        return Reply(outcomes, function, params, call_changes, read_from=read_from)
 
     def _finish(
         self,
@@ -400,6 +410,7 @@ class Pipeline:
         changes: list[str],
         later: list[Write],
         if_gone: list[Outcome],
+        reads_on: Connection | None = None,
     ) -> tuple[list[Outcome], str]:
         if verdict is None:  # a function that needs no login (version): a call without a caller
             call = Call(conn, params, self.policy, None, function, "", incoming.ip, now, dids)
@@ -427,7 +438,7 @@ class Pipeline:
         if not auth.function_allowed(row, function):
             return [Outcome(Kind.FUNCTION_NOT_ALLOWED, function=function, user=user)], user
         call = Call(
-            conn,
+            reads_on or conn,  # a read-only function's reads on the replica
             params,
             self.policy,
             row,

@@ -149,8 +149,22 @@ def _myisam_warnings(engine: Engine) -> list[str]:
     myisam = sorted(name for name, eng in engines.items() if name in wanted and eng == "MYISAM")
     if not myisam:
         return []
-    return [
+    warnings = [
         f"{', '.join(myisam)} use MyISAM: a change and its audit rows are written one after "
         "the other, not in one transaction (a lost connection or a crash between them can "
         "leave the change without its audit row; see README, MyISAM)"
     ]
+    if galera_node(engine):
+        warnings.append(
+            "this server is a Galera cluster node, and Galera does not replicate MyISAM "
+            "tables: DIDs, users and log rows written here stay on this node (only "
+            "vicidid's own InnoDB schema can run on Galera; see docs/deploy.md, Galera)"
+        )
+    return warnings
+
+
+def galera_node(engine: Engine) -> bool:
+    """Whether the server is a node of a Galera cluster (wsrep on)."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SHOW VARIABLES LIKE 'wsrep_on'")).first()
+    return row is not None and str(row[1]).upper() == "ON"

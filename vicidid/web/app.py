@@ -15,7 +15,7 @@ from vicidid.about import API_PATH
 from vicidid.core.call import POLICIES
 from vicidid.core.pipeline import Pipeline
 from vicidid.store.db import make_engine
-from vicidid.web import metrics, openapi
+from vicidid.web import drain, metrics, openapi, replica
 from vicidid.web.endpoint import Api
 from vicidid.web.settings import Settings
 
@@ -41,9 +41,13 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     if pipeline is None:
         engine = make_engine(settings.db_url, pool_size=settings.pool_size)
         pipeline = Pipeline(engine, POLICIES[settings.dialect], settings.login_throttle)
+        pipeline.replica = replica.of(settings.read_url, settings, engine)
     api = Api(settings, pipeline, settings.pool_size)
 
     async def healthz(request: Request) -> Response:
+        if drain.STATE.draining:  # the balancer stops sending here (web/drain.py)
+            drain.STATE.health_checks += 1
+            return PlainTextResponse("DRAINING\n", status_code=503)
         ok = await api.threads.run(pipeline.healthy)
         return PlainTextResponse(
             "OK\n" if ok else "DATABASE UNAVAILABLE\n", status_code=200 if ok else 503
@@ -53,6 +57,8 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await api.close()
+        if pipeline.replica is not None:
+            pipeline.replica.dispose()
 
     app = App(
         routes=[

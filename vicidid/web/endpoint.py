@@ -163,6 +163,8 @@ def _respond(reply: Reply, dialect: str, as_json: bool) -> Answer:
             reply.outcomes, reply.function, reply.dids, dialect, as_json
         )
     body = text.encode()
+    if reply.read_from:  # --read-url: where a read was read (replica or primary)
+        headers.append((b"vicidid-read-from", reply.read_from.encode()))
     headers += [
         (b"content-type", media_type.encode("latin-1")),
         (b"content-length", str(len(body)).encode()),

@@ -51,6 +51,12 @@ SECONDS = Histogram(
 DIDS_CHANGED = Counter(
     "vicidid_dids_changed", "DIDs updated, added, copied or deleted", ["function"]
 )
+READS = Counter(
+    "vicidid_reads",
+    "did_info and did_list reads with --read-url, by where they were read: replica, or "
+    "primary when the replica was down or too far behind",
+    ["read_from"],
+)
 ACCESS_LOG_DROPPED = Counter(
     "vicidid_access_log_dropped", "Access-log lines dropped: too many were waiting to be written"
 )
@@ -80,6 +86,8 @@ def observe(reply: Reply, seconds: float) -> None:
         )
     samples[0].inc()
     samples[1].observe(seconds)
+    if reply.read_from:
+        READS.labels(reply.read_from).inc()
     if reply.dids:  # a function has a DIDs-changed sample once it changed a DID
         changed = _changed.get(function)
         if changed is None:

@@ -235,7 +235,7 @@ def document() -> Json:
                     "summary": "Database reachable?",
                     "responses": {
                         "200": {"description": "OK"},
-                        "503": {"description": "Database down"},
+                        "503": {"description": "Database down, or the server draining"},
                     },
                 }
             },

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
 from vicidid.errors import PortTaken
-from vicidid.web import access_log, metrics
+from vicidid.web import access_log, drain, metrics
 from vicidid.web import workers as worker_sockets
 from vicidid.web.app import create_app
 from vicidid.web.protocol import Config, OneWriteProtocol
@@ -113,10 +113,10 @@ def run(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
     )
-    server = uvicorn.Server(config)
+    server = drain.DrainingServer(config, settings.drain_grace)
     try:
         if own_sockets:
-            code = worker_sockets.Supervisor(config, sockets).run()
+            code = worker_sockets.Supervisor(config, sockets, settings.drain_grace).run()
             if code:
                 sys.exit(code)  # a worker's app could not start; uvicorn has logged why
             return
@@ -181,4 +181,5 @@ def _supervise(config: uvicorn.Config, server: uvicorn.Server, sock: socket.sock
     if "target" in inspect.signature(Multiprocess).parameters:
         Multiprocess(config, target=server.run, sockets=[sock]).run()  # type: ignore[call-arg]
     else:
-        Multiprocess(config, sockets=[sock]).run()
+        with drain.draining_workers():
+            Multiprocess(config, sockets=[sock]).run()

@@ -24,6 +24,7 @@ from vicidid.auth.throttle import DEFAULT as DEFAULT_THROTTLE
 from vicidid.auth.throttle import Limit, parse_limit
 from vicidid.core.call import POLICIES
 from vicidid.store.db import DEFAULT_URL, safe_url
+from vicidid.store.replica import check_read_url
 from vicidid.web.fallback import check_url
 from vicidid.web.protocol import Limits
 
@@ -204,11 +205,40 @@ class Settings:
         "VICIDID_POOL_SIZE",
         **_bound("Database connections pooled in each worker, and as many request threads."),
     )
+    # a replica for did_info and did_list (store/replica.py), and how far behind it may be
+    read_url: str = setting(
+        "",
+        "--read-url",
+        "VICIDID_READ_URL",
+        "A replica for did_info and did_list (or slave_db_server: VICIdial's setting).",
+    )
+    read_max_lag: float = setting(
+        1.0,
+        "--read-max-lag",
+        "VICIDID_READ_MAX_LAG",
+        "Seconds the replica may be behind; further behind or down, the primary is read.",
+        kind=click.FloatRange(min=0),
+        unit="seconds",
+    )
+    drain_grace: float = setting(
+        30.0,
+        "--drain-grace",
+        "VICIDID_DRAIN_GRACE",
+        "Seconds a server drains at most after SIGTERM (/healthz answers DRAINING); 0: none.",
+        kind=click.FloatRange(min=0),
+        unit="seconds",
+    )
 
     def __post_init__(self) -> None:
         self.limits()  # refuses a bound below 1 now
         if self.max_waiting < 1 or self.access_log_queue < 1:
             raise ValueError("the requests and access-log lines waiting must be 1 or more")
+        if self.read_url and self.read_url != "slave_db_server":
+            check_read_url(self.read_url)
+        if self.read_max_lag < 0:
+            raise ValueError("the replica's maximum lag must be 0 seconds or more")
+        if self.drain_grace < 0:
+            raise ValueError("the drain grace period must be 0 seconds or more")
         if self.keep_alive_timeout < 1:
             raise ValueError("the keep-alive timeout must be 1 second or more")
         if self.max_body < 1 or self.pool_size < 1:

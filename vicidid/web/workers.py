@@ -30,6 +30,8 @@ from multiprocessing.process import BaseProcess
 
 import uvicorn
 
+from vicidid.web.drain import DrainingServer
+
 STARTUP_FAILED = 3  # a worker's exit code when its app could not start (uvicorn's own)
 STOP_SECONDS = 30.0  # how long a stopping worker may take to finish what it serves
 STARTING_SECONDS = 10.0  # a worker that fails this soon after its start is not started again
@@ -55,10 +57,11 @@ def listening(family: socket.AddressFamily, address: tuple[str, int]) -> socket.
     return sock
 
 
-def serve(config: uvicorn.Config, sock: socket.socket) -> None:
-    """One worker: uvicorn's server on its socket (the target of a worker process)."""
+def serve(config: uvicorn.Config, sock: socket.socket, grace: float) -> None:
+    """One worker: uvicorn's server on its socket (the target of a worker process), which
+    drains for up to `grace` seconds on SIGTERM (web/drain.py)."""
     config.configure_logging()  # a spawned process starts without the parent's logging
-    server = uvicorn.Server(config)
+    server = DrainingServer(config, grace)
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(STARTUP_FAILED)  # the app could not start; uvicorn has logged why
@@ -71,9 +74,11 @@ class Supervisor:
         self,
         config: uvicorn.Config,
         sockets: list[socket.socket],
-        target: Callable[[uvicorn.Config, socket.socket], None] = serve,
+        grace: float = 0.0,
+        target: Callable[[uvicorn.Config, socket.socket, float], None] = serve,
     ) -> None:
         self.config, self.sockets, self.target = config, sockets, target
+        self.grace = grace  # seconds each worker may drain on SIGTERM
         self.context = multiprocessing.get_context("spawn")
         self.processes: list[BaseProcess | None] = [None] * len(sockets)
         self.started = [0.0] * len(sockets)
@@ -83,7 +88,7 @@ class Supervisor:
     def start(self, index: int) -> None:
         process = self.context.Process(
             target=self.target,
-            args=(self.config, self.sockets[index]),
+            args=(self.config, self.sockets[index], self.grace),
             name=f"vicidid-worker-{index}",
             daemon=False,
         )
@@ -126,13 +131,13 @@ class Supervisor:
             self.start(index)
 
     def stop(self) -> None:
-        """Ask every worker to finish (SIGTERM: uvicorn's graceful shutdown), then wait."""
+        """Ask every worker to finish (SIGTERM: each drains, web/drain.py), then wait."""
         alive = [p for p in self.processes if p is not None and p.is_alive()]
         for process in alive:
             with contextlib.suppress(OSError):
                 process.terminate()
         for process in alive:
-            process.join(STOP_SECONDS)
+            process.join(self.grace + STOP_SECONDS)
             if process.is_alive():
                 process.kill()
                 process.join()
