@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from click.core import ParameterSource
 
 from vicidid import API_PATH
 from vicidid.auth.throttle import Limit, parse_limit
@@ -160,6 +161,8 @@ def serve(
     from vicidid.web import server
     from vicidid.web.settings import Settings
 
+    if obj.astguiclient is not None and _default("dialect"):
+        dialect = "vicidial"  # VICIdial's own config: answer in VICIdial's words
     if with_demo:
         names = reflect.table_names(obj.engine)
         if names and not created_by_vicidid(obj.engine):
@@ -215,6 +218,10 @@ def serve(
             f"({dialect} dialect, {workers} worker{'s' if workers > 1 else ''})"
         )
         click.echo(counting)
+        if obj.astguiclient is not None:
+            click.echo(f"database from {obj.astguiclient.path}")
+        elif obj.hint:
+            click.echo(obj.hint)
         if fallback_url:
             click.echo(f"other functions go to {shown_url(fallback_url)}")
         if with_demo:
@@ -230,6 +237,12 @@ def serve(
     except server.PortTaken as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(2)
+
+
+def _default(name: str) -> bool:
+    """Whether the option was left to its default (neither given nor in the environment)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source is ParameterSource.DEFAULT
 
 
 def _where_throttle_counts(obj: Context, limit: Limit | None) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from vicidid.auth.throttle import DEFAULT as DEFAULT_THROTTLE
 from vicidid.auth.throttle import Limit, parse_limit
 from vicidid.core.call import POLICIES
+from vicidid.store import astguiclient
 from vicidid.store.db import DEFAULT_URL, safe_url
 from vicidid.web.fallback import check_url
 from vicidid.web.protocol import Limits
@@ -79,9 +80,12 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if env is None else env
+        db_url, dialect = env.get("VICIDID_DB"), "simple"
+        if not db_url and env.get("VICIDID_ASTGUICLIENT"):  # VICIdial's config, its words
+            db_url, dialect = astguiclient.read(env["VICIDID_ASTGUICLIENT"]).url(), "vicidial"
         values: dict[str, Any] = {
-            "db_url": env.get("VICIDID_DB") or DEFAULT_URL,
-            "dialect": env.get("VICIDID_DIALECT") or "simple",
+            "db_url": db_url or DEFAULT_URL,
+            "dialect": env.get("VICIDID_DIALECT") or dialect,
             "trusted_proxies": tuple(env.get("VICIDID_TRUSTED_PROXY", "").split()),
             "metrics_token": env.get("VICIDID_METRICS_TOKEN", ""),
             "metrics_host": env.get("VICIDID_METRICS_HOST", ""),
