@@ -1,0 +1,220 @@
+"""`vicidid setup`'s decisions (setup_plan.py) and its --dry-run, in scratch roots.
+
+The run with a real nginx and php-fpm in front is tests/test_setup_e2e.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.engine import make_url
+
+from tests.test_existing_vicidial import load_vicidial
+from vicidid.cli import main
+from vicidid.cli.setup_apply import shown
+from vicidid.cli.setup_plan import (
+    NGINX_INCLUDE,
+    File,
+    Options,
+    PlanError,
+    include_in_php_servers,
+    nginx_sites,
+    plan,
+    unit_file,
+)
+from vicidid.store.astguiclient import parse
+
+ROOT = Path(__file__).parent.parent
+CONFIG = parse(
+    "VARDB_server => 10.0.0.5\nVARDB_database => asterisk\nVARDB_user => cron\n"
+    "VARDB_pass => s3cret\nPATHweb => /srv/www/htdocs\n",
+    "/etc/astguiclient.conf",
+)
+SITE = """server {
+    listen 80 default_server;
+    root /var/www/html;
+    # server { a comment's brace is not a block
+    location ~ \\.php$ {
+        include snippets/fastcgi-php.conf;
+        fastcgi_pass unix:/run/php/php8.2-fpm.sock;
+    }
+}
+server {
+    listen 8888;  # no PHP here: left alone
+    location / { return 404; }
+}
+"""
+
+
+def test_the_include_goes_into_every_server_that_passes_php_once() -> None:
+    edited, fastcgi = include_in_php_servers(SITE)
+    assert fastcgi == "unix:/run/php/php8.2-fpm.sock"
+    assert edited.count(NGINX_INCLUDE) == 1
+    assert edited.startswith("server {\n    " + NGINX_INCLUDE + "\n    listen 80")
+    assert include_in_php_servers(edited) == (edited, fastcgi)  # idempotent
+    assert [line for line in edited.splitlines() if "vicidid" not in line] == SITE.splitlines()
+
+
+def test_nginx_sites_follows_debians_absolute_links_inside_the_root(tmp_path) -> None:
+    (tmp_path / "etc/nginx/sites-available").mkdir(parents=True)
+    (tmp_path / "etc/nginx/sites-enabled").mkdir()
+    (tmp_path / "etc/nginx/sites-available/default").write_text(SITE)
+    (tmp_path / "etc/nginx/sites-enabled/default").symlink_to("/etc/nginx/sites-available/default")
+    assert nginx_sites(tmp_path) == {"/etc/nginx/sites-available/default": SITE}
+
+
+def test_the_unit_is_docs_vicidid_service_with_the_program_and_port() -> None:
+    docs = (ROOT / "docs/vicidid.service").read_text()
+    unit = unit_file(Options(port=18081, executable="/usr/local/bin/vicidid")).content
+    assert len(docs.splitlines()) == len(unit.splitlines())
+    pairs = zip(docs.splitlines(), unit.splitlines(), strict=True)
+    changed = [(a, b) for a, b in pairs if a != b]
+    assert len(changed) == 1
+    assert changed[0][1] == (
+        "ExecStart=/usr/local/bin/vicidid serve --host 127.0.0.1 --port 18081 --workers 4 "
+        "--trusted-proxy 127.0.0.1 --log-format json"
+    )
+
+
+def nginx_root(tmp_path: Path) -> Path:
+    (tmp_path / "etc/nginx/sites-enabled").mkdir(parents=True)
+    (tmp_path / "etc/nginx/nginx.conf").write_text("")
+    (tmp_path / "etc/nginx/sites-enabled/vicidial").write_text(SITE)
+    return tmp_path
+
+
+def test_nginx_plan(tmp_path) -> None:
+    decided = plan(CONFIG, Options(root=nginx_root(tmp_path)), nginx_sites(tmp_path))
+    files = {f.path: f for f in decided.files}
+    assert list(files) == [
+        "/etc/vicidid/env",
+        "/etc/systemd/system/vicidid.service",
+        "/etc/nginx/snippets/vicidid.conf",
+        "/etc/nginx/sites-enabled/vicidial",
+        "/etc/nginx/conf.d/vicidid-php.conf",
+    ]
+    env = files["/etc/vicidid/env"]
+    assert env.mode == 0o600 and env.secret
+    assert "VICIDID_DB=mysql://cron:s3cret@10.0.0.5:3306/asterisk\n" in env.content
+    assert "VICIDID_FALLBACK_URL=http://127.0.0.1:8082/vicidial/non_agent_api.php" in env.content
+    fallback = files["/etc/nginx/conf.d/vicidid-php.conf"].content
+    assert "listen 127.0.0.1:8082;" in fallback and "root /srv/www/htdocs;" in fallback
+    assert "fastcgi_pass unix:/run/php/php8.2-fpm.sock;" in fallback
+    assert "vicidid.conf" not in fallback.replace("# ", "")  # the fallback never includes it
+    location = files["/etc/nginx/snippets/vicidid.conf"].content
+    assert "location = /vicidial/non_agent_api.php {" in location
+    assert "proxy_pass http://127.0.0.1:8081;" in location
+    assert decided.reload == [["nginx", "-t"], ["systemctl", "reload", "nginx"]]
+
+
+def test_nginx_without_a_php_server_is_one_clear_line(tmp_path) -> None:
+    nginx_root(tmp_path)
+    (tmp_path / "etc/nginx/sites-enabled/vicidial").write_text("server { listen 80; }\n")
+    with pytest.raises(PlanError, match="no nginx server block passes PHP on"):
+        plan(CONFIG, Options(root=tmp_path), nginx_sites(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("layout", "path"),
+    [
+        ("etc/apache2/conf-available", "/etc/apache2/conf-available/vicidid.conf"),
+        ("etc/apache2/conf.d", "/etc/apache2/conf.d/vicidid.conf"),  # ViciBox
+    ],
+)
+def test_apache_plan(tmp_path, layout: str, path: str) -> None:
+    (tmp_path / layout).mkdir(parents=True)
+    decided = plan(CONFIG, Options(root=tmp_path, port=9001, php_port=9002), {})
+    files = {f.path: f for f in decided.files}
+    text = files[path].content
+    assert (
+        "ProxyPass        /vicidial/non_agent_api.php "
+        "http://127.0.0.1:9001/vicidial/non_agent_api.php" in text
+    )
+    assert "Listen 127.0.0.1:9002\n<VirtualHost 127.0.0.1:9002>" in text
+    assert "    DocumentRoot /srv/www/htdocs\n    ProxyPassInherit Off\n" in text
+    if "conf-available" in layout:
+        link = files["/etc/apache2/conf-enabled/vicidid.conf"]
+        assert link.link == "../conf-available/vicidid.conf"
+        assert decided.reload[0] == ["a2enmod", "-q", "proxy", "proxy_http"]
+
+
+def test_both_web_servers_or_none(tmp_path) -> None:
+    with pytest.raises(PlanError, match="no nginx or Apache configuration under"):
+        plan(CONFIG, Options(root=tmp_path), {})
+    nginx_root(tmp_path)
+    (tmp_path / "etc/apache2/conf-available").mkdir(parents=True)
+    with pytest.raises(PlanError, match="choose with --web-server"):
+        plan(CONFIG, Options(root=tmp_path), nginx_sites(tmp_path))
+    assert plan(CONFIG, Options(root=tmp_path, web_server="apache"), {}).web_server == (
+        "apache-debian"
+    )
+
+
+def test_a_dry_run_never_shows_the_password() -> None:
+    env = File("/etc/vicidid/env", "VICIDID_DB=mysql://cron:s3cret@h/db\nX=1\n", 0o600, True)
+    assert shown(env, None) == ["    VICIDID_DB=mysql://cron:***@h/db", "    X=1"]
+
+
+@pytest.mark.parametrize(
+    "fallback",
+    [
+        "http://127.0.0.1/vicidial/non_agent_api.php",  # the public path: back to vicidid
+        "http://127.0.0.1:8081/vicidial/non_agent_api.php",  # vicidid itself
+    ],
+)
+def test_a_fallback_that_would_loop_is_refused(tmp_path, fallback: str) -> None:
+    result = CliRunner().invoke(
+        main, ["setup", "--root", str(tmp_path), "--dry-run", "--fallback-url", fallback]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: --fallback-url {fallback} leads back to vicidid")
+
+
+def test_undo_without_a_record(tmp_path) -> None:
+    result = CliRunner().invoke(main, ["setup", "--root", str(tmp_path), "--undo"])
+    assert result.exit_code == 0
+    assert result.output == f"nothing to undo: no record at {tmp_path}/var/lib/vicidid/setup.json\n"
+
+
+def test_setup_without_astguiclient_conf(tmp_path) -> None:
+    result = CliRunner().invoke(main, ["setup", "--root", str(tmp_path), "--dry-run"])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: cannot read {tmp_path}/etc/astguiclient.conf: No such file or directory\n"
+    )
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.mariadb
+def test_dry_run_shows_every_change_and_changes_nothing(tmp_path, mariadb_url) -> None:
+    load_vicidial(mariadb_url)
+    url = make_url(mariadb_url)
+    root = nginx_root(tmp_path)
+    (root / "etc/astguiclient.conf").write_text(
+        f"VARDB_server => {url.host}\nVARDB_database => {url.database}\n"
+        f"VARDB_user => {url.username}\nVARDB_pass => {url.password or ''}\n"
+        "PATHweb => /var/www/html\n"
+    )
+    before = snapshot(root)
+    result = CliRunner().invoke(main, ["setup", "--root", str(root), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert snapshot(root) == before
+    assert f"database: mysql://{url.username}@{url.host}:3306/{url.database}" in out
+    assert f"    GRANT SELECT ON `{url.database}`.* TO '{url.username}'@'localhost';" in out
+    assert "system user vicidid: not created (scratch root)" in out
+    for line in [
+        "would create /etc/vicidid/env (mode 600)",
+        "would create /etc/systemd/system/vicidid.service (mode 644)",
+        "would create /etc/nginx/snippets/vicidid.conf (mode 644)",
+        "would replace /etc/nginx/sites-enabled/vicidial (edit)",
+        f"    +    {NGINX_INCLUDE}",
+        "would create /etc/nginx/conf.d/vicidid-php.conf (mode 644)",
+        "    VICIDID_FALLBACK_URL=http://127.0.0.1:8082/vicidial/non_agent_api.php",
+        "services: not started in a scratch root (give --service-command); no check",
+    ]:
+        assert line in out.splitlines(), line
