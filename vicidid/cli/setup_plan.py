@@ -271,6 +271,7 @@ def grants(config: AstConfig) -> list[str]:
             f"GRANT INSERT ON `{db}`.`{table}` TO {who};"
             for table in ("vicidial_admin_log", "vicidial_api_log", "vicidial_api_urls")
         ),
-        f"GRANT INSERT, UPDATE, DELETE ON `{db}`.`vicidid_idempotency` TO {who};",
+        f"GRANT LOCK TABLES ON `{db}`.* TO {who};",
+        f"GRANT INSERT, DELETE ON `{db}`.`vicidid_idempotency` TO {who};",
         f"GRANT INSERT, UPDATE, DELETE ON `{db}`.`vicidid_login_throttle` TO {who};",
     ]
