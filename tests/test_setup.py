@@ -128,11 +128,18 @@ def test_apache_plan(tmp_path, layout: str, path: str) -> None:
     files = {f.path: f for f in decided.files}
     text = files[path].content
     assert (
-        "ProxyPass        /vicidial/non_agent_api.php "
-        "http://127.0.0.1:9001/vicidial/non_agent_api.php" in text
+        '<Location "/vicidial/non_agent_api.php">\n'
+        '    ProxyPass "http://127.0.0.1:9001/vicidial/non_agent_api.php"\n'
+        '    ProxyPassReverse "http://127.0.0.1:9001/vicidial/non_agent_api.php"\n'
+        "</Location>\n" in text
     )
     assert "Listen 127.0.0.1:9002\n<VirtualHost 127.0.0.1:9002>" in text
-    assert "    DocumentRoot /srv/www/htdocs\n    ProxyPassInherit Off\n" in text
+    assert (
+        "    DocumentRoot /srv/www/htdocs\n"
+        '    <Location "/vicidial/non_agent_api.php">\n'
+        '        ProxyPass "!"\n'
+        "    </Location>\n</VirtualHost>\n" in text
+    )
     if "conf-available" in layout:
         link = files["/etc/apache2/conf-enabled/vicidid.conf"]
         assert link.link == "../conf-available/vicidid.conf"

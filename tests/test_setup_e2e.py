@@ -22,6 +22,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -77,10 +78,22 @@ if os.environ["VICIDID_SETUP"] == "apply":
     child = subprocess.Popen(shlex.split(command), env=env, stdin=subprocess.DEVNULL,
                              stdout=log, stderr=log, start_new_session=True)
     pidfile.write_text(str(child.pid))
-nginx = ["nginx", "-p", str(root), "-c", str(root / "etc/nginx/nginx.conf"), "-e",
-         str(root / "nginx-error.log")]
-subprocess.run(nginx + ["-t", "-q"], check=True)
-subprocess.run(nginx + ["-s", "reload"], check=True)
+if (root / "etc/nginx").is_dir():
+    nginx = ["nginx", "-p", str(root), "-c", str(root / "etc/nginx/nginx.conf"), "-e",
+             str(root / "nginx-error.log")]
+    subprocess.run(nginx + ["-t", "-q"], check=True)
+    subprocess.run(nginx + ["-s", "reload"], check=True)
+else:  # Debian's Apache: what `a2enmod proxy proxy_http` and a graceful reload do
+    mods = root / "etc/apache2/mods-enabled"
+    for name in ("proxy.load", "proxy.conf", "proxy_http.load"):
+        if not (mods / name).exists():
+            (mods / name).symlink_to("../mods-available/" + name)
+    apache = ["apache2", "-d", str(root / "etc/apache2")]
+    env = dict(os.environ, APACHE_RUN_USER="www-data", APACHE_RUN_GROUP="www-data",
+               APACHE_PID_FILE=str(root / "apache2.pid"), APACHE_RUN_DIR=str(root / "run"),
+               APACHE_LOCK_DIR=str(root / "run"), APACHE_LOG_DIR=str(root / "run"))
+    subprocess.run(apache + ["-t"], check=True, env=env, capture_output=True)
+    subprocess.run(apache + ["-k", "graceful"], check=True, env=env)
 """
 
 
@@ -134,8 +147,8 @@ def wait_port(port: int, what: str) -> None:
     raise AssertionError(f"{what} did not listen on {port}")
 
 
-def make_root(root: Path, db: str, public: int, fpm: int) -> None:
-    """What a VICIdial server running nginx and php-fpm holds, under root."""
+def make_root(root: Path, db: str, public: int, fpm: int, web: str) -> None:
+    """What a VICIdial server running nginx or Apache, and php-fpm, holds under root."""
     (root / "etc").mkdir(parents=True)
     (root / "etc/astguiclient.conf").write_text(
         "# astguiclient.conf as VICIdial's installer writes it\n"
@@ -149,6 +162,19 @@ def make_root(root: Path, db: str, public: int, fpm: int) -> None:
         "VARDB_custom_user => custom\n"
         "VARDB_port => 3306\n"
     )
+    (root / "var/www/html/vicidial").mkdir(parents=True)
+    (root / "var/www/html/vicidial/non_agent_api.php").write_text(PHP_STAND_IN)
+    (root / "php-fpm.conf").write_text(
+        f"[global]\npid = {root / 'php-fpm.pid'}\nerror_log = {root / 'php-fpm.log'}\n"
+        "daemonize = no\n[www]\nuser = root\ngroup = root\n"
+        f"listen = 127.0.0.1:{fpm}\npm = static\npm.max_children = 2\n"
+    )
+    (root / "service.py").write_text(SERVICE)
+    (nginx_tree if web == "nginx" else apache_tree)(root, public, fpm)
+
+
+def nginx_tree(root: Path, public: int, fpm: int) -> None:
+    """Debian's /etc/nginx, and a site passing PHP to php-fpm as a VICIdial one does."""
     shutil.copytree("/etc/nginx", root / "etc/nginx", symlinks=True)
     conf = (root / "etc/nginx/nginx.conf").read_text()
     conf = conf.replace("/etc/nginx/", f"{root}/etc/nginx/").replace("user www-data;", "")
@@ -171,46 +197,97 @@ def make_root(root: Path, db: str, public: int, fpm: int) -> None:
     )
     # linked as a2ensite would, but relative: nginx itself follows it here
     (root / "etc/nginx/sites-enabled/vicidial").symlink_to("../sites-available/vicidial")
-    (root / "var/www/html/vicidial").mkdir(parents=True)
-    (root / "var/www/html/vicidial/non_agent_api.php").write_text(PHP_STAND_IN)
-    (root / "php-fpm.conf").write_text(
-        f"[global]\npid = {root / 'php-fpm.pid'}\nerror_log = {root / 'php-fpm.log'}\n"
-        "daemonize = no\n[www]\nuser = root\ngroup = root\n"
-        f"listen = 127.0.0.1:{fpm}\npm = static\npm.max_children = 2\n"
+
+
+def apache_tree(root: Path, public: int, fpm: int) -> None:
+    """Debian's /etc/apache2 on one port, PHP to php-fpm as Debian's php-fpm.conf does."""
+    shutil.copytree("/etc/apache2", root / "etc/apache2", symlinks=True)
+    (root / "run").mkdir()
+    apache = root / "etc/apache2"
+    (apache / "ports.conf").write_text(f"Listen 127.0.0.1:{public}\n")
+    (apache / "sites-enabled/000-default.conf").unlink()
+    (apache / "sites-available/vicidial.conf").write_text(
+        f"<VirtualHost 127.0.0.1:{public}>\n    DocumentRoot {root / 'var/www/html'}\n"
+        "</VirtualHost>\n"
     )
-    (root / "service.py").write_text(SERVICE)
+    (apache / "sites-enabled/vicidial.conf").symlink_to("../sites-available/vicidial.conf")
+    (apache / "conf-available/php-fpm.conf").write_text(
+        f'<FilesMatch "\\.php$">\n    SetHandler "proxy:fcgi://127.0.0.1:{fpm}"\n</FilesMatch>\n'
+        f"<Directory {root / 'var/www/html'}>\n    Require all granted\n</Directory>\n"
+    )
+    (apache / "conf-enabled/php-fpm.conf").symlink_to("../conf-available/php-fpm.conf")
+    for name in ("proxy.load", "proxy.conf", "proxy_fcgi.load"):
+        if not (apache / "mods-enabled" / name).exists():
+            (apache / "mods-enabled" / name).symlink_to("../mods-available/" + name)
 
 
-@pytest.fixture
-def scratch(tmp_path, mariadb_url) -> Iterator[tuple[Path, str, list[int]]]:
-    """The scratch root with nginx and php-fpm running; vicidid is setup's to start."""
-    nginx = installed("nginx", lambda: shutil.which("nginx"))
+def apache_env(root: Path) -> dict[str, str]:
+    return dict(
+        os.environ,
+        APACHE_RUN_USER="www-data",
+        APACHE_RUN_GROUP="www-data",
+        APACHE_PID_FILE=str(root / "apache2.pid"),
+        APACHE_RUN_DIR=str(root / "run"),
+        APACHE_LOCK_DIR=str(root / "run"),
+        APACHE_LOG_DIR=str(root / "run"),
+    )
+
+
+@pytest.fixture(params=["nginx", "apache"])
+def scratch(request, mariadb_url) -> Iterator[tuple[Path, str, list[int]]]:
+    """The scratch root with the web server and php-fpm running; vicidid is setup's to
+    start. World-readable, as Apache's workers (www-data) look at the files."""
+    web = request.param
+    if web == "nginx":
+        server = installed("nginx", lambda: shutil.which("nginx"))
+    else:
+        server = installed("apache2", lambda: shutil.which("apache2"))
     fpm_bin = installed("php-fpm", php_fpm_program)
     load_vicidial(mariadb_url)
-    root = tmp_path / "root"
+    root = Path(tempfile.mkdtemp(prefix="vicidid-setup-"))
+    root.chmod(0o755)
     public, fpm, port, php_port = free_ports(4)
-    make_root(root, sa.engine.make_url(mariadb_url).database or "", public, fpm)
+    make_root(root, sa.engine.make_url(mariadb_url).database or "", public, fpm, web)
     fpm_proc = subprocess.Popen(
         [fpm_bin, "-R", "-n", "-y", str(root / "php-fpm.conf")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    nginx_cmd = [nginx, "-p", str(root), "-c", str(root / "etc/nginx/nginx.conf")]
-    nginx_cmd += ["-e", str(root / "nginx-error.log")]
+    if web == "nginx":
+        start = [server, "-p", str(root), "-c", str(root / "etc/nginx/nginx.conf")]
+        start += ["-e", str(root / "nginx-error.log")]
+        stop, env = [*start, "-s", "stop"], None
+    else:
+        start = [server, "-d", str(root / "etc/apache2"), "-k", "start"]
+        stop, env = [*start[:-1], "stop"], apache_env(root)
     try:
-        subprocess.run(nginx_cmd, check=True)
-        wait_port(public, "nginx")
+        subprocess.run(start, check=True, env=env)
+        wait_port(public, web)
         wait_port(fpm, "php-fpm")
         yield root, mariadb_url, [public, port, php_port]
     finally:
         pidfile = root / "vicidid.pid"
         if pidfile.exists():
-            with_pid = int(pidfile.read_text())
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(with_pid, signal.SIGTERM)
-        subprocess.run([*nginx_cmd, "-s", "stop"], check=False, capture_output=True)
+                os.killpg(int(pidfile.read_text()), signal.SIGTERM)
+        subprocess.run(stop, check=False, capture_output=True, env=env)
         fpm_proc.terminate()
         fpm_proc.wait(timeout=10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def snapshot(etc: Path) -> dict[str, str]:
+    """Every file's text and every link's target under etc (modules aside: setup leaves
+    Apache's proxy modules enabled)."""
+    found = {}
+    for path in sorted(etc.rglob("*")):
+        if "mods-enabled" in path.parts:
+            continue
+        if path.is_symlink():
+            found[str(path)] = "-> " + str(path.readlink())
+        elif path.is_file():
+            found[str(path)] = path.read_text(errors="replace")
+    return found
 
 
 def run_setup(root: Path, ports: list[int], *extra: str) -> tuple[int, str]:
@@ -223,10 +300,10 @@ def run_setup(root: Path, ports: list[int], *extra: str) -> tuple[int, str]:
 
 
 def test_setup_then_again_then_undo(scratch) -> None:
+    """setup, run again (nothing changes, the checks pass), then --undo: /etc as before."""
     root, url, ports = scratch
     public = f"http://127.0.0.1:{ports[0]}/vicidial/non_agent_api.php"
-    site = root / "etc/nginx/sites-available/vicidial"
-    site_before = site.read_text()
+    etc_before = snapshot(root / "etc")
     engine = sa.create_engine(url)
     tables_before = set(sa.inspect(engine).get_table_names())
 
@@ -242,7 +319,11 @@ def test_setup_then_again_then_undo(scratch) -> None:
     assert f"VICIDID_FALLBACK_URL=http://127.0.0.1:{ports[2]}/vicidial/non_agent_api.php" in (
         env.read_text()
     )
-    assert "include snippets/vicidid.conf;" in site.read_text()
+    if (root / "etc/nginx").is_dir():
+        site = root / "etc/nginx/sites-available/vicidial"
+        assert "include snippets/vicidid.conf;" in site.read_text()
+    else:
+        assert (root / "etc/apache2/conf-enabled/vicidid.conf").is_symlink()
     unit = (root / "etc/systemd/system/vicidid.service").read_text()
     assert f"--port {ports[1]}" in unit and "EnvironmentFile=/etc/vicidid/env" in unit
     # through nginx, as a script calls: version from vicidid, add_lead from PHP
@@ -257,19 +338,14 @@ def test_setup_then_again_then_undo(scratch) -> None:
     assert code == 0, again
     verbs = [line.split()[0] for line in again.splitlines() if line.startswith("/") is False]
     assert not {"created", "replaced", "would"} & set(verbs), again
-    assert again.count("unchanged ") >= 5 and "done: 0 file(s) changed" in again
+    written = int(out.split("done: ")[1].split(" ")[0])  # 5 for nginx, 4 for Apache
+    assert written >= 4 and again.count("\nunchanged  /") == written
+    assert "done: 0 file(s) changed" in again
 
     code, undone = run_setup(root, ports, "--undo")
     assert code == 0, undone
-    assert site.read_text() == site_before
-    for gone in (
-        "etc/vicidid/env",
-        "etc/systemd/system/vicidid.service",
-        "etc/nginx/snippets/vicidid.conf",
-        "etc/nginx/conf.d/vicidid-php.conf",
-        "var/lib/vicidid/setup.json",
-    ):
-        assert not (root / gone).exists(), gone
+    assert snapshot(root / "etc") == etc_before
+    assert not (root / "var/lib/vicidid/setup.json").exists()
     # nginx reloaded without vicidid: the path is PHP's again
     deadline = time.monotonic() + 10
     while "STAND-IN" not in httpx.get(public, params={"function": "version"}).text:

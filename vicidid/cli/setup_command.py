@@ -125,7 +125,15 @@ def setup(
         if not dry_run:
             record.data["reload"] = decided.reload
             record.save()
-        if not _services(decided.reload + decided.commands, root, real, service_command, dry_run):
+        try:
+            started = _services(
+                decided.reload + decided.commands, root, real, service_command, dry_run
+            )
+        except do.SetupError as error:
+            raise do.SetupError(
+                f"{error}; `vicidid setup --undo` puts back what it changed"
+            ) from None
+        if not started:
             return
         if dry_run:
             say(f"would check through the web server at {public_url}: version, then add_lead")

@@ -7,8 +7,9 @@ carries them out, keeps the record and undoes them.
 The fallback never loops back to vicidid: the path goes to vicidid only on the public
 site; the fallback is a second site on 127.0.0.1 (its own port) that serves VICIdial's
 PHP as before. In nginx it is a server block of its own, which the location never
-enters; in Apache its virtual host says `ProxyPassInherit Off`, so the public ProxyPass
-does not apply there.
+enters; in Apache the public ProxyPass sits in a main-server `<Location>` and the
+fallback's virtual host turns it off in its own `<Location>` (`ProxyPass "!"`), which
+Apache merges last.
 """
 
 from __future__ import annotations
@@ -219,16 +220,21 @@ def apache_files(web: str, options: Options, php_root: str) -> list[File]:
     target = f"http://127.0.0.1:{options.port}{API_PATH}"
     text = (
         f"# vicidid setup: {API_PATH} goes to vicidid; the rest stays with PHP\n"
-        f"ProxyPass        {API_PATH} {target}\n"
-        f"ProxyPassReverse {API_PATH} {target}\n"
+        f'<Location "{API_PATH}">\n'
+        f'    ProxyPass "{target}"\n'
+        f'    ProxyPassReverse "{target}"\n'
+        "</Location>\n"
         "\n"
-        "# vicidid's fallback: VICIdial's PHP on loopback as before. ProxyPassInherit Off:\n"
-        "# the ProxyPass above does not apply here, so what vicidid passes on is answered\n"
-        "# by PHP and never comes back to vicidid.\n"
+        "# vicidid's fallback: VICIdial's PHP on loopback as before. This site's own Location\n"
+        "# turns the ProxyPass above off, so what vicidid passes on is answered by PHP and\n"
+        "# never comes back to vicidid. (A ProxyPass ... ! or ProxyPassInherit Off in the\n"
+        "# virtual host would not: Apache tries the main server's ProxyPass first.)\n"
         f"Listen 127.0.0.1:{options.php_port}\n"
         f"<VirtualHost 127.0.0.1:{options.php_port}>\n"
         f"    DocumentRoot {php_root}\n"
-        "    ProxyPassInherit Off\n"
+        f'    <Location "{API_PATH}">\n'
+        '        ProxyPass "!"\n'
+        "    </Location>\n"
         "</VirtualHost>\n"
     )
     if web == "apache-debian":
