@@ -184,6 +184,15 @@ def test_undo_without_a_record(tmp_path) -> None:
     assert result.output == f"nothing to undo: no record at {tmp_path}/var/lib/vicidid/setup.json\n"
 
 
+def test_a_record_that_is_not_setups_is_one_line(tmp_path) -> None:
+    record = tmp_path / "var/lib/vicidid/setup.json"
+    record.parent.mkdir(parents=True)
+    record.write_text("[not json")
+    result = CliRunner().invoke(main, ["setup", "--root", str(tmp_path), "--undo"])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {record} is not setup's record: move it away\n"
+
+
 def test_setup_without_astguiclient_conf(tmp_path) -> None:
     result = CliRunner().invoke(main, ["setup", "--root", str(tmp_path), "--dry-run"])
     assert result.exit_code == 1

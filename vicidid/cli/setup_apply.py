@@ -47,7 +47,11 @@ class Record:
         self.backups = self.path.with_name("setup-backup")
         self.data: dict[str, Any] = {"files": {}, "user_created": False}
         if self.path.is_file():
-            self.data = json.loads(self.path.read_text())
+            try:
+                self.data = json.loads(self.path.read_text())
+                self.data["files"].items()
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise SetupError(f"{self.path} is not setup's record: move it away") from None
 
     @property
     def files(self) -> dict[str, dict[str, Any]]:

@@ -22,6 +22,7 @@ from vicidid.cli.context import Context, fail_on_db_errors
 from vicidid.cli.setup_plan import (
     DEFAULT_EXECUTABLE,
     RECORD_PATH,
+    UNIT_PATH,
     Options,
     PlanError,
     grants,
@@ -234,7 +235,7 @@ def _undo(root: Path, real: bool, service_command: str, dry_run: bool) -> None:
     if not record.path.is_file():
         say(f"nothing to undo: no record at {record.path}")
         return
-    if real and not service_command:
+    if real and not service_command and UNIT_PATH in record.files:
         _run_or_show([["systemctl", "disable", "--now", "vicidid"]], dry_run)
     changed = setup_undo.undo_files(root, record, dry_run, say)
     if service_command:  # once the files are back: vicidid stopped, the web server reloaded
