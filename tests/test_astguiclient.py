@@ -244,3 +244,49 @@ def test_cli_check_db_on_vicidials_database_from_the_file(tmp_path, mariadb_url)
     assert result.exit_code == 0, result.output
     assert f"ok: vicidid can serve mysql://{url.username}" in result.output
     assert f"/{url.database}" in result.output
+
+
+def serve_output(monkeypatch, *args: str, env: dict[str, str] | None = None):
+    """`vicidid serve`'s output up to serving, the server itself left out."""
+    from vicidid.web import server
+
+    monkeypatch.setattr(server, "run", lambda *a, on_bound, **kw: on_bound())
+    return CliRunner().invoke(main, [*args, "serve", "--port", "8099"], env=env)
+
+
+def test_serve_says_when_vicidials_config_is_there_but_unused(
+    tmp_path, sqlite_url, monkeypatch
+) -> None:
+    path = tmp_path / "astguiclient.conf"
+    path.write_text(conf())
+    monkeypatch.setattr(ast, "DEFAULT_PATH", str(path))
+    monkeypatch.chdir(tmp_path)  # the default database, sqlite:///vicidid.db, lives here
+    monkeypatch.delenv("VICIDID_DB", raising=False)
+    assert CliRunner().invoke(main, ["init-db"]).exit_code == 0
+    assert CliRunner().invoke(main, ["--db", sqlite_url, "init-db"]).exit_code == 0
+    hint = f"note: {path} found (a VICIdial server); this is not VICIdial's database."
+    result = serve_output(monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].startswith("vicidid serving sqlite:///vicidid.db")
+    assert any(line.startswith(hint) for line in result.stdout.splitlines())
+    given = serve_output(monkeypatch, "--db", sqlite_url)
+    assert given.exit_code == 0 and hint not in given.stdout
+
+
+@pytest.mark.mariadb
+def test_serve_from_the_file_answers_in_vicidials_words(tmp_path, mariadb_url, monkeypatch):
+    load_vicidial(mariadb_url)
+    url = make_url(mariadb_url)
+    path = tmp_path / "astguiclient.conf"
+    path.write_text(
+        f"VARDB_server => {url.host}\nVARDB_database => {url.database}\n"
+        f"VARDB_user => {url.username}\nVARDB_pass => {url.password or ''}\n"
+    )
+    result = serve_output(monkeypatch, "--astguiclient", str(path))
+    assert result.exit_code == 0, result.output
+    assert "(vicidial dialect, 1 worker)" in result.stdout.splitlines()[0]
+    assert f"database from {path}" in result.stdout.splitlines()
+    simple = serve_output(
+        monkeypatch, "--astguiclient", str(path), env={"VICIDID_DIALECT": "simple"}
+    )
+    assert "(simple dialect, 1 worker)" in simple.stdout.splitlines()[0]
