@@ -144,6 +144,8 @@ def test_apache_plan(tmp_path, layout: str, path: str) -> None:
         link = files["/etc/apache2/conf-enabled/vicidid.conf"]
         assert link.link == "../conf-available/vicidid.conf"
         assert decided.reload[0] == ["a2enmod", "-q", "proxy", "proxy_http"]
+    else:
+        assert decided.reload[:2] == [["a2enmod", "proxy"], ["a2enmod", "proxy_http"]]
 
 
 def test_both_web_servers_or_none(tmp_path) -> None:

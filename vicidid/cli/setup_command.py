@@ -111,6 +111,11 @@ def setup(
             executable=str(executable) if executable.exists() else DEFAULT_EXECUTABLE,
         )
         _check_fallback(options, public_url)
+        if real and options.executable.startswith(("/home/", "/root/")):
+            say(
+                f"warning: the unit runs {options.executable}, but its ProtectHome=yes hides "
+                "/home and /root from vicidid: install it under /opt (docs/deploy.md)"
+            )
         config = _config(obj, root)
         _check_database(config, say)
         decided = plan(config, options, nginx_sites(root))

@@ -110,6 +110,8 @@ def plan(config: AstConfig, options: Options, existing: dict[str, str]) -> Plan:
         result.reload = [["apachectl", "configtest"], ["systemctl", "reload", "apache2"]]
         if web == "apache-debian":
             result.reload.insert(0, ["a2enmod", "-q", "proxy", "proxy_http"])
+        else:  # ViciBox's a2enmod (openSUSE) takes one module at a time
+            result.reload[:0] = [["a2enmod", "proxy"], ["a2enmod", "proxy_http"]]
     result.commands = [
         ["systemctl", "daemon-reload"],
         ["systemctl", "enable", "vicidid"],
@@ -120,7 +122,7 @@ def plan(config: AstConfig, options: Options, existing: dict[str, str]) -> Plan:
 
 def env_file(config: AstConfig, options: Options) -> File:
     content = (
-        f"# vicidid's settings, written by `vicidid setup` from {config.path}\n"
+        f"# vicidid's settings, written by `vicidid setup` from {Path(config.path).absolute()}\n"
         "# (run it again after VICIdial's database password changes). Root only: it holds\n"
         "# the password.\n"
         f"VICIDID_DB={config.url()}\n"
