@@ -234,5 +234,47 @@ def test_dry_run_shows_every_change_and_changes_nothing(tmp_path, mariadb_url) -
         "would create /etc/nginx/conf.d/vicidid-php.conf (mode 644)",
         "    VICIDID_FALLBACK_URL=http://127.0.0.1:8082/vicidial/non_agent_api.php",
         "services: not started in a scratch root (give --service-command); no check",
+        "dry run: 5 file(s) would change; nothing was changed",
     ]:
         assert line in out.splitlines(), line
+
+
+@pytest.mark.mariadb
+def test_setup_and_undo_in_a_scratch_root_put_back_what_was_there(tmp_path, mariadb_url) -> None:
+    """No services: the files, their modes, the record; undo restores a file that was there
+    before, and leaves one changed since setup wrote it."""
+    load_vicidial(mariadb_url)
+    url = make_url(mariadb_url)
+    root = nginx_root(tmp_path)
+    (root / "etc/astguiclient.conf").write_text(
+        f"VARDB_server => {url.host}\nVARDB_database => {url.database}\n"
+        f"VARDB_user => {url.username}\nVARDB_pass => {url.password or ''}\n"
+    )
+    old_env = root / "etc/vicidid/env"
+    old_env.parent.mkdir(parents=True)
+    old_env.write_text("VICIDID_DB=mysql://by:hand@db/asterisk\n")
+    old_env.chmod(0o640)
+    before = snapshot(root)
+    setup = ["setup", "--root", str(root)]
+    result = CliRunner().invoke(main, setup)
+    assert result.exit_code == 0, result.output
+    assert "replaced   /etc/vicidid/env (mode 600)" in result.output.splitlines()
+    assert result.output.endswith("done: 5 file(s) changed, nothing started or checked\n")
+    assert (old_env.stat().st_mode & 0o777) == 0o600
+    record = (root / "var/lib/vicidid/setup.json").read_text()
+    assert "by:hand" not in record and "VICIDID_DB" not in record  # no URL, no password
+    assert (root / "var/lib/vicidid/setup.json").stat().st_mode & 0o777 == 0o600
+    snippet = root / "etc/nginx/snippets/vicidid.conf"
+    snippet.write_text(snippet.read_text() + "# changed by hand\n")
+
+    undone = CliRunner().invoke(main, [*setup, "--undo"])
+    assert undone.exit_code == 0, undone.output
+    lines = undone.output.splitlines()
+    assert "restored   /etc/vicidid/env" in lines
+    assert "left as is /etc/nginx/snippets/vicidid.conf (changed since setup)" in lines
+    assert old_env.read_text() == "VICIDID_DB=mysql://by:hand@db/asterisk\n"
+    assert (old_env.stat().st_mode & 0o777) == 0o640
+    after = snapshot(root)
+    kept = {str(snippet), str(root / "var/lib/vicidid/setup.json")}
+    assert {k: v for k, v in after.items() if k not in kept and "setup-backup" not in k} == before
+    assert (root / "var/lib/vicidid/setup.json").exists()  # kept: one file was left

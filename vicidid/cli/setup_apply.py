@@ -125,6 +125,8 @@ def write_files(plan: Plan, options: Options, record: Record, dry_run: bool, say
         if entry is None:
             backup = record.backup(file.path, target) if there else None
             entry = {"existed": there, "backup": backup}
+            if there and not target.is_symlink():
+                entry["mode"] = target.stat().st_mode & 0o777  # the backup's is 600
             record.files[file.path] = entry
         _write(target, file)
         entry["link"] = file.link

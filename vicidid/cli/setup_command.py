@@ -139,11 +139,13 @@ def setup(
             raise do.SetupError(
                 f"{error}; `vicidid setup --undo` puts back what it changed"
             ) from None
-        if not started:
-            return
         if dry_run:
-            say(f"would check through the web server at {public_url}: version, then add_lead")
+            if started:
+                say(f"would check through the web server at {public_url}: version, add_lead")
             say(f"dry run: {changed} file(s) would change; nothing was changed")
+            return
+        if not started:
+            say(f"done: {changed} file(s) changed, nothing started or checked")
             return
         results = do.check(public_url, check_timeout)
         for ok, line in results:

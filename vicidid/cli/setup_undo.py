@@ -40,6 +40,8 @@ def undo_files(root: Path, record: Record, dry_run: bool, say: Say) -> int:
             if target.exists() or target.is_symlink():
                 target.unlink()
             shutil.copy2(backup, target, follow_symlinks=False)
+            if entry.get("mode") is not None:
+                target.chmod(int(entry["mode"]))
         else:  # take out the marked lines
             kept = [line for line in target.read_text().splitlines(True) if MARK not in line]
             target.write_text("".join(kept))
