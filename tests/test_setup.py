@@ -115,6 +115,21 @@ def test_nginx_without_a_php_server_is_one_clear_line(tmp_path) -> None:
         plan(CONFIG, Options(root=tmp_path), nginx_sites(tmp_path))
 
 
+def test_nginx_already_routing_the_path_by_hand_is_one_clear_line(tmp_path) -> None:
+    nginx_root(tmp_path)
+    by_hand = SITE.replace(
+        "    root /var/www/html;\n",
+        "    root /var/www/html;\n    location = /vicidial/non_agent_api.php { proxy_pass x; }\n",
+    )
+    (tmp_path / "etc/nginx/sites-enabled/vicidial").write_text(by_hand)
+    with pytest.raises(PlanError) as error:
+        plan(CONFIG, Options(root=tmp_path), nginx_sites(tmp_path))
+    assert str(error.value) == (
+        "/etc/nginx/sites-enabled/vicidial already has a location for "
+        "/vicidial/non_agent_api.php (set up by hand?): take it out, then run setup again"
+    )
+
+
 @pytest.mark.parametrize(
     ("layout", "path"),
     [

@@ -44,10 +44,16 @@ from vicidid.web.fallback import check_url
     default="/",
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Work under this directory instead of / (a scratch root: no system user, and no "
-    "systemctl unless --service-command).",
+    help="Work under this directory instead of / (a scratch root: no system user, no "
+    "systemctl; --service-command starts things there).",
 )
-@click.option("--port", default=8081, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port",
+    default=8081,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="vicidid's, on 127.0.0.1.",
+)
 @click.option(
     "--php-port",
     default=8082,
@@ -75,7 +81,13 @@ from vicidid.web.fallback import check_url
     help="A shell command that (re)starts vicidid and reloads the web server, instead of "
     "systemctl (VICIDID_SETUP=apply or undo, VICIDID_SETUP_ROOT in its environment).",
 )
-@click.option("--check-timeout", default=20.0, show_default=True, type=click.FloatRange(min=0))
+@click.option(
+    "--check-timeout",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to wait for vicidid to answer through the web server.",
+)
 @click.pass_obj
 @fail_on_db_errors
 def setup(

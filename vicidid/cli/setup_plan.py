@@ -38,6 +38,9 @@ DEFAULT_EXECUTABLE = "/opt/vicidid/.venv/bin/vicidid"
 KEEP_MODE = -1  # a file setup edits keeps its own mode
 
 
+_ROUTED = re.compile(r"location\s*=\s*" + re.escape(API_PATH) + r"\s*\{")
+
+
 class PlanError(VicididError):
     """setup cannot decide what to write (no web server found, no PHP block, …)."""
 
@@ -159,6 +162,11 @@ def nginx_files(options: Options, php_root: str, existing: dict[str, str]) -> li
     files = [File(NGINX_LOCATION, location)]
     fastcgi = ""
     for path, text in sorted(existing.items()):
+        if any(_ROUTED.search(body) for _, body in server_blocks(text)):
+            raise PlanError(
+                f"{path} already has a location for {API_PATH} (set up by hand?): take it "
+                "out, then run setup again"
+            )
         edited, found = include_in_php_servers(text)
         fastcgi = fastcgi or found
         if found:  # a server block that serves PHP: the location's include in it
