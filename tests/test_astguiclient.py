@@ -62,6 +62,11 @@ def test_comment_lines_are_skipped_and_a_later_line_wins() -> None:
     assert config.lines["VARDB_server"] == 9
 
 
+def test_the_custom_user_and_password_are_not_vicidids() -> None:
+    text = conf() + "\nVARDB_custom_user => custom\nVARDB_custom_pass => custom1234\n"
+    assert parse(text).url() == "mysql://cron:1234@10.0.0.5:3306/asterisk"
+
+
 def test_port_defaults_to_3306_as_in_vicidial_and_is_read_when_given() -> None:
     assert parse(conf()).port == 3306
     config = parse(conf() + "\nVARDB_port => 3307")
