@@ -145,7 +145,7 @@ def setup(
             record.save()
         try:
             started = _services(
-                decided.reload + decided.commands, root, real, service_command, dry_run
+                decided.commands + decided.reload, root, real, service_command, dry_run
             )
         except do.SetupError as error:
             raise do.SetupError(
