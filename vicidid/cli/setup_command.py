@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -108,7 +109,7 @@ def setup(
     real = root.resolve() == Path("/")
     if real and not dry_run and os.geteuid() != 0:
         raise click.ClickException("setup changes /etc: run it as root (or try --dry-run)")
-    say = click.echo
+    run = Run(real, dry_run, public_url, no_user, service_command, check_timeout)
     try:
         if undo:
             _undo(root, real, service_command, dry_run)
@@ -122,54 +123,72 @@ def setup(
             web_server=web_server,
             executable=str(executable) if executable.exists() else DEFAULT_EXECUTABLE,
         )
-        _check_fallback(options, public_url)
-        if real and options.executable.startswith(("/home/", "/root/")):
-            say(
-                f"warning: the unit runs {options.executable}, but its ProtectHome=yes hides "
-                "/home and /root from vicidid: install it under /opt (docs/deploy.md)"
-            )
-        config = _config(obj, root)
-        _check_database(config, say)
-        decided = plan(config, options, nginx_sites(root))
-        say(f"web server: {decided.web_server}")
-        record = do.Record(root)
-        if real and not no_user:
-            do.create_user(record, dry_run, say)
-        else:
-            say(
-                f"system user {do.USER}: not created ({'--no-user' if no_user else 'scratch root'})"
-            )
-        changed = do.write_files(decided, options, record, dry_run, say)
-        if not dry_run:
-            record.data["reload"] = decided.reload
-            record.save()
-        try:
-            started = _services(
-                decided.commands + decided.reload, root, real, service_command, dry_run
-            )
-        except do.SetupError as error:
-            raise do.SetupError(
-                f"{error}; `vicidid setup --undo` puts back what it changed"
-            ) from None
-        if dry_run:
-            if started:
-                say(f"would check through the web server at {public_url}: version, add_lead")
-            say(f"dry run: {changed} file(s) would change; nothing was changed")
-            return
-        if not started:
-            say(f"done: {changed} file(s) changed, nothing started or checked")
-            return
-        results = do.check(public_url, check_timeout)
-        for ok, line in results:
-            say(("ok:        " if ok else "FAILED:    ") + line)
-        if not all(ok for ok, _ in results):
-            raise do.SetupError(
-                "the end-to-end check failed (above); `vicidid setup --undo` puts back "
-                "everything setup changed"
-            )
-        say(f"done: {changed} file(s) changed; record in {under(root, RECORD_PATH)}")
+        _apply(obj, options, run)
     except (PlanError, astguiclient.ConfigError, OSError) as error:
         raise click.ClickException(str(error)) from None
+
+
+@dataclass(frozen=True)
+class Run:
+    """How this run goes: on the real root or a scratch one, shown or done, checked where."""
+
+    real: bool
+    dry_run: bool
+    public_url: str
+    no_user: bool
+    service_command: str
+    check_timeout: float
+
+
+def _apply(obj: Context, options: Options, run: Run) -> None:
+    say = click.echo
+    _check_fallback(options, run.public_url)
+    if run.real and options.executable.startswith(("/home/", "/root/")):
+        say(
+            f"warning: the unit runs {options.executable}, but its ProtectHome=yes hides "
+            "/home and /root from vicidid: install it under /opt (docs/deploy.md)"
+        )
+    config = _config(obj, options.root)
+    _check_database(config, say)
+    decided = plan(config, options, nginx_sites(options.root))
+    say(f"web server: {decided.web_server}")
+    record = do.Record(options.root)
+    if run.real and not run.no_user:
+        do.create_user(record, run.dry_run, say)
+    else:
+        why = "--no-user" if run.no_user else "scratch root"
+        say(f"system user {do.USER}: not created ({why})")
+    changed = do.write_files(decided, options, record, run.dry_run, say)
+    if not run.dry_run:
+        record.data["reload"] = decided.reload
+        record.save()
+    _start_and_check(decided.commands + decided.reload, options.root, run, changed)
+
+
+def _start_and_check(commands: list[list[str]], root: Path, run: Run, changed: int) -> None:
+    """vicidid (re)started and the web server reloaded, then the end-to-end check."""
+    say = click.echo
+    try:
+        started = _services(commands, root, run.real, run.service_command, run.dry_run)
+    except do.SetupError as error:
+        raise do.SetupError(f"{error}; `vicidid setup --undo` puts back what it changed") from None
+    if run.dry_run:
+        if started:
+            say(f"would check through the web server at {run.public_url}: version, add_lead")
+        say(f"dry run: {changed} file(s) would change; nothing was changed")
+        return
+    if not started:
+        say(f"done: {changed} file(s) changed, nothing started or checked")
+        return
+    results = do.check(run.public_url, run.check_timeout)
+    for ok, line in results:
+        say(("ok:        " if ok else "FAILED:    ") + line)
+    if not all(ok for ok, _ in results):
+        raise do.SetupError(
+            "the end-to-end check failed (above); `vicidid setup --undo` puts back "
+            "everything setup changed"
+        )
+    say(f"done: {changed} file(s) changed; record in {under(root, RECORD_PATH)}")
 
 
 def _config(obj: Context, root: Path) -> astguiclient.AstConfig:
