@@ -22,7 +22,15 @@ from vicidid.web.settings import Settings
 ROOT = Path(__file__).parent.parent
 DEPLOY = ROOT / "docs" / "deploy.md"
 # environment variables that are not server settings: a command's credentials, the handover
-NOT_SETTINGS = {"VICIDID_PASSWORD", "VICIDID_USER", s.HANDED_OVER}
+# the client's credentials, the handover itself, and what `vicidid setup` tells the
+# command it runs in place of systemctl
+NOT_SETTINGS = {
+    "VICIDID_PASSWORD",
+    "VICIDID_USER",
+    s.HANDED_OVER,
+    "VICIDID_SETUP",
+    "VICIDID_SETUP_ROOT",
+}
 
 
 def table() -> list[tuple[str, str, str]]:
@@ -113,6 +121,7 @@ CHANGED = Settings(
     read_url="mysql://u:secret@127.0.0.2/asterisk",
     read_max_lag=2.5,
     drain_grace=4.0,
+    astguiclient="/etc/astguiclient.conf",
 )
 
 

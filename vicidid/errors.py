@@ -41,6 +41,20 @@ class AdminError(VicididError):
     """A management command cannot be carried out; the message says why."""
 
 
+class ConfigError(VicididError):
+    """VICIdial's config (`--astguiclient`) cannot be read, or does not say where the
+    database is; the message names the file, the line and the key."""
+
+
+class PlanError(VicididError):
+    """`vicidid setup` cannot decide what to write (no web server found, no PHP block, …)."""
+
+
+class SetupError(VicididError):
+    """A step of `vicidid setup` failed; what was done before it stays recorded, so --undo
+    can put it back."""
+
+
 # the client: a server's answer refusing the request
 
 

@@ -11,16 +11,24 @@ import click
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
-from vicidid.errors import VicididError
+from vicidid.errors import ConfigError, VicididError
+from vicidid.store import astguiclient
+from vicidid.store.astguiclient import AstConfig
 from vicidid.store.db import make_engine
+from vicidid.web import settings
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
 class Context:
-    def __init__(self, db_url: str) -> None:
+    def __init__(
+        self, db_url: str, astguiclient: AstConfig | None = None, hint: str | None = None
+    ) -> None:
         self.db_url = db_url
+        self.astguiclient = astguiclient  # VICIdial's config, when the URL came from it
+        self.hint = hint  # a line for the start-up output (VICIdial's config found, unused)
+        self.db_given = astguiclient is not None
         self._engine: Engine | None = None
 
     @property
@@ -33,6 +41,29 @@ class Context:
             except (VicididError, ValueError, sa_exc.ArgumentError) as error:
                 raise click.ClickException(str(error)) from error
         return self._engine
+
+
+_AST_VARIABLE = settings.SETTINGS["astguiclient"].env
+
+
+def context_for(db_url: str, db_given: bool, astguiclient_path: str | None) -> Context:
+    """The database from --db, or from VICIdial's config with --astguiclient (not both)."""
+    if astguiclient_path is None:
+        hint = (
+            None if db_given else astguiclient.found_hint(astguiclient.DEFAULT_PATH, _AST_VARIABLE)
+        )
+        context = Context(db_url, hint=hint)
+        context.db_given = db_given
+        return context
+    if db_given:
+        raise click.UsageError("give --db or --astguiclient, not both")
+    try:
+        config = astguiclient.read(astguiclient_path)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    for note in config.notes:
+        click.echo(f"note: {note}", err=True)
+    return Context(config.url(), astguiclient=config)
 
 
 def fail_on_db_errors(fn: Callable[P, T]) -> Callable[P, T]:

@@ -66,8 +66,12 @@ def serve(
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)
     try:
-        off: dict[str, Any] = {"login_throttle": None} if no_login_throttle else {}
-        configured = settings.from_options(ctx, db_url=obj.db_url, **off)
+        given: dict[str, Any] = {"login_throttle": None} if no_login_throttle else {}
+        if obj.astguiclient is not None:  # the database from VICIdial's config, its words
+            given["astguiclient"] = str(obj.astguiclient.path)
+        else:
+            given["db_url"] = obj.db_url
+        configured = settings.from_options(ctx, **given)
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     files = server.raise_file_limit(configured.max_connections)
@@ -84,6 +88,10 @@ def serve(
             f"({configured.dialect} dialect, {workers} worker{'s' if workers > 1 else ''})"
         )
         click.echo(counting)
+        if obj.astguiclient is not None:
+            click.echo(f"database from {obj.astguiclient.path}")
+        elif obj.hint:
+            click.echo(obj.hint)
         if configured.fallback_url:
             click.echo(f"other functions go to {shown_url(configured.fallback_url)}")
         if configured.read_url:

@@ -23,6 +23,7 @@ from click.core import ParameterSource
 from vicidid.auth.throttle import DEFAULT as DEFAULT_THROTTLE
 from vicidid.auth.throttle import Limit, parse_limit
 from vicidid.core.call import POLICIES
+from vicidid.store import astguiclient
 from vicidid.store.db import DEFAULT_URL, safe_url
 from vicidid.store.replica import check_read_url
 from vicidid.web.fallback import check_url
@@ -79,6 +80,14 @@ class Settings:
         "--db",
         "VICIDID_DB",
         "Database URL (sqlite:///FILE or mysql://USER:PASS@HOST/DB).",
+        on_group=True,
+    )
+    astguiclient: str = setting(
+        "",
+        "--astguiclient",
+        "VICIDID_ASTGUICLIENT",
+        "Take the database from VICIdial's config (e.g. /etc/astguiclient.conf, its "
+        "VARDB_* lines) instead of --db; implies --dialect vicidial.",
         on_group=True,
     )
     dialect: str = setting(
@@ -271,6 +280,10 @@ class Settings:
         values = dict(values)
         if "metrics_port" in values and not values.get("metrics_host"):
             values["metrics_host"] = "127.0.0.1"
+        if values.get("astguiclient") and "db_url" not in values:
+            # the database from VICIdial's own config, and its words unless --dialect says
+            values["db_url"] = astguiclient.read(values["astguiclient"]).url()
+            values.setdefault("dialect", "vicidial")
         return cls(**values)
 
     @classmethod
