@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import threading
 import time
 
 import httpx
@@ -58,4 +60,39 @@ def test_a_server_drains_on_sigterm_then_exits(tmp_path, workers):
         served.wait(20)
         assert time.monotonic() - started < 2 * QUIET + 3  # quiet, long before the grace
     finally:
+        served.stop()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_second_sigterm_skips_the_drain(tmp_path, workers):
+    """Requests keep arriving, so the drain alone would last the whole grace period (60 s);
+    a second SIGTERM (passed on to each worker by the supervising process) ends it."""
+    url = f"sqlite:///{tmp_path / 'drain.db'}"
+    args = ["--workers", str(workers), "--drain-grace", "60"]
+    served = Server("drain", free_port(), url, tmp_path / "serve.log", args)
+    engine = make_engine(url)
+    init_db(engine)
+    engine.dispose()
+    served.start()
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        with httpx.Client(timeout=2) as client:
+            while not stop.is_set():
+                with contextlib.suppress(httpx.HTTPError):
+                    client.get(f"{served.url}{API_PATH}?function=version")
+                time.sleep(0.2)
+
+    asking = threading.Thread(target=keep_asking)
+    asking.start()
+    try:
+        served.signal(signal.SIGTERM)
+        time.sleep(QUIET + 1)  # longer than a quiet drain would take
+        health = httpx.get(f"{served.url}/healthz", timeout=5)
+        assert (health.status_code, health.text) == (503, "DRAINING\n")
+        served.signal(signal.SIGTERM)
+        served.wait(20)  # well before the 60 s grace period
+    finally:
+        stop.set()
+        asking.join()
         served.stop()

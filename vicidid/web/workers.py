@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -83,6 +84,7 @@ class Supervisor:
         self.processes: list[BaseProcess | None] = [None] * len(sockets)
         self.started = [0.0] * len(sockets)
         self.stopping = threading.Event()
+        self.signal = signal.SIGTERM  # what the workers are sent when they are to stop
         self.exit_code = 0
 
     def start(self, index: int) -> None:
@@ -99,8 +101,7 @@ class Supervisor:
     def run(self) -> int:
         """Serve until asked to stop; the exit code (3 when a worker could not start)."""
         previous = {
-            sig: signal.signal(sig, lambda *_: self.stopping.set())
-            for sig in (signal.SIGINT, signal.SIGTERM)
+            sig: signal.signal(sig, self.on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
         }
         try:
             for index in range(len(self.sockets)):
@@ -112,6 +113,20 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return self.exit_code
+
+    def on_signal(self, sig: int, frame: object) -> None:
+        """Stop serving: the workers get the same signal (SIGTERM: they drain, SIGINT: they
+        do not); a second one while they stop is passed on, so they skip their drain."""
+        if self.stopping.is_set():
+            self.send(sig)
+        self.signal = signal.Signals(sig)
+        self.stopping.set()
+
+    def send(self, sig: int) -> None:
+        for process in self.processes:
+            if process is not None and process.pid is not None and process.is_alive():
+                with contextlib.suppress(OSError):
+                    os.kill(process.pid, sig)
 
     def replace_dead(self) -> None:
         for index, process in enumerate(self.processes):
@@ -131,11 +146,15 @@ class Supervisor:
             self.start(index)
 
     def stop(self) -> None:
-        """Ask every worker to finish (SIGTERM: each drains, web/drain.py), then wait."""
+        """Ask every worker to finish (on SIGTERM each drains, web/drain.py), then wait:
+        up to the drain's grace and 30 s more, then it is killed."""
+        # this process's copies of the sockets closed first: a worker that has drained and
+        # exited then takes its socket with it, and the kernel sends new connections to
+        # the workers still serving rather than to a queue nobody accepts from
+        for sock in self.sockets:
+            sock.close()
         alive = [p for p in self.processes if p is not None and p.is_alive()]
-        for process in alive:
-            with contextlib.suppress(OSError):
-                process.terminate()
+        self.send(self.signal)
         for process in alive:
             process.join(self.grace + STOP_SECONDS)
             if process.is_alive():
