@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
 
 from bench.apt import apt_install
+from bench.run import run_sql_file
 from vicidid.cli import admin, demo
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
@@ -231,8 +231,9 @@ class Databases:
         engine = make_engine(url)
         try:
             if schema == "myisam":
-                for name in ("fixtures/vicidial_schema.sql", "data/vicidial_sample_data.sql"):
-                    _run_sql_file(engine, REPO / "tests" / name)
+                with engine.begin() as conn:
+                    for name in ("fixtures/vicidial_schema.sql", "data/vicidial_sample_data.sql"):
+                        run_sql_file(conn, REPO / "tests" / name)
                 init_db(engine, add_missing=True)  # vicidid's own tables beside VICIdial's
             else:
                 init_db(engine)
@@ -246,18 +247,6 @@ class Databases:
     def down(self) -> None:
         for db in (self.replica, self.primary):
             db.stop()
-
-
-def _run_sql_file(engine: sa.engine.Engine, path: Path) -> None:
-    statements = [
-        s
-        for s in path.read_text().split(";\n")
-        if s.strip()
-        and not all(line.startswith("--") or not line.strip() for line in s.splitlines())
-    ]
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.exec_driver_sql(statement)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from bench.run import run_sql_file as run_statements
 from tests.conftest import serve
 from tests.test_vicidial_sample import replay
 from vicidid.auth.throttle import DEFAULT
@@ -32,15 +33,8 @@ pytestmark = pytest.mark.mariadb
 
 def run_sql_file(url: str, path: Path) -> None:
     engine = sa.create_engine(url)
-    statements = [
-        s
-        for s in path.read_text().split(";\n")
-        if s.strip()
-        and not all(line.startswith("--") or not line.strip() for line in s.splitlines())
-    ]
     with engine.begin() as conn:
-        for statement in statements:
-            conn.exec_driver_sql(statement)
+        run_statements(conn, path)
     engine.dispose()
 
 
