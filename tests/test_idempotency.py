@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -196,4 +197,40 @@ def test_add_missing_upgrades_only_vicidids_own_table(vicidial_url):  # noqa: F8
     assert "vicidid_idempotency_created" in after["vicidid_idempotency"]
     again = CliRunner().invoke(main, ["--db", vicidial_url, "init-db", "--add-missing"])
     assert "widened" not in again.output  # nothing left to do
+    engine.dispose()
+
+
+@pytest.mark.mariadb
+def test_one_key_sent_at_once_acts_once_on_myisam(vicidial_url):  # noqa: F811
+    """VICIdial's MyISAM tables have no transaction to make the second request wait: without
+    the key's named lock, one request copies and the other, finding the DID there, answers
+    that it exists and stores that answer for both (seen under load across servers)."""
+    r = CliRunner().invoke(main, ["--db", vicidial_url, "init-db", "--add-missing"])
+    assert r.exit_code == 0, r.output
+    engine = make_engine(vicidial_url)
+    with serve(engine) as live:
+        for attempt in range(6):
+            new = f"1800777{attempt:04d}"
+            query = (
+                "function=copy_did&user=6666&pass=1234&source=test"
+                f"&did_pattern=18001234567&new_did_pattern={new}"
+            )
+            start = threading.Barrier(6)
+
+            def one(_, query=query, attempt=attempt, start=start):
+                with httpx.Client(timeout=60) as c:
+                    start.wait()
+                    return c.get(
+                        f"{live.url}/vicidial/non_agent_api.php?{query}",
+                        headers={"Idempotency-Key": f"myisam-{attempt}"},
+                    ).text
+
+            with ThreadPoolExecutor(6) as pool:
+                texts = set(pool.map(one, range(6)))
+            assert texts == {f"SUCCESS: 18001234567 -> {new} | DID Copied Successfully\n"}
+        with engine.connect() as conn:
+            copied = conn.execute(
+                sa.text("SELECT COUNT(*) FROM vicidial_admin_log WHERE event_type='COPY'")
+            ).scalar_one()
+    assert copied == 6
     engine.dispose()

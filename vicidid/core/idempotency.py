@@ -3,7 +3,11 @@
 The key is claimed in the same transaction as the change it guards: two requests with
 one key cannot both act, because the second one's insert of the key waits for the first
 to commit, fails on the primary key, and the whole transaction runs again, this time
-finding the stored answer.
+finding the stored answer. Where the tables are not transactional (VICIdial's MyISAM)
+there is no such wait: the first would act and the second, finding the DIDs already
+there, answer that they exist and store that answer first. There a named lock of the
+server, one per caller's key, makes the second request wait until the first has stored
+its answer, which it then replays; across servers too, as they share the database.
 
 An answer too big for the body column is not stored (the key then answers once: a retry
 acts again). Expired keys are purged at most once a minute, in a transaction of their own.
@@ -11,10 +15,12 @@ acts again). Expired keys are purged at most once a minute, in a transaction of 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +33,7 @@ from vicidid.store import tables as t
 from vicidid.store.statements import keys
 
 KEEP_FOR = timedelta(hours=24)
+LOCK_WAIT = 10.0  # seconds a request waits for another one with its key to finish
 PURGE_EVERY = 60.0  # seconds
 NOT_COMPARED = {"pass", "idempotency_key"}
 
@@ -48,6 +55,26 @@ def fingerprint(raw: dict[str, str], user: str, as_json: bool) -> str:
     kept = sorted((k, v) for k, v in raw.items() if k not in NOT_COMPARED)
     blob = json.dumps([user, as_json, kept], ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class KeyBusy(VicididError):
+    """Another request with the same key ran past LOCK_WAIT; this one did nothing."""
+
+
+@contextlib.contextmanager
+def one_at_a_time(conn: Connection, key: str, user: str, needed: bool) -> Iterator[None]:
+    """Requests with this caller's key one after the other (when `needed`: the database's
+    tables are not transactional, and it is MariaDB/MySQL); KeyBusy when the wait is over."""
+    if not needed or conn.dialect.name not in ("mysql", "mariadb"):
+        yield
+        return
+    name = "vicidid_key_" + hashlib.sha256(f"{user}\0{key}".encode()).hexdigest()[:48]
+    if not keys.lock_key(conn, name, LOCK_WAIT):
+        raise KeyBusy(key)
+    try:
+        yield
+    finally:
+        keys.unlock_key(conn, name)
 
 
 def lookup(conn: Connection, key: str, user: str, now: datetime) -> Stored | None:

@@ -481,18 +481,22 @@ class Pipeline:
                 extra={"rule": problem} if problem else {},
             )
         fp = idempotency.fingerprint(call.params.raw, call.user, incoming.as_json)
-        stored = idempotency.lookup(call.conn, key, call.user, call.now)
-        if stored is not None:
-            if stored.fingerprint != fp:
-                return call.answer(Kind.IDEMPOTENCY_REUSED, value=key)
-            return call.answer(Kind.REPLAYED, value=key, extra={"stored": stored})
-        outcomes = dispatch(call)
-        status, content_type, body = answers.render(
-            outcomes, call.function, call.changes, incoming.dialect, incoming.as_json
-        )
-        answer = idempotency.Stored(fp, status, content_type, body)
-        idempotency.save(call.conn, key, call.user, answer, call.now)
-        return outcomes
+        try:
+            with idempotency.one_at_a_time(call.conn, key, call.user, not call.transactional):
+                stored = idempotency.lookup(call.conn, key, call.user, call.now)
+                if stored is not None:
+                    if stored.fingerprint != fp:
+                        return call.answer(Kind.IDEMPOTENCY_REUSED, value=key)
+                    return call.answer(Kind.REPLAYED, value=key, extra={"stored": stored})
+                outcomes = dispatch(call)
+                status, content_type, body = answers.render(
+                    outcomes, call.function, call.changes, incoming.dialect, incoming.as_json
+                )
+                answer = idempotency.Stored(fp, status, content_type, body)
+                idempotency.save(call.conn, key, call.user, answer, call.now)
+                return outcomes
+        except idempotency.KeyBusy:
+            return call.answer(Kind.OVERLOADED)  # nothing done: try again in a second
 
     def claim_passed_on(self, ip: str) -> Claims | None:
         """A request passed on to VICIdial's PHP, counted on its address before it goes, as

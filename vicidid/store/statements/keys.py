@@ -28,6 +28,21 @@ def claim_key(conn: Connection, **values: object) -> None:
     conn.execute(t.idempotency.insert().values(**values))
 
 
+# MariaDB/MySQL's named locks, one per caller's key (the name at most 64 characters)
+GET_KEY_LOCK = sa.text("SELECT GET_LOCK(:name, :seconds)")
+RELEASE_KEY_LOCK = sa.text("SELECT RELEASE_LOCK(:name)")
+
+
+def lock_key(conn: Connection, name: str, seconds: float) -> bool:
+    """Hold the server's named lock `name`, waiting up to `seconds`; False when it did not
+    come. The server releases it when the connection ends, however it ends."""
+    return conn.execute(GET_KEY_LOCK, {"name": name, "seconds": seconds}).scalar() == 1
+
+
+def unlock_key(conn: Connection, name: str) -> None:
+    conn.execute(RELEASE_KEY_LOCK, {"name": name})
+
+
 def purge_keys(conn: Connection, before: datetime) -> int:
     """Delete every key stored before `before`; how many there were."""
     i = t.idempotency
