@@ -1,6 +1,7 @@
-"""web/protocol.py subclasses uvicorn's HttpToolsProtocol, which is not uvicorn's public API:
-pyproject.toml pins uvicorn to the tested minor release, and these tests fail loudly, naming
-what moved, when a release changes what the subclass relies on."""
+"""web/protocol.py subclasses uvicorn's HttpToolsProtocol, and web/drain.py its Server's
+undocumented hooks, neither uvicorn's public API: pyproject.toml pins uvicorn to the tested
+minor release, and these tests fail loudly, naming what moved, when a release changes what
+they rely on."""
 
 from __future__ import annotations
 
@@ -90,3 +91,33 @@ def test_the_attributes_the_protocol_reads_are_kept(split):
 
     answer = asyncio.run(serve())
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_what_the_draining_server_relies_on_is_there():
+    """web/drain.py's DrainingServer overrides uvicorn.Server's handle_exit and on_tick,
+    appends to its `_captured_signals` (so uvicorn re-raises the signal on exit, as for a
+    signal it handled itself) and reads its server_state; DrainingProcess (where a socket
+    per worker is not possible) replaces uvicorn's worker Process, whose `server` property
+    makes the server once into `_server`."""
+    from uvicorn.supervisors import multiprocess
+
+    assert list(inspect.signature(uvicorn.Server.handle_exit).parameters) == [
+        "self",
+        "sig",
+        "frame",
+    ], CHANGED.format("Server.handle_exit")
+    assert list(inspect.signature(uvicorn.Server.on_tick).parameters) == ["self", "counter"], (
+        CHANGED.format("Server.on_tick")
+    )
+    assert inspect.iscoroutinefunction(uvicorn.Server.on_tick), CHANGED.format("on_tick")
+    server = uvicorn.Server(uvicorn.Config(App()))
+    assert isinstance(server._captured_signals, list), CHANGED.format("_captured_signals")
+    state = server.server_state
+    assert isinstance(state.total_requests, int), CHANGED.format("total_requests")
+    assert isinstance(state.tasks, set), CHANGED.format("server_state.tasks")
+    assert isinstance(getattr(multiprocess.Process, "server", None), property), CHANGED.format(
+        "multiprocess.Process.server"
+    )
+    assert "self._server" in inspect.getsource(multiprocess.Process), CHANGED.format(
+        "multiprocess.Process._server"
+    )

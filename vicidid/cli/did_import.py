@@ -143,13 +143,12 @@ def export_cmd(
 
 def _read_engine(obj: Context, read_url: str) -> Engine:
     """The replica's engine while it is usable, else the primary's (said on stderr)."""
-    if read_url == replica.FROM_SETTINGS:
-        read_url = replica.url_from_settings(obj.engine, obj.db_url)
-    if not read_url:
+    found = replica.of(read_url, obj.engine, obj.db_url, max_lag=1.0, pool_size=1)
+    if found is None:
         return obj.engine
-    found = replica.Replica(read_url, max_lag=1.0, pool_size=1)
     if found.usable():
-        click.echo(f"reading the replica {safe_url(read_url)}", err=True)
+        shown = safe_url(found.engine.url.render_as_string(hide_password=False))
+        click.echo(f"reading the replica {shown}", err=True)
         return found.engine
     found.dispose()
     click.echo("the replica is down or behind: reading the primary", err=True)

@@ -72,6 +72,16 @@ def lag_of(status: dict[str, object] | None) -> float | None:
     return float(str(behind))
 
 
+def of(
+    read_url: str, primary: Engine, primary_url: str, max_lag: float, pool_size: int
+) -> Replica | None:
+    """The replica `read_url` names; `slave_db_server` takes VICIdial's own setting from the
+    primary. None without one (no --read-url, or the setting empty)."""
+    if read_url == FROM_SETTINGS:
+        read_url = url_from_settings(primary, primary_url)
+    return Replica(read_url, max_lag, pool_size) if read_url else None
+
+
 class Replica:
     def __init__(self, url: str, max_lag: float, pool_size: int = 8) -> None:
         self.engine = make_engine(url, pool_size=pool_size)

@@ -14,8 +14,9 @@ from starlette.types import Receive, Scope, Send
 from vicidid.about import API_PATH
 from vicidid.core.call import POLICIES
 from vicidid.core.pipeline import Pipeline
+from vicidid.store import replica
 from vicidid.store.db import make_engine
-from vicidid.web import drain, metrics, openapi, replica
+from vicidid.web import drain, metrics, openapi
 from vicidid.web.endpoint import Api
 from vicidid.web.settings import Settings
 
@@ -41,7 +42,9 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
     if pipeline is None:
         engine = make_engine(settings.db_url, pool_size=settings.pool_size)
         pipeline = Pipeline(engine, POLICIES[settings.dialect], settings.login_throttle)
-        pipeline.replica = replica.of(settings.read_url, settings, engine)
+        pipeline.replica = replica.of(
+            settings.read_url, engine, settings.db_url, settings.read_max_lag, settings.pool_size
+        )
     api = Api(settings, pipeline, settings.pool_size)
 
     async def healthz(request: Request) -> Response:
