@@ -223,6 +223,8 @@ def logged_url(path: str, params: Params) -> str:
     return url if len(url) <= URL_MAX else url[: URL_MAX - 3] + "..."
 
 
+# Characters quote_plus leaves as they are (and the space, which it makes '+'), with the
+# separators a query string puts between them
 _PLAIN_QUERY = re.compile("[A-Za-z0-9_.~ &=-]*")
 _PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
 

@@ -63,8 +63,6 @@ class Entry(NamedTuple):
         }
 
 
-# Characters quote_plus leaves as they are (and the space, which it makes '+'), with the
-# separators a query string puts between them
 class _Writer:
     """Turns the entries requests left into log records, a batch at a time, on a thread."""
 
