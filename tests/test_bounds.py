@@ -336,14 +336,14 @@ def test_requests_past_the_waiting_bound_are_503_in_vicidials_words(engine):
     gate, entered = threading.Event(), threading.Semaphore(0)
     with serve(engine, dialect="vicidial", pool_size=2, max_waiting=4) as live:
         assert live.pipeline is not None and live.app is not None
-        handle = live.pipeline.handle
+        start = live.pipeline.start
 
         def blocked(incoming):
             entered.release()
             gate.wait(WAIT)
-            return handle(incoming)
+            return start(incoming)
 
-        live.pipeline.handle = blocked  # type: ignore[method-assign]
+        live.pipeline.start = blocked  # type: ignore[method-assign]
 
         async def run():
             first, waiting, refused = await _flood(live.url, live.app.api, entered, 2, 4, 12)

@@ -1,9 +1,9 @@
 """A DID deleted by another client while a request that changes it is under way.
 
 The request answers that the DID does not exist, writes no admin_log row for it and logs
-the api_log row of that answer — whether the DID went between the two passes of a login
-that needed a bcrypt hash, or between the function's read and its UPDATE or DELETE in a
-single pass. On SQLite, InnoDB, and VICIdial's own MyISAM schema, where nothing can be
+the api_log row of that answer — whether the DID went while the request was paused for a
+bcrypt hash of its password, or between the function's read and its UPDATE or DELETE.
+On SQLite, InnoDB, and VICIdial's own MyISAM schema, where nothing can be
 rolled back.
 """
 
@@ -20,7 +20,7 @@ from tests.test_faults import innodb_url  # noqa: F401  (a fixture)
 from vicidid.cli import admin, demo
 from vicidid.core.call import POLICIES
 from vicidid.core.outcomes import Kind
-from vicidid.core.pipeline import Incoming, Pending, Pipeline, Reply
+from vicidid.core.pipeline import Incoming, Paused, Pending, Pipeline, Reply
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
 
@@ -74,18 +74,21 @@ def query(extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
     ]
 
 
-def two_passes(pipeline: Pipeline, extra: list[tuple[str, str]], between: Callable[[], Any]):
+def paused_for_hash(
+    pipeline: Pipeline, extra: list[tuple[str, str]], between: Callable[[], Any]
+) -> Reply:
     """The request as the HTTP edge runs it when the password needs hashing (web/endpoint.py),
-    with `between` run after the hash, before the second pass."""
-    incoming = Incoming(query(extra), defer_hashing=True)
-    first = pipeline.handle(incoming)
-    assert isinstance(first.pending, Pending) and first.outcomes == []
+    with `between` run after the hash, before the pipeline resumes."""
+    paused = pipeline.start(Incoming(query(extra)))
+    assert isinstance(paused, Paused) and isinstance(paused.check, Pending)
     try:
-        incoming.verdict = first.pending.check()
+        verdict = paused.check.check()
     finally:
-        first.pending.done()
+        paused.check.done()
     between()
-    return pipeline.handle(incoming)
+    reply = pipeline.resume(paused, verdict)
+    assert isinstance(reply, Reply)
+    return reply
 
 
 def execute(engine: sa.engine.Engine, sql: str, **params: object) -> None:
@@ -144,20 +147,21 @@ def assert_answered_gone(reply: Reply, db: sa.engine.Engine, before: tuple[list,
     assert api[: len(before[1])] == before[1]
 
 
-# --- between the two passes of a login that needed a hash ------------------------------
+# --- while the request is paused for its password's hash -------------------------------
 
 
 @pytest.mark.parametrize("extra", [CHANGE, DELETE], ids=["update", "delete"])
-def test_a_did_deleted_between_the_passes_is_not_found(db, extra):
+def test_a_did_deleted_while_paused_is_not_found(db, extra):
     pipeline = Pipeline(db, POLICIES["simple"])
     before = logs(db)
-    reply = two_passes(pipeline, extra, lambda: delete_did(db))
+    reply = paused_for_hash(pipeline, extra, lambda: delete_did(db))
     assert_answered_gone(reply, db, before)
 
 
 @pytest.mark.parametrize("extra", [CHANGE, DELETE], ids=["update", "delete"])
-def test_a_did_added_again_between_the_passes_is_the_one_changed(db, extra):
-    # the second pass reads the DID again: the row there now is the one it changes
+def test_a_did_added_again_while_paused_is_the_one_changed(db, extra):
+    # resumed, the function reads the DID in its own transaction: the row there now is
+    # the one it changes
     pipeline = Pipeline(db, POLICIES["simple"])
     (old,) = did_ids(db)
 
@@ -171,7 +175,7 @@ def test_a_did_added_again_between_the_passes_is_the_one_changed(db, extra):
             p=DID,
         )
 
-    reply = two_passes(pipeline, extra, again)
+    reply = paused_for_hash(pipeline, extra, again)
     assert reply.kinds == [Kind.DELETED if extra == DELETE else Kind.UPDATED]
     (new,) = did_ids(db) if extra == CHANGE else [reply.outcomes[0].did_id]
     assert new != old
@@ -180,15 +184,15 @@ def test_a_did_added_again_between_the_passes_is_the_one_changed(db, extra):
         assert did_ids(db) == []
 
 
-def test_an_untouched_did_is_changed_in_the_second_pass(db):
+def test_an_untouched_did_is_changed_once_resumed(db):
     pipeline = Pipeline(db, POLICIES["simple"])
-    reply = two_passes(pipeline, CHANGE, lambda: None)
+    reply = paused_for_hash(pipeline, CHANGE, lambda: None)
     assert reply.kinds == [Kind.UPDATED] and reply.dids == [DID]
     assert changes_logged(db)[-1] == ("MODIFY", str(did_ids(db)[0]))
     assert api_logged(db)[-1] == ("SUCCESS", "update_did DID HAS BEEN UPDATED", DID)
 
 
-# --- between the function's read and its write, in one pass ----------------------------
+# --- between the function's read and its write --------------------------------------
 
 
 def deleting_before(db: sa.engine.Engine, verb: str) -> Callable[..., None]:

@@ -59,6 +59,16 @@ POLICIES = {
 }
 
 
+@dataclass(frozen=True)
+class Prefetched:
+    """The DID row a function declares it reads (its `reads_did` columns), read with the
+    login in one round trip, in the transaction that then writes."""
+
+    pattern: str
+    columns: tuple[str, ...]
+    row: DidRow | None
+
+
 @dataclass
 class Call:
     conn: Connection
@@ -78,17 +88,18 @@ class Call:
     # Writes whose answer the function does not need: sent with the api_log rows, in one
     # round trip, when the function is done (store/wire.py).
     later: list[Write] = field(default_factory=list)
-    # DID rows read with the login, by (pattern, columns): the read a function would make.
-    prefetched: dict[tuple[str, tuple[str, ...]], DidRow | None] = field(default_factory=dict)
+    # The DID row read with the login: the read the function declares, made already.
+    prefetched: Prefetched | None = None
     # The answer instead, should a change in `later` find its DID gone when it is written
     # (deleted by another client since it was read): nothing of the change is then written.
     if_gone: list[Outcome] = field(default_factory=list)
 
     def did(self, pattern: str, columns: tuple[str, ...]) -> DidRow | None:
-        """The DID's row (only `columns`), read with the login when it could be."""
-        key = (pattern, columns)
-        if key in self.prefetched:
-            return self.prefetched[key]
+        """The DID's row (only `columns`): the one read with the login, when that is the
+        read asked for; else read now, in the request's transaction."""
+        known = self.prefetched
+        if known is not None and known.pattern == pattern and known.columns == columns:
+            return known.row
         return queries.did_by_pattern(self.conn, self.dids, pattern, columns)
 
     @property

@@ -51,7 +51,6 @@ class Attempt:
     conflict: bool = False
     row: CallerRow | None = field(default=None, repr=False)  # holds pass and pass_hash
     settings: auth.LoginSettings = field(default_factory=auth.LoginSettings)
-    also: list[dict[str, Any]] | None = field(default=None, repr=False)  # read with the login
     address: str = ""  # what the throttle counts by (auth/throttle.py)
     failures: int | None = None  # the address's throttle window as read (None: no row)
     window_start: int | None = None
@@ -80,7 +79,6 @@ class Verdict:
     row: CallerRow | None = field(default=None, repr=False)  # holds pass and pass_hash
     settings: auth.LoginSettings = field(default_factory=auth.LoginSettings)
     ip_allowed: bool | None = None  # None: not looked at yet (IP lists are read for OK only)
-    also: list[dict[str, Any]] | None = field(default=None, repr=False)  # read with the login
     claims: Claims | None = None
     address: str = ""
 
@@ -140,29 +138,29 @@ class Gate:
         basic: tuple[str, str] | None,
         ip: str,
         also: Read | None = None,
-    ) -> Attempt:
+    ) -> tuple[Attempt, list[dict[str, Any]] | None]:
         """The caller's row, the login settings and the address's throttle window, in one
-        read that takes no lock. `also` rides along in the same round trip: the row the
-        function will read."""
+        read that takes no lock; and the rows of `also`, a read that rides along in the
+        same round trip (None when it was not sent)."""
         user, password, conflict = self.credentials(params, basic)
         address = address_key(ip)
         if conflict:
-            return Attempt(user[:20], "", ip, conflict=True, address=address)
+            return Attempt(user[:20], "", ip, conflict=True, address=address), None
         # Always read, even without a user name: the settings say what a check costs.
         found = logins.login_read(conn, user, also, address if self.shared else None)
         settings = auth.LoginSettings.from_row(found.settings)
-        return Attempt(
+        attempt = Attempt(
             user[:20],
             password,
             ip,
             False,
             found.caller,
             settings,
-            found.also,
             address,
             found.failures,
             found.window_start,
         )
+        return attempt, found.also
 
     def quick(self, attempt: Attempt, now: datetime) -> Verdict | None:
         """The verdict when no guess is checked; None for a guess, to claim first."""
@@ -333,7 +331,6 @@ class Gate:
             login,
             attempt.row,
             attempt.settings,
-            also=attempt.also,
             claims=claims,
             address=attempt.address,
         )

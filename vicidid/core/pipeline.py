@@ -6,21 +6,26 @@ the login bookkeeping included, commits in one transaction — on InnoDB and SQL
 MyISAM each write lands as it runs: a request that meets a database failure there is
 never run a second time once it has written, and says the change may be partly applied.
 
+A password that must be hashed pauses the request (`start` returns `Paused`): the HTTP
+edge hashes it on threads of its own and the request goes on from the login (`resume`),
+its parameters, time and counted guess kept. The CLI and tests hash on the same thread
+(`handle`).
+
 On MariaDB/MySQL the login's read also carries the DID read the function declares, and a
 function's closing writes leave with the api_log rows in one message (store/wire.py):
 an update_did is three round trips, two on MyISAM. That DID row is used only when the
-login is settled in that very read; after a guess is counted (its own transaction) and
-hashed, maybe in a second pass, the function reads the DID again, in the transaction that
-writes it. Whichever way it was read, the change must still find the DID when it is
-written: if another client deleted it meanwhile, the answer is that the DID does not
-exist, and no admin_log row is written (wire.RowMissing).
+login is settled in that very read, which began the transaction that writes; after a
+guess is counted (its own transaction) and hashed, the function reads the DID itself, in
+the transaction that writes it. Whichever way it was read, the change must still find
+the DID when it is written: if another client deleted it meanwhile, the answer is that
+the DID does not exist, and no admin_log row is written (wire.RowMissing).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -32,7 +37,7 @@ from vicidid.auth import rules as auth
 from vicidid.auth.hash_slots import Follow, Ticket
 from vicidid.auth.throttle import Limit, address_key
 from vicidid.core import audit, idempotency, reads
-from vicidid.core.call import Call, Policy
+from vicidid.core.call import Call, Policy, Prefetched
 from vicidid.core.dialects import answer as answers
 from vicidid.core.dialects.vicidial import log_rows
 from vicidid.core.functions import FUNCTIONS, dispatch, needs_login
@@ -40,7 +45,6 @@ from vicidid.core.login import Attempt, Claims, Gate, Verdict
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Given, Params, merge
 from vicidid.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, SOURCE, SOURCE_DID, USER
-from vicidid.rows import DidRow
 from vicidid.store import faults, reflect, sizes, wire
 from vicidid.store import tables as t
 from vicidid.store.db import reading_first, transactional, write_transaction, writer_turns
@@ -67,11 +71,6 @@ class Incoming:
     # The dialect the edge answers in (core/dialects/answer.py renders it), needed to store
     # the first answer for an Idempotency-Key; None: answers are not stored.
     dialect: str | None = None
-    # A password that needs hashing is handed back (Reply.pending) instead of hashed on
-    # the request thread; the edge hashes it on threads of its own and sets `verdict`.
-    defer_hashing: bool = False
-    verdict: Verdict | None = None
-    followed: bool = False  # waited once for the same check (Reply.pending: Follow)
 
 
 @dataclass(frozen=True)
@@ -97,13 +96,37 @@ class Reply:
     function: str
     params: Params
     dids: list[str] = field(default_factory=list)
-    # the password check still to run, or the same check under way to wait for
-    pending: Pending | Follow | None = None
     read_from: str = ""  # a read-only function: "replica", or "primary" (core/reads.py)
 
     @property
     def kinds(self) -> list[Kind]:
         return [o.kind for o in self.outcomes]
+
+
+@dataclass
+class Request:
+    """One request as the pipeline works on it: what it read of the incoming request once,
+    and what it has done so far (the guess it counted, a password check it waited for)."""
+
+    incoming: Incoming
+    params: Params
+    function: str
+    user: str  # the user name as shown, until the login names the caller
+    now: datetime
+    started: float
+    defer_hashing: bool
+    claimed: list[Claims] = field(default_factory=list)  # a guess is counted once
+    followed: bool = False  # waited once for the same check under way
+
+
+@dataclass(frozen=True)
+class Paused:
+    """The pipeline stopped at a password check, to go on where it stopped (`resume`)
+    once it is done: a check to run (`Pending`), or the same check under way elsewhere
+    to wait for (`Follow`), whose verdict is remembered once it is done."""
+
+    request: Request
+    check: Pending | Follow
 
 
 class Pipeline:
@@ -146,27 +169,56 @@ class Pipeline:
         return False
 
     def handle(self, incoming: Incoming) -> Reply:
-        started = time.perf_counter()
+        """The whole request on this thread, a password hashed here too (the CLI, tests)."""
+        step = self.start(incoming, defer_hashing=False)
+        assert isinstance(step, Reply)  # nothing is deferred, so it never pauses
+        return step
+
+    def start(self, incoming: Incoming, defer_hashing: bool = True) -> Reply | Paused:
+        """The request, up to a password check that must hash when `defer_hashing` (the
+        HTTP edge hashes on threads of its own, then calls `resume`)."""
         params = Params(
             merge(incoming.query, incoming.form),
             filtering=self.policy.filtering,
             vicidial=self.policy.vicidial_names,
         )
         function = params.text(FUNCTION)
-        user = params.shown(USER)[:20]
         now = datetime.now().replace(microsecond=0)
-        call_changes: list[str] = []
-        if needs_login(function) and incoming.verdict is None and self.gate.throttled(incoming.ip):
+        request = Request(
+            incoming,
+            params,
+            function,
+            params.shown(USER)[:20],
+            now,
+            time.perf_counter(),
+            defer_hashing,
+        )
+        if needs_login(function) and self.gate.throttled(incoming.ip):
             # counted in this process (no throttle table): refused before any database work
             user = self.gate.credentials(params, incoming.basic)[0][:20]
             return Reply([Outcome(Kind.THROTTLED, function=function, user=user)], function, params)
+        return self._proceed(request, None)
+
+    def resume(self, paused: Paused, verdict: Verdict | None) -> Reply | Paused:
+        """Go on after the password check: with its verdict, or, having waited for the
+        same check (`Follow`), with the login read again, which now finds it remembered."""
+        request = paused.request
+        if isinstance(paused.check, Follow):
+            request.followed = True
+        return self._proceed(request, verdict)
+
+    def _proceed(self, request: Request, verdict: Verdict | None) -> Reply | Paused:
+        """From the login (skipped when its verdict is given) to the answer, in one
+        transaction with its log rows, run again after a deadlock or a dropped connection."""
+        function, params, incoming = request.function, request.params, request.incoming
+        user = request.user
+        call_changes: list[str] = []
         attempt = faults.Attempt()
         read_from = ""
         try:
             dids = self.did_table()
             self.has_idempotency_table()  # read the schema now, outside the transaction
             self.throttle_table()
-            claimed: list[Claims] = []  # a guess is counted once, whatever runs again
             for number in range(RETRIES):
                 call_changes.clear()
                 attempt = faults.Attempt()
@@ -181,35 +233,26 @@ class Pipeline:
                             wire.use_autocommit(conn)
                         # what its api_log rows share, built before anything is written
                         logged = audit.Request.of(conn, function, params, incoming.path)
-                        verdict = None
+                        prefetched = None
                         if needs_login(function):  # the login, checked before any lock
-                            also = None
-                            if replica_conn is None:  # else the function reads the replica
-                                also = self._prefetch(conn, params, function, dids)
-                            found = self._login(
-                                reading_first(conn), params, incoming, now, claimed, also
-                            )
-                            if not isinstance(found, Verdict):  # the hashing is still to run
-                                return Reply([], function, params, pending=found)
-                            verdict = found
+                            found = self._login(conn, request, verdict, replica_conn is None)
+                            if isinstance(found, Paused):  # the hashing is still to run
+                                return found
+                            verdict, prefetched = found
                         with faults.tracking(attempt), self._turns, write_transaction(conn):
                             outcomes, user = self._run(
                                 conn,
                                 verdict,
-                                params,
-                                function,
-                                incoming,
-                                now,
+                                request,
                                 dids,
                                 call_changes,
                                 later,
                                 if_gone,
+                                prefetched,
                                 replica_conn,
                             )
                             try:
-                                self._finish(
-                                    conn, later, outcomes, logged, user, incoming, now, started
-                                )
+                                self._finish(conn, later, outcomes, logged, user, request)
                             except wire.RowMissing:
                                 if not if_gone:  # no function changes a row without one
                                     raise
@@ -217,9 +260,7 @@ class Pipeline:
                                 # did not run; the answer is the one for a DID not found
                                 outcomes = list(if_gone)
                                 call_changes.clear()
-                                self._finish(
-                                    conn, [], outcomes, logged, user, incoming, now, started
-                                )
+                                self._finish(conn, [], outcomes, logged, user, request)
                             attempt.committing = True
                     break
                 except idempotency.KeyTaken:
@@ -234,7 +275,7 @@ class Pipeline:
         except Exception as error:
             outcomes = [self._failed(error, attempt, function, user, params)]
             call_changes = []
-        self._purge_expired_keys(now)
+        self._purge_expired_keys(request.now)
         return Reply(outcomes, function, params, call_changes, read_from=read_from)
 
     def _finish(
@@ -242,22 +283,20 @@ class Pipeline:
         conn: Connection,
         later: list[Write],
         outcomes: list[Outcome],
-        request: audit.Request,
+        logged: audit.Request,
         user: str,
-        incoming: Incoming,
-        now: datetime,
-        started: float,
+        request: Request,
     ) -> None:
         """The function's closing writes, then the answer's api_log rows."""
         audit.finish(
             conn,
             later,
             log_rows(outcomes, whole=self.policy.whole_echoes),
-            request,
+            logged,
             user,
-            incoming.ip,
-            now,
-            time.perf_counter() - started,
+            request.incoming.ip,
+            request.now,
+            time.perf_counter() - request.started,
             bulk=self.bulk_ids,
         )
 
@@ -308,10 +347,10 @@ class Pipeline:
         log.error("database error, rolled back (%s): %s", where, what)
         return Outcome(Kind.INTERNAL_ERROR, function=function, user=user)
 
-    def _prefetch(
+    def _declared_read(
         self, conn: Connection, params: Params, function: str, dids: sa.TableClause
     ) -> Read | None:
-        """The DID read the function will make, to send with the login's read.
+        """The DID read the function declares, to send with the login's read.
 
         Only where round trips cost (MariaDB/MySQL): on SQLite the function reads inside
         its write transaction, as before.
@@ -325,93 +364,92 @@ class Pipeline:
         return queries.did_read(dids, pattern.value, known.reads_did)
 
     def _login(
-        self,
-        conn: Connection,
-        params: Params,
-        incoming: Incoming,
-        now: datetime,
-        claimed: list[Claims],
-        also: Read | None = None,
-    ) -> Verdict | Pending | Follow:
-        """The login's verdict, or the password check to run first off this thread (or to
-        wait for: the same one is under way).
+        self, conn: Connection, request: Request, verdict: Verdict | None, prefetch: bool
+    ) -> tuple[Verdict, Prefetched | None] | Paused:
+        """The login's verdict, with the DID row read along with it, or the pause for a
+        password check to run first off this thread (or to wait for).
 
-        Only a verdict settled in the login's own read keeps the DID row read with it
-        (`also`). A guess is counted in a transaction of its own and hashed after it,
-        maybe on other threads between two passes: the function then reads the DID
-        itself, in the transaction that writes it.
+        Only a verdict settled in the login's own read keeps the DID row read with it: that
+        read began the transaction that writes (store/db.py write_transaction). A guess is
+        counted in a transaction of its own and hashed after it, maybe on other threads:
+        the function then reads the DID itself, in the transaction that writes it.
         """
-        verdict = incoming.verdict
-        if verdict is None:
-            attempt = self.gate.read(conn, params, incoming.basic, incoming.ip, also)
-            verdict = self.gate.quick(attempt, now)
-            if verdict is not None:
-                return self.gate.screen(conn, verdict, incoming.ip)
-            found = self._guess(conn, attempt, incoming, now, claimed)
-            if not isinstance(found, Verdict):
-                return found
-            verdict = found
-        return self.gate.screen(conn, replace(verdict, also=None), incoming.ip)
+        incoming = request.incoming
+        if verdict is not None:  # checked while the pipeline was paused
+            return self.gate.screen(conn, verdict, incoming.ip), None
+        also = None
+        if prefetch:
+            also = self._declared_read(conn, request.params, request.function, self.did_table())
+        attempt, rows = self.gate.read(
+            reading_first(conn), request.params, incoming.basic, incoming.ip, also
+        )
+        quick = self.gate.quick(attempt, request.now)
+        if quick is not None:
+            prefetched = None
+            if also is not None and rows is not None:
+                pattern = request.params.read(DID_PATTERN)
+                assert isinstance(pattern, Given)  # _declared_read read it only then
+                columns = FUNCTIONS[request.function].reads_did
+                prefetched = Prefetched(pattern.value, columns, rows[0] if rows else None)
+            return self.gate.screen(conn, quick, incoming.ip), prefetched
+        found = self._guess(conn, attempt, request)
+        if isinstance(found, Paused):
+            return found
+        return self.gate.screen(conn, found, incoming.ip), None
 
-    def _guess(
-        self,
-        conn: Connection,
-        attempt: Attempt,
-        incoming: Incoming,
-        now: datetime,
-        claimed: list[Claims],
-    ) -> Verdict | Pending | Follow:
+    def _guess(self, conn: Connection, attempt: Attempt, request: Request) -> Verdict | Paused:
         """A guess, counted before it is checked; hashed off this thread when it must be."""
-        gate = self.gate
+        gate, now = self.gate, request.now
         costly = gate.costly(attempt, now)
-        if not (incoming.defer_hashing and costly):
+        if not (request.defer_hashing and costly):
             # not costly: `quick` checked it already, and it is wrong
-            claims = self._claim(conn, attempt, now, claimed, wrong=not costly)
+            claims = self._claim(conn, attempt, request, wrong=not costly)
             return claims if isinstance(claims, Verdict) else gate.verify(attempt, now, claims)
-        ticket = gate.reserve(attempt, follow=not incoming.followed)
-        if not isinstance(ticket, Ticket):
-            return ticket  # the same check under way, or no place to wait: nothing counted
+        ticket = gate.reserve(attempt, follow=not request.followed)
+        if isinstance(ticket, Verdict):
+            return ticket  # no place to wait: nothing counted
+        if isinstance(ticket, Follow):
+            return Paused(request, ticket)  # the same check under way: nothing counted
         try:
-            claims = self._claim(conn, attempt, now, claimed)
+            claims = self._claim(conn, attempt, request)
         except BaseException:
             gate.slots.release(ticket)  # the place goes back, whatever failed
             raise
         if isinstance(claims, Verdict):
             gate.slots.release(ticket)
             return claims
-        return Pending(gate, attempt, now, claims, ticket)
+        return Paused(request, Pending(gate, attempt, now, claims, ticket))
 
     def _claim(
-        self,
-        conn: Connection,
-        attempt: Attempt,
-        now: datetime,
-        claimed: list[Claims],
-        wrong: bool = False,
+        self, conn: Connection, attempt: Attempt, request: Request, wrong: bool = False
     ) -> Claims | Verdict:
         """The guess counted, in a transaction of its own that commits before any check."""
-        if claimed:  # counted by an earlier try of this request
-            return claimed[0]
+        if request.claimed:  # counted by an earlier try of this request
+            return request.claimed[0]
         with self._turns, write_transaction(conn):
-            claims = self.gate.claim(conn, attempt, now, wrong)
+            claims = self.gate.claim(conn, attempt, request.now, wrong)
         if isinstance(claims, Claims):
-            claimed.append(claims)
+            request.claimed.append(claims)
         return claims
 
     def _run(
         self,
         conn: Connection,
         verdict: Verdict | None,
-        params: Params,
-        function: str,
-        incoming: Incoming,
-        now: datetime,
+        request: Request,
         dids: sa.TableClause,
         changes: list[str],
         later: list[Write],
         if_gone: list[Outcome],
+        prefetched: Prefetched | None,
         reads_on: Connection | None = None,
     ) -> tuple[list[Outcome], str]:
+        params, function, incoming, now = (
+            request.params,
+            request.function,
+            request.incoming,
+            request.now,
+        )
         if verdict is None:  # a function that needs no login (version): a call without a caller
             call = Call(conn, params, self.policy, None, function, "", incoming.ip, now, dids)
             return dispatch(call), call.user
@@ -451,23 +489,13 @@ class Pipeline:
             self.bulk_ids,
             self.transactional,
             later,
-            self._prefetched(verdict, params, function),
+            prefetched,
             if_gone,
         )
         key = incoming.idempotency_key or params.text(IDEMPOTENCY_KEY)
         if key and FUNCTIONS[function].idempotent:
             return self._once(call, key, incoming), user
         return dispatch(call), user
-
-    def _prefetched(
-        self, verdict: Verdict, params: Params, function: str
-    ) -> dict[tuple[str, tuple[str, ...]], DidRow | None]:
-        if verdict.also is None:
-            return {}
-        pattern = params.read(DID_PATTERN)
-        assert isinstance(pattern, Given)  # _prefetch read it only then
-        row = verdict.also[0] if verdict.also else None
-        return {(pattern.value, FUNCTIONS[function].reads_did): row}
 
     def _once(self, call: Call, key: str, incoming: Incoming) -> list[Outcome]:
         """Run an add or copy at most once per key, replaying the first answer."""

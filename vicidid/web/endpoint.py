@@ -29,7 +29,7 @@ from vicidid.core.dialects.answer import TEXT, render
 from vicidid.core.login import Claims
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.core.params import Params, merge
-from vicidid.core.pipeline import Incoming, Pending, Pipeline, Reply
+from vicidid.core.pipeline import Incoming, Paused, Pipeline, Reply
 from vicidid.errors import VicididError
 from vicidid.fields import FUNCTION, NEW_DIDS, USER
 from vicidid.store import sizes
@@ -217,15 +217,17 @@ class Api:
         access_log.flush()
 
     async def handled(self, incoming: Incoming) -> Reply:
-        reply = await self.threads.run(self.pipeline.handle, incoming)
-        if isinstance(reply.pending, Follow):  # the same check is under way: its answer
-            await asyncio.wrap_future(reply.pending.done)  # is remembered once it is done
-            incoming.followed = True
-            reply = await self.threads.run(self.pipeline.handle, incoming)
-        if isinstance(reply.pending, Pending):
-            incoming.verdict = await self.hashers.check(reply.pending)
-            reply = await self.threads.run(self.pipeline.handle, incoming)
-        return reply
+        """The pipeline's answer; where it pauses at a password check, the check runs on
+        the hashers (or the same check under way is waited for) and the pipeline goes on."""
+        step = await self.threads.run(self.pipeline.start, incoming)
+        while isinstance(step, Paused):
+            verdict = None
+            if isinstance(step.check, Follow):  # its verdict is remembered once it is done
+                await asyncio.wrap_future(step.check.done)
+            else:
+                verdict = await self.hashers.check(step.check)
+            step = await self.threads.run(self.pipeline.resume, step, verdict)
+        return step
 
     def columns_held(self) -> dict[str, Callable[[str], bool]] | None:
         """The check of a user name against its column (None, and asked again next time,
@@ -309,7 +311,6 @@ class Api:
             path,
             idempotency_key=headers.get(b"idempotency-key", "").strip(),
             as_json=as_json,
-            defer_hashing=True,
             dialect=dialect,
         )
         await self.deliver(send, scope, await self.handled(incoming), as_json, ip, rid, started)
