@@ -324,9 +324,11 @@ class Api:
         ip: str,
         rid: str,
         started: float,
+        dialect: str = "",
     ) -> None:
-        """Answer, and leave the request's metrics and access-log line."""
-        status, response_headers, content = respond(reply, self.dialect, as_json)
+        """Answer (in the server's dialect unless told), and leave the request's metrics
+        and access-log line."""
+        status, response_headers, content = respond(reply, dialect or self.dialect, as_json)
         response_headers.append((b"x-request-id", rid.encode()))
         self.log(rid, ip, scope, reply, status, started)
         await answer(send, status, response_headers, content)
@@ -387,15 +389,12 @@ class Api:
         assert self.fallback is not None
         function = params.text(FUNCTION)
         user = params.shown(USER)[:20]
+        as_json = wants_json(list(params.raw.items()), [])
         claims = await self.threads.run(self.pipeline.claim_passed_on, ip)
         if claims is None:
             reply = Reply([Outcome(Kind.THROTTLED, function=function, user=user)], function, params)
-            status, headers, content = respond(
-                reply, "vicidial", wants_json(list(params.raw.items()), [])
-            )
-            headers.append((b"x-request-id", rid.encode()))
-            self.log(rid, ip, scope, reply, status, started)
-            await answer(send, status, headers, content)
+            # PHP's own line for a failed login, whatever the server's dialect
+            await self.deliver(send, scope, reply, as_json, ip, rid, started, "vicidial")
             return
         forwarded = await self.fallback.forward(Request(scope, receive), body)
         if isinstance(forwarded, Failed):
@@ -409,17 +408,10 @@ class Api:
                 extra={"seconds": f"{forwarded.seconds:g}"},
             )
             reply = Reply([outcome], function, params)
-            status, headers, content = respond(
-                reply, self.dialect, wants_json(list(params.raw.items()), [])
-            )
-            headers.append((b"x-request-id", rid.encode()))
-        else:
-            reply = Reply([Outcome(Kind.FORWARDED, function=function, user=user)], function, params)
-            status = forwarded.status_code
-            forwarded.headers["x-request-id"] = rid
-            forwarded.body_iterator = self.watched(forwarded.body_iterator, ip, claims)
-        self.log(rid, ip, scope, reply, status, started)
-        if isinstance(forwarded, Failed):
-            await answer(send, status, headers, content)
-        else:
-            await forwarded(scope, receive, send)
+            await self.deliver(send, scope, reply, as_json, ip, rid, started)
+            return
+        reply = Reply([Outcome(Kind.FORWARDED, function=function, user=user)], function, params)
+        forwarded.headers["x-request-id"] = rid
+        forwarded.body_iterator = self.watched(forwarded.body_iterator, ip, claims)
+        self.log(rid, ip, scope, reply, forwarded.status_code, started)
+        await forwarded(scope, receive, send)
