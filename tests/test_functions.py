@@ -13,9 +13,11 @@ from vicidid.core.functions import FUNCTIONS, dispatch
 from vicidid.core.outcomes import Kind
 from vicidid.core.params import Params
 from vicidid.core.pipeline import Incoming, Pipeline
+from vicidid.store import reflect
 from vicidid.store import tables as t
 from vicidid.store.db import make_engine
 from vicidid.store.schema import init_db
+from vicidid.store.statements import logins
 
 AUTH = [("user", "6666"), ("pass", "1234"), ("source", "unit")]
 
@@ -313,7 +315,7 @@ def test_version_is_answered_without_a_login_and_its_call_has_no_caller(engine):
         assert call.user == "nobody"
         with pytest.raises(LookupError):
             call.caller  # noqa: B018 - only a function that needs a login may ask
-        [outcome] = dispatch(call)
+        [outcome] = dispatch(call).outcomes
     assert outcome.kind is Kind.VERSION and outcome.user == "nobody"
     assert "|DATE: 2026-01-02 03:04:05|" in outcome.extra["line"]
 
@@ -325,3 +327,21 @@ def test_without_the_modify_flag_only_the_reading_functions_run(engine, function
     reply = call(engine, function=function, did_pattern="8005551234")
     refused = reply.kinds == [Kind.NO_PERMISSION]
     assert refused is FUNCTIONS[function].changes_dids
+
+
+def test_update_did_returns_its_writes_and_the_answer_should_the_did_be_gone(engine):
+    params = Params(
+        {"did_pattern": "18001234567", "did_description": "Returned, not sent"}, filtering=False
+    )
+    dids = reflect.did_table(engine)
+    with engine.connect() as conn:
+        caller = logins.login_read(conn, "6666").caller
+        now = datetime(2026, 1, 2, 3, 4, 5)
+        call = Call(conn, params, POLICIES["simple"], caller, "update_did", "unit", "", now, dids)
+        done = dispatch(call)
+        assert [o.kind for o in done.outcomes] == [Kind.UPDATED]
+        assert [w.table for w in done.writes] == [t.inbound_dids.name, t.admin_log.name]
+        assert [o.kind for o in done.if_gone] == [Kind.DID_NOT_FOUND]
+        conn.rollback()
+    # the function sent nothing itself: the pipeline sends what it returns
+    assert did(engine, "18001234567")["did_description"] != "Returned, not sent"

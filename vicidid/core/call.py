@@ -69,6 +69,21 @@ class Prefetched:
     row: DidRow | None
 
 
+@dataclass(frozen=True)
+class Done:
+    """What a function did: its answer, and the writes it leaves for the pipeline to send
+    with the request's api_log rows (one round trip on MariaDB/MySQL, store/wire.py).
+
+    A write that needs its DID row to be there still (an UPDATE or DELETE of a row read
+    before) comes with `if_gone`: the answer instead, should another client have deleted
+    the DID meanwhile; nothing of the change is then written.
+    """
+
+    outcomes: list[Outcome]
+    writes: tuple[Write, ...] = ()
+    if_gone: tuple[Outcome, ...] = ()
+
+
 @dataclass
 class Call:
     conn: Connection
@@ -85,14 +100,8 @@ class Call:
     bulk_ids: bool = False  # multi-row inserts get consecutive ids (store.queries)
     # A request's writes commit together (InnoDB, SQLite), or each lands as it runs (MyISAM).
     transactional: bool = True
-    # Writes whose answer the function does not need: sent with the api_log rows, in one
-    # round trip, when the function is done (store/wire.py).
-    later: list[Write] = field(default_factory=list)
     # The DID row read with the login: the read the function declares, made already.
     prefetched: Prefetched | None = None
-    # The answer instead, should a change in `later` find its DID gone when it is written
-    # (deleted by another client since it was read): nothing of the change is then written.
-    if_gone: list[Outcome] = field(default_factory=list)
 
     def did(self, pattern: str, columns: tuple[str, ...]) -> DidRow | None:
         """The DID's row (only `columns`): the one read with the login, when that is the

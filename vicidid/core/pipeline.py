@@ -37,7 +37,7 @@ from vicidid.auth import rules as auth
 from vicidid.auth.hash_slots import Follow, Ticket
 from vicidid.auth.throttle import Limit, address_key
 from vicidid.core import audit, idempotency, reads
-from vicidid.core.call import Call, Policy, Prefetched
+from vicidid.core.call import Call, Done, Policy, Prefetched
 from vicidid.core.dialects import answer as answers
 from vicidid.core.dialects.vicidial import log_rows
 from vicidid.core.functions import FUNCTIONS, dispatch, needs_login
@@ -222,8 +222,6 @@ class Pipeline:
             for number in range(RETRIES):
                 call_changes.clear()
                 attempt = faults.Attempt()
-                later: list[Write] = []  # the writes sent with the api_log rows
-                if_gone: list[Outcome] = []  # the answer should the DID be gone at the write
                 try:
                     with (
                         self.engine.connect() as conn,
@@ -240,27 +238,26 @@ class Pipeline:
                                 return found
                             verdict, prefetched = found
                         with faults.tracking(attempt), self._turns, write_transaction(conn):
-                            outcomes, user = self._run(
+                            done, user = self._run(
                                 conn,
                                 verdict,
                                 request,
                                 dids,
                                 call_changes,
-                                later,
-                                if_gone,
                                 prefetched,
                                 replica_conn,
                             )
+                            outcomes = done.outcomes
                             try:
-                                self._finish(conn, later, outcomes, logged, user, request)
+                                self._finish(conn, done.writes, outcomes, logged, user, request)
                             except wire.RowMissing:
-                                if not if_gone:  # no function changes a row without one
+                                if not done.if_gone:  # no function changes a row without one
                                     raise
                                 # deleted since it was read: the change and its admin_log row
                                 # did not run; the answer is the one for a DID not found
-                                outcomes = list(if_gone)
+                                outcomes = list(done.if_gone)
                                 call_changes.clear()
-                                self._finish(conn, [], outcomes, logged, user, request)
+                                self._finish(conn, (), outcomes, logged, user, request)
                             attempt.committing = True
                     break
                 except idempotency.KeyTaken:
@@ -281,7 +278,7 @@ class Pipeline:
     def _finish(
         self,
         conn: Connection,
-        later: list[Write],
+        writes: tuple[Write, ...],
         outcomes: list[Outcome],
         logged: audit.Request,
         user: str,
@@ -290,7 +287,7 @@ class Pipeline:
         """The function's closing writes, then the answer's api_log rows."""
         audit.finish(
             conn,
-            later,
+            list(writes),
             log_rows(outcomes, whole=self.policy.whole_echoes),
             logged,
             user,
@@ -439,11 +436,9 @@ class Pipeline:
         request: Request,
         dids: sa.TableClause,
         changes: list[str],
-        later: list[Write],
-        if_gone: list[Outcome],
         prefetched: Prefetched | None,
         reads_on: Connection | None = None,
-    ) -> tuple[list[Outcome], str]:
+    ) -> tuple[Done, str]:
         params, function, incoming, now = (
             request.params,
             request.function,
@@ -455,26 +450,23 @@ class Pipeline:
             return dispatch(call), call.user
         refused = self.gate.settle(conn, verdict, function, incoming.ip, now)
         if refused is not None:
-            return refused, verdict.user
+            return Done(refused), verdict.user
         row = verdict.row
         assert row is not None
         user = row["user"]
 
         if not function:
-            return [Outcome(Kind.NO_FUNCTION, user=user)], user
+            return Done([Outcome(Kind.NO_FUNCTION, user=user)]), user
         if function not in FUNCTIONS:
-            return [
-                Outcome(Kind.UNKNOWN_FUNCTION, function=function, user=user, value=function)
-            ], user
+            unknown = Outcome(Kind.UNKNOWN_FUNCTION, function=function, user=user, value=function)
+            return Done([unknown]), user
         source = params.read(SOURCE)
         if not (isinstance(source, Given) and 2 <= len(source.value) <= SOURCE.max_len):
-            return [
-                Outcome(
-                    Kind.INVALID_SOURCE, function=function, user=user, value=params.shown(SOURCE)
-                )
-            ], user
+            shown = params.shown(SOURCE)
+            invalid = Outcome(Kind.INVALID_SOURCE, function=function, user=user, value=shown)
+            return Done([invalid]), user
         if not auth.function_allowed(row, function):
-            return [Outcome(Kind.FUNCTION_NOT_ALLOWED, function=function, user=user)], user
+            return Done([Outcome(Kind.FUNCTION_NOT_ALLOWED, function=function, user=user)]), user
         call = Call(
             reads_on or conn,  # a read-only function's reads on the replica
             params,
@@ -488,43 +480,37 @@ class Pipeline:
             changes,
             self.bulk_ids,
             self.transactional,
-            later,
             prefetched,
-            if_gone,
         )
         key = incoming.idempotency_key or params.text(IDEMPOTENCY_KEY)
         if key and FUNCTIONS[function].idempotent:
             return self._once(call, key, incoming), user
         return dispatch(call), user
 
-    def _once(self, call: Call, key: str, incoming: Incoming) -> list[Outcome]:
+    def _once(self, call: Call, key: str, incoming: Incoming) -> Done:
         """Run an add or copy at most once per key, replaying the first answer."""
         problem = _key_problem(key)
         if problem or incoming.dialect is None or not self.has_idempotency_table():
             kind = Kind.IDEMPOTENCY_UNAVAILABLE if not problem else Kind.INVALID_FIELD
-            return call.answer(
-                kind,
-                field=IDEMPOTENCY_KEY,
-                value=key[:100],
-                extra={"rule": problem} if problem else {},
-            )
+            rule = {"rule": problem} if problem else {}
+            return Done(call.answer(kind, field=IDEMPOTENCY_KEY, value=key[:100], extra=rule))
         fp = idempotency.fingerprint(call.params.raw, call.user, incoming.as_json)
         try:
             with idempotency.one_at_a_time(call.conn, key, call.user, not call.transactional):
                 stored = idempotency.lookup(call.conn, key, call.user, call.now)
                 if stored is not None:
                     if stored.fingerprint != fp:
-                        return call.answer(Kind.IDEMPOTENCY_REUSED, value=key)
-                    return call.answer(Kind.REPLAYED, value=key, extra={"stored": stored})
-                outcomes = dispatch(call)
+                        return Done(call.answer(Kind.IDEMPOTENCY_REUSED, value=key))
+                    return Done(call.answer(Kind.REPLAYED, value=key, extra={"stored": stored}))
+                done = dispatch(call)
                 status, content_type, body = answers.render(
-                    outcomes, call.function, call.changes, incoming.dialect, incoming.as_json
+                    done.outcomes, call.function, call.changes, incoming.dialect, incoming.as_json
                 )
                 answer = idempotency.Stored(fp, status, content_type, body)
                 idempotency.save(call.conn, key, call.user, answer, call.now)
-                return outcomes
+                return done
         except idempotency.KeyBusy:
-            return call.answer(Kind.OVERLOADED)  # nothing done: try again in a second
+            return Done(call.answer(Kind.OVERLOADED))  # nothing done: try again in a second
 
     def claim_passed_on(self, ip: str) -> Claims | None:
         """A request passed on to VICIdial's PHP, counted on its address before it goes, as

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vicidid.auth import rules as auth
-from vicidid.core.call import Call
+from vicidid.core.call import Call, Done
 from vicidid.core.functions import add_did, copy_did, did_info, did_list, update_did, version
 from vicidid.core.outcomes import Kind, Outcome
 from vicidid.fields import Field
@@ -20,7 +20,8 @@ from vicidid.fields import Field
 @dataclass(frozen=True)
 class Function:
     name: str
-    run: Callable[[Call], list[Outcome]]
+    # its answer, or its answer with the writes it leaves for the pipeline to send
+    run: Callable[[Call], list[Outcome] | Done]
     parameters: tuple[Field, ...]
     summary: str
     changes_dids: bool = True  # False: it only reads, so the modify permission is not needed
@@ -89,9 +90,10 @@ def needs_login(name: str) -> bool:
     return function is None or function.needs_login
 
 
-def dispatch(call: Call) -> list[Outcome]:
+def dispatch(call: Call) -> Done:
     """Run the call's function for a caller allowed to read, or to change, DIDs."""
     function = FUNCTIONS[call.function]
     if function.needs_login and not auth.may_use(call.caller, changes_dids=function.changes_dids):
-        return call.answer(Kind.NO_PERMISSION)
-    return function.run(call)
+        return Done(call.answer(Kind.NO_PERMISSION))
+    done = function.run(call)
+    return done if isinstance(done, Done) else Done(done)
