@@ -27,7 +27,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from vicidid.core.call import Call, Done
+from vicidid.core.dialects import answer as answers
+from vicidid.core.functions import dispatch
+from vicidid.core.outcomes import Kind
 from vicidid.errors import VicididError
+from vicidid.fields import IDEMPOTENCY_KEY
 from vicidid.store import sizes
 from vicidid.store import tables as t
 from vicidid.store.statements import keys
@@ -126,3 +131,41 @@ class PurgeTimer:
                 return False
             self._next = now + self.every
             return True
+
+
+def once(call: Call, key: str, dialect: str | None, as_json: bool) -> Done:
+    """Run an add or copy at most once per key, replaying the first answer.
+
+    `dialect`: how the answer is rendered to be stored; None where it cannot be stored
+    (no key table, or a caller that renders no answer), which the answer says.
+    """
+    problem = key_problem(key)
+    if problem or dialect is None:
+        kind = Kind.IDEMPOTENCY_UNAVAILABLE if not problem else Kind.INVALID_FIELD
+        rule = {"rule": problem} if problem else {}
+        return Done(call.answer(kind, field=IDEMPOTENCY_KEY, value=key[:100], extra=rule))
+    fp = fingerprint(call.params.raw, call.user, as_json)
+    try:
+        with one_at_a_time(call.conn, key, call.user, not call.transactional):
+            stored = lookup(call.conn, key, call.user, call.now)
+            if stored is not None:
+                if stored.fingerprint != fp:
+                    return Done(call.answer(Kind.IDEMPOTENCY_REUSED, value=key))
+                return Done(call.answer(Kind.REPLAYED, value=key, extra={"stored": stored}))
+            done = dispatch(call)
+            status, content_type, body = answers.render(
+                done.outcomes, call.function, call.changes, dialect, as_json
+            )
+            save(call.conn, key, call.user, Stored(fp, status, content_type, body), call.now)
+            return done
+    except KeyBusy:
+        return Done(call.answer(Kind.OVERLOADED))  # nothing done: try again in a second
+
+
+def key_problem(key: str) -> str:
+    """What is wrong with a key, or "" when it is one."""
+    if len(key) > IDEMPOTENCY_KEY.max_len or not all(
+        c.isascii() and (c.isalnum() or c in "-_") for c in key
+    ):
+        return "must be 1 to 100 letters, digits, - or _"
+    return ""

@@ -36,9 +36,8 @@ from vicidid.about import API_PATH
 from vicidid.auth import rules as auth
 from vicidid.auth.hash_slots import Follow, Ticket
 from vicidid.auth.throttle import Limit, address_key
-from vicidid.core import audit, idempotency, reads
+from vicidid.core import audit, failures, idempotency, reads
 from vicidid.core.call import Call, Done, Policy, Prefetched
-from vicidid.core.dialects import answer as answers
 from vicidid.core.dialects.vicidial import log_rows
 from vicidid.core.functions import FUNCTIONS, dispatch, needs_login
 from vicidid.core.login import Attempt, Claims, Gate, Verdict
@@ -270,7 +269,9 @@ class Pipeline:
                         raise
                     log.warning("running the transaction again after %s", faults.describe(error))
         except Exception as error:
-            outcomes = [self._failed(error, attempt, function, user, params)]
+            subject = params.shown(SOURCE_DID if function == "copy_did" else DID_PATTERN)
+            failed = failures.answer(error, attempt, self.transactional, function, user, subject)
+            outcomes = [failed]
             call_changes = []
         self._purge_expired_keys(request.now)
         return Reply(outcomes, function, params, call_changes, read_from=read_from)
@@ -313,36 +314,6 @@ class Pipeline:
                     windows.purge(conn, int(self.gate.clock()), limit)
         except sa_exc.SQLAlchemyError as error:
             log.warning("purging expired keys and windows failed: %s", type(error).__name__)
-
-    def _failed(
-        self, error: Exception, attempt: faults.Attempt, function: str, user: str, params: Params
-    ) -> Outcome:
-        """The answer to a request that could not finish, and its log line."""
-        subject = params.shown(SOURCE_DID if function == "copy_did" else DID_PATTERN)
-        where = f"function={function or '-'} user={user!r} did={subject[:60]!r}"
-        database = isinstance(error, sa_exc.SQLAlchemyError)
-        what = faults.describe(error) if database else type(error).__name__
-        if attempt.changed and (attempt.committing or not self.transactional):
-            # Some of its writes may be there for good: say so, never pretend otherwise.
-            log.error(
-                "request stopped, change may be partly applied (%s): %s",
-                where,
-                what,
-                exc_info=not database,  # a fault of vicidid's own: keep its traceback
-            )
-            return Outcome(Kind.PARTLY_APPLIED, function=function, user=user, did=subject)
-        if not database:
-            log.exception("request failed, rolled back (%s)", where)
-            return Outcome(Kind.INTERNAL_ERROR, function=function, user=user)
-        fault = faults.classify(error)
-        if fault is faults.Fault.UNREACHABLE:
-            log.error("database unavailable (%s): %s", where, what)
-            return Outcome(Kind.DATABASE_DOWN, function=function, user=user)
-        if fault is faults.Fault.PRIVILEGE:
-            log.error("database user lacks a privilege (%s): %s", where, what)
-            return Outcome(Kind.DATABASE_PRIVILEGE, function=function, user=user)
-        log.error("database error, rolled back (%s): %s", where, what)
-        return Outcome(Kind.INTERNAL_ERROR, function=function, user=user)
 
     def _declared_read(
         self, conn: Connection, params: Params, function: str, dids: sa.TableClause
@@ -484,33 +455,10 @@ class Pipeline:
         )
         key = incoming.idempotency_key or params.text(IDEMPOTENCY_KEY)
         if key and FUNCTIONS[function].idempotent:
-            return self._once(call, key, incoming), user
+            # an answer is stored only where the edge says how it renders (its dialect)
+            stored_as = incoming.dialect if self.has_idempotency_table() else None
+            return idempotency.once(call, key, stored_as, incoming.as_json), user
         return dispatch(call), user
-
-    def _once(self, call: Call, key: str, incoming: Incoming) -> Done:
-        """Run an add or copy at most once per key, replaying the first answer."""
-        problem = _key_problem(key)
-        if problem or incoming.dialect is None or not self.has_idempotency_table():
-            kind = Kind.IDEMPOTENCY_UNAVAILABLE if not problem else Kind.INVALID_FIELD
-            rule = {"rule": problem} if problem else {}
-            return Done(call.answer(kind, field=IDEMPOTENCY_KEY, value=key[:100], extra=rule))
-        fp = idempotency.fingerprint(call.params.raw, call.user, incoming.as_json)
-        try:
-            with idempotency.one_at_a_time(call.conn, key, call.user, not call.transactional):
-                stored = idempotency.lookup(call.conn, key, call.user, call.now)
-                if stored is not None:
-                    if stored.fingerprint != fp:
-                        return Done(call.answer(Kind.IDEMPOTENCY_REUSED, value=key))
-                    return Done(call.answer(Kind.REPLAYED, value=key, extra={"stored": stored}))
-                done = dispatch(call)
-                status, content_type, body = answers.render(
-                    done.outcomes, call.function, call.changes, incoming.dialect, incoming.as_json
-                )
-                answer = idempotency.Stored(fp, status, content_type, body)
-                idempotency.save(call.conn, key, call.user, answer, call.now)
-                return done
-        except idempotency.KeyBusy:
-            return Done(call.answer(Kind.OVERLOADED))  # nothing done: try again in a second
 
     def claim_passed_on(self, ip: str) -> Claims | None:
         """A request passed on to VICIdial's PHP, counted on its address before it goes, as
@@ -549,11 +497,3 @@ class Pipeline:
         if self._has_idempotency is None:
             self._has_idempotency = t.idempotency.name in reflect.table_names(self.engine)
         return self._has_idempotency
-
-
-def _key_problem(key: str) -> str:
-    if len(key) > IDEMPOTENCY_KEY.max_len or not all(
-        c.isascii() and (c.isalnum() or c in "-_") for c in key
-    ):
-        return "must be 1 to 100 letters, digits, - or _"
-    return ""

@@ -109,8 +109,16 @@ def may_rerun(error: sa_exc.DBAPIError, attempt: Attempt, transactional: bool) -
         return False
     if not transactional and attempt.wrote:
         return False
-    if error.connection_invalidated:
-        return True
+    return error.connection_invalidated or rolled_back(error)
+
+
+def rolled_back(error: BaseException) -> bool:
+    """Whether the database answered the statement by rolling the transaction back (or
+    by refusing it, SQLite busy), so that nothing of it stayed — a COMMIT included: a
+    deadlock, a lock wait, a Galera certification conflict (reported as a deadlock).
+    A lost connection is not one of them: a COMMIT under way may then have landed."""
+    if not isinstance(error, sa_exc.DBAPIError) or error.connection_invalidated:
+        return False
     code, message = code_and_message(error)
     return code in RETRYABLE_CODES or any(s in message.lower() for s in SQLITE_BUSY)
 

@@ -49,7 +49,8 @@ def run(call: Call) -> list[Outcome] | Done:
         audit.admin_write(call, "MODIFY", "ADMIN API UPDATE DID", row["did_id"], sql, notes),
     )
     call.changes.append(pattern)
-    return Done(call.answer(Kind.UPDATED, did=pattern, did_id=row["did_id"]), writes, tuple(missing))
+    answer = call.answer(Kind.UPDATED, did=pattern, did_id=row["did_id"])
+    return Done(answer, writes, tuple(missing))
 
 
 def _delete(call: Call, row: DidRow, pattern: str, missing: list[Outcome]) -> list[Outcome] | Done:
@@ -63,4 +64,5 @@ def _delete(call: Call, row: DidRow, pattern: str, missing: list[Outcome]) -> li
         audit.admin_write(call, "DELETE", "ADMIN API DELETE DID", row["did_id"], sql, notes),
     )
     call.changes.append(row["did_pattern"])
-    return Done(call.answer(Kind.DELETED, did=pattern, did_id=row["did_id"]), writes, tuple(missing))
+    answer = call.answer(Kind.DELETED, did=pattern, did_id=row["did_id"])
+    return Done(answer, writes, tuple(missing))
