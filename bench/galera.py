@@ -187,7 +187,10 @@ def main() -> None:
         print(f"| acknowledged | {acknowledged} |")
         otherwise = dict(by_status - Counter({200: acknowledged}))
         print(f"| answered otherwise, by HTTP status | {otherwise} |")
-        print(f"| not reconciled (lost, twice, log rows) | {len(problems)} |")
+        partly = sum(1 for s in sent if "partly applied" in s.body)
+        refused = sum(1 for s in sent if s.refused)
+        print(f"| 503 nothing written (checked), 503 may be partly applied | {refused}, {partly} |")
+        print(f"| not reconciled (lost, twice, refused yet written, log rows) | {len(problems)} |")
         print(
             f"| copy_did of 5: answers, successes | {len(answers)}, "
             f"{sum(a.startswith('SUCCESS') for a in answers)} |"

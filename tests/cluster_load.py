@@ -33,6 +33,11 @@ class Sent:
     def acknowledged(self) -> bool:
         return self.status == 200 and self.body.startswith("SUCCESS")
 
+    @property
+    def refused(self) -> bool:
+        """vicidid's own 503, which says nothing was written unless it says otherwise."""
+        return self.status == 503 and "ERROR" in self.body and "partly applied" not in self.body
+
 
 def request(client: httpx.Client, url: str, run: int, n: int, c: int) -> Sent:
     function = FUNCTIONS[(n + c) % 3]
@@ -79,7 +84,8 @@ def run_load(url: str, run: int, seconds: float, clients: int = 32) -> list[Sent
 
 def reconcile(engine: sa.engine.Engine, sent: list[Sent], run: int) -> list[str]:
     """What does not add up: every acknowledged write present exactly once with its log rows,
-    no request run twice, an unanswered one at most once. Empty when all is well."""
+    no request run twice, an unanswered one at most once, a refused one not at all. Empty
+    when all is well."""
     with engine.connect() as conn:
         dids = Counter(
             conn.execute(
@@ -110,4 +116,6 @@ def reconcile(engine: sa.engine.Engine, sent: list[Sent], run: int) -> list[str]
             wrong.append(f"{s.source} {s.function} acknowledged: {present} writes, {rows} log rows")
         if not s.acknowledged and (present > 1 or rows not in (0, LOG_ROWS[s.function])):
             wrong.append(f"{s.source} {s.function} unanswered: {present} writes, {rows} log rows")
+        if s.refused and present:
+            wrong.append(f"{s.source} {s.function} refused, yet written: {s.body.strip()!r}")
     return wrong
