@@ -82,6 +82,11 @@ class Verdict:
     claims: Claims | None = None
     address: str = ""
 
+    @property
+    def admitted(self) -> bool:
+        """A right password from an address the IP lists allow: the request runs."""
+        return self.login is auth.Login.OK and bool(self.ip_allowed)
+
 
 class Gate:
     """The login of one server process: its verified-password cache, the throttle, and

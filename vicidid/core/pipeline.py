@@ -207,57 +207,17 @@ class Pipeline:
         return self._proceed(request, verdict)
 
     def _proceed(self, request: Request, verdict: Verdict | None) -> Reply | Paused:
-        """From the login (skipped when its verdict is given) to the answer, in one
-        transaction with its log rows, run again after a deadlock or a dropped connection."""
-        function, params, incoming = request.function, request.params, request.incoming
-        user = request.user
-        call_changes: list[str] = []
+        """From the login (skipped when its verdict is given) to the answer, run again
+        after a deadlock or a dropped connection where nothing of it can have stayed."""
         attempt = faults.Attempt()
-        read_from = ""
         try:
-            dids = self.did_table()
-            self.has_idempotency_table()  # read the schema now, outside the transaction
+            self.did_table()  # the schema read now, outside the transaction
+            self.has_idempotency_table()
             self.throttle_table()
             for number in range(RETRIES):
-                call_changes.clear()
                 attempt = faults.Attempt()
                 try:
-                    with (
-                        self.engine.connect() as conn,
-                        reads.reading(self.replica, function) as (replica_conn, read_from),
-                    ):
-                        if not self.transactional:  # MyISAM: nothing to commit
-                            wire.use_autocommit(conn)
-                        # what its api_log rows share, built before anything is written
-                        logged = audit.Request.of(conn, function, params, incoming.path)
-                        prefetched = None
-                        if needs_login(function):  # the login, checked before any lock
-                            found = self._login(conn, request, verdict, replica_conn is None)
-                            if isinstance(found, Paused):  # the hashing is still to run
-                                return found
-                            verdict, prefetched = found
-                        with faults.tracking(attempt), self._turns, write_transaction(conn):
-                            done, user = self._run(
-                                conn,
-                                verdict,
-                                request,
-                                dids,
-                                call_changes,
-                                prefetched,
-                                replica_conn,
-                            )
-                            outcomes = done.outcomes
-                            try:
-                                self._finish(conn, done.writes, outcomes, logged, user, request)
-                            except wire.RowMissing:
-                                if not done.if_gone:  # no function changes a row without one
-                                    raise
-                                # deleted since it was read: the change and its admin_log row
-                                # did not run; the answer is the one for a DID not found
-                                outcomes = list(done.if_gone)
-                                call_changes.clear()
-                                self._finish(conn, (), outcomes, logged, user, request)
-                            attempt.committing = True
+                    step = self._attempt(request, verdict, attempt)
                     break
                 except idempotency.KeyTaken:
                     if number + 1 == RETRIES:
@@ -269,12 +229,56 @@ class Pipeline:
                         raise
                     log.warning("running the transaction again after %s", faults.describe(error))
         except Exception as error:
+            function, params = request.function, request.params
             subject = params.shown(SOURCE_DID if function == "copy_did" else DID_PATTERN)
-            failed = failures.answer(error, attempt, self.transactional, function, user, subject)
-            outcomes = [failed]
-            call_changes = []
-        self._purge_expired_keys(request.now)
-        return Reply(outcomes, function, params, call_changes, read_from=read_from)
+            failed = failures.answer(
+                error, attempt, self.transactional, function, request.user, subject
+            )
+            step = Reply([failed], function, params)
+        if isinstance(step, Reply):
+            self._purge_expired_keys(request.now)
+        return step
+
+    def _attempt(
+        self, request: Request, verdict: Verdict | None, attempt: faults.Attempt
+    ) -> Reply | Paused:
+        """One run: the login, then the function and its log rows in one transaction."""
+        function, params = request.function, request.params
+        replica_reads = self.replica is not None and reads.reads_only(function)
+        with self.engine.connect() as conn:
+            if not self.transactional:  # MyISAM: nothing to commit
+                wire.use_autocommit(conn)
+            # what its api_log rows share, built before anything is written
+            logged = audit.Request.of(conn, function, params, request.incoming.path)
+            prefetched = None
+            if needs_login(function):  # the login, checked before any lock
+                found = self._login(conn, request, verdict, not replica_reads)
+                if isinstance(found, Paused):  # the hashing is still to run
+                    return found
+                verdict, prefetched = found
+            # the replica only for a caller let in: a refused login costs it nothing
+            admitted = verdict is not None and verdict.admitted
+            with (
+                reads.reading(self.replica, function, admitted) as (replica, read_from),
+                faults.tracking(attempt),
+                self._turns,
+                write_transaction(conn),
+            ):
+                changes: list[str] = []  # the DIDs it touched
+                done, request.user = self._run(conn, verdict, request, changes, prefetched, replica)
+                outcomes = done.outcomes
+                try:
+                    self._finish(conn, done.writes, outcomes, logged, request)
+                except wire.RowMissing:
+                    if not done.if_gone:  # no function changes a row without one
+                        raise
+                    # deleted since it was read: the change and its admin_log row did not
+                    # run; the answer is the one for a DID not found
+                    outcomes = list(done.if_gone)
+                    changes.clear()
+                    self._finish(conn, (), outcomes, logged, request)
+                attempt.committing = True
+        return Reply(outcomes, function, params, changes, read_from=read_from)
 
     def _finish(
         self,
@@ -282,7 +286,6 @@ class Pipeline:
         writes: tuple[Write, ...],
         outcomes: list[Outcome],
         logged: audit.Request,
-        user: str,
         request: Request,
     ) -> None:
         """The function's closing writes, then the answer's api_log rows."""
@@ -291,7 +294,7 @@ class Pipeline:
             list(writes),
             log_rows(outcomes, whole=self.policy.whole_echoes),
             logged,
-            user,
+            request.user,
             request.incoming.ip,
             request.now,
             time.perf_counter() - request.started,
@@ -405,11 +408,12 @@ class Pipeline:
         conn: Connection,
         verdict: Verdict | None,
         request: Request,
-        dids: sa.TableClause,
         changes: list[str],
         prefetched: Prefetched | None,
         reads_on: Connection | None = None,
     ) -> tuple[Done, str]:
+        """The function's answer and the caller's name, or the login's refusal."""
+        dids = self.did_table()
         params, function, incoming, now = (
             request.params,
             request.function,

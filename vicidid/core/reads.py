@@ -23,10 +23,13 @@ def reads_only(function: str) -> bool:
 
 
 @contextlib.contextmanager
-def reading(replica: Replica | None, function: str) -> Iterator[tuple[Connection | None, str]]:
+def reading(
+    replica: Replica | None, function: str, allowed: bool
+) -> Iterator[tuple[Connection | None, str]]:
     """A connection to the replica and "replica", or None and where the read goes instead
-    ("primary", or "" for a request that is not a read the replica may answer)."""
-    if replica is None or not reads_only(function):
+    ("primary", or "" for a request that is not a read the replica may answer, or whose
+    caller is not `allowed` to run it: a refused login opens no replica connection)."""
+    if replica is None or not reads_only(function) or not allowed:
         yield None, ""
         return
     if not replica.usable():
