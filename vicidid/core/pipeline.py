@@ -56,9 +56,9 @@ log = logging.getLogger("vicidid")
 RETRIES = 3
 
 
-@dataclass
+@dataclass(frozen=True)
 class Incoming:
-    """A request as the HTTP edge (or a test) hands it over."""
+    """A request as the HTTP edge (or a test) hands it over; the pipeline only reads it."""
 
     query: list[tuple[str, str]] = field(default_factory=list)
     form: list[tuple[str, str]] = field(default_factory=list)
