@@ -54,8 +54,8 @@ from vicidid.store.statements.queries import ApiLog
 log = logging.getLogger("vicidid")
 
 # Rows per locked statement. Other clients wait out the chunk under way: while a copy of
-# 10,000 new DIDs ran, 8 others' update_did p99 was 114–142 ms with 500 rows a chunk, 96 ms
-# with 200 (81–105 ms with 100, which made the copy twice as slow); bench/RESULTS.md.
+# 10,000 new DIDs ran, 8 others' update_did p99 was 114 to 142 ms with 500 rows a chunk, 96 ms
+# with 200 (81 to 105 ms with 100, which made the copy twice as slow); bench/RESULTS.md.
 CHUNK = 200
 LOCKABLE_ENGINES = {"MYISAM", "ARIA"}  # no transactions: LOCK TABLES commits nothing pending
 
