@@ -107,7 +107,10 @@ class Params:
 
     def given(self, fields: Iterable[Field]) -> Iterator[tuple[Field, Given | BadChars | Conflict]]:
         """The fields the request gives a value, in order, each with its read."""
+        keys = self.raw.keys()
         for field in fields:
+            if keys.isdisjoint(field.names_read(self.vicidial)):
+                continue  # most of a function's fields are not given: no read for them
             got = self.read(field)
             if not isinstance(got, Absent):
                 yield field, got
