@@ -9,6 +9,7 @@ input filters (the `vicidial` dialect silently removes anything outside them; th
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from dataclasses import field as attribute
 
 ALNUM = "0-9a-zA-Z"
 WORD = "\\-_0-9a-zA-Z"  # VICIdial's "- _ 0-9 a-z A-Z"
@@ -68,6 +69,15 @@ class Field:
     # only the length (agent_search_method), the choices are vicidid's own, stricter check,
     # made after every check VICIdial makes (core/validate.py).
     vicidial_checks_choices: bool = True
+    # names_read's answers, indexed by vicidial_only: a request looks them up about 30
+    # times, so they are worked out once
+    read_names: tuple[tuple[str, ...], tuple[str, ...]] = attribute(
+        init=False, repr=False, compare=False, default=((), ())
+    )
+
+    def __post_init__(self) -> None:
+        vicidial = self.names if self.vicidial_names is None else self.vicidial_names
+        object.__setattr__(self, "read_names", (self.names, vicidial))
 
     @property
     def name(self) -> str:
@@ -75,9 +85,7 @@ class Field:
 
     def names_read(self, vicidial_only: bool) -> tuple[str, ...]:
         """The names a dialect reads this parameter under."""
-        if vicidial_only and self.vicidial_names is not None:
-            return self.vicidial_names
-        return self.names
+        return self.read_names[vicidial_only]
 
     def normalise(self, value: str, name: str) -> str:
         """Synonyms belong to the first name only (recording=ALLCALLS, not record_call)."""

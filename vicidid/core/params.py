@@ -77,7 +77,7 @@ class Params:
         return value
 
     def read(self, field: Field) -> Read:
-        names = field.names_read(self.vicidial)
+        names = field.read_names[self.vicidial]
         if self.raw.keys().isdisjoint(names):
             return ABSENT  # the common case: most fields are not given
         known = self._reads.get(id(field))
@@ -107,7 +107,10 @@ class Params:
 
     def given(self, fields: Iterable[Field]) -> Iterator[tuple[Field, Given | BadChars | Conflict]]:
         """The fields the request gives a value, in order, each with its read."""
+        keys = self.raw.keys()
         for field in fields:
+            if keys.isdisjoint(field.read_names[self.vicidial]):
+                continue  # most of a function's fields are not given: no read for them
             got = self.read(field)
             if not isinstance(got, Absent):
                 yield field, got
