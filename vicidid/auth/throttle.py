@@ -13,6 +13,7 @@ have the table yet. IPv6 addresses count by their /64, which one client usually 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import threading
 import time
@@ -56,6 +57,7 @@ def parse_limit(text: str) -> Limit:
     return limit
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of its text, asked on every login
 def address_key(ip: str) -> str:
     """What the throttle counts by: an IPv4 address, or an IPv6 address's /64.
 
