@@ -8,7 +8,9 @@ Two cases, each a GET update_did rotating over 200 DIDs (bench/run.py's request)
 - `stub`: the real app under `vicidid serve`'s uvicorn settings, its access log written
   as `serve` writes it, with the pipeline replaced by one constant answer: what is left
   is the edge (HTTP, parsing, hand-over to a thread, rendering, metrics, access log).
-- `update_did`: `vicidid serve --workers 1` on a SQLite file with the demo data.
+- `update_did`: `vicidid serve --workers 1` on a fresh database with the demo data: a SQLite
+  file, or with `--backend mariadb` (vicidid's InnoDB tables) or `myisam` (VICIdial's
+  schema) a database on the local MariaDB (bench/run.py's).
 - `hello` (with --case hello): bench/hello.py, the same stack with no work at all: the floor.
 
 For each run: 2 s of warm-up, then wrk (2 threads, 64 connections) for --seconds; the CPU
@@ -41,19 +43,24 @@ def serve_stubbed(port: int) -> None:
     from vicidid.core.outcomes import Kind, Outcome
     from vicidid.core.params import Params
     from vicidid.core.pipeline import Incoming, Reply
+    from vicidid.store.db import make_engine
     from vicidid.web import server
     from vicidid.web.forms import query_pairs
     from vicidid.web.settings import Settings
 
     class Stub:
-        """Answers every request as a successful update_did, without a database."""
+        """Answers every request as a successful update_did, without reading a database
+        (the engine, an in-memory SQLite one, is only there to be asked its codec)."""
+
+        replica = None
 
         def __init__(self) -> None:
             params = Params(dict(query_pairs(QUERY)), filtering=False)
             outcome = Outcome(Kind.UPDATED, function="update_did", user="admin", did=DIDS[1])
             self.reply = Reply([outcome], "update_did", params, dids=[DIDS[1]])
+            self.engine = make_engine("sqlite://")
 
-        def handle(self, incoming: Incoming) -> Reply:
+        def start(self, incoming: Incoming) -> Reply:
             return self.reply
 
         def healthy(self) -> bool:
@@ -96,7 +103,7 @@ def drive(url: str, seconds: float) -> tuple[int, float, float, float, int]:
     return count, rate, p50, p99, wrong + (int(non2xx.group(1)) if non2xx else 0)
 
 
-def one_run(code: str, case: str, seconds: float) -> dict[str, float]:
+def one_run(code: str, case: str, seconds: float, backend: str = "sqlite") -> dict[str, float]:
     port = free_port()
     path = str(Path(code).resolve())
     env = {**os.environ, "PYTHONPATH": f"{path}{os.pathsep}{REPO}"}
@@ -107,9 +114,8 @@ def one_run(code: str, case: str, seconds: float) -> dict[str, float]:
         args = [sys.executable, "-m", "uvicorn", "bench.hello:app", "--port", str(port)]
         args += ["--no-access-log", "--http", "httptools", "--loop", "uvloop"]
     else:
-        db = OUT / "edge.db"
-        prepare(f"sqlite:///{db}")
-        args = [sys.executable, "-m", "vicidid", "--db", f"sqlite:///{db}", "serve"]
+        db = prepare(backend)
+        args = [sys.executable, "-m", "vicidid", "--db", db, "serve"]
         args += ["--workers", "1", "--port", str(port)]
     log = (OUT / f"edge-{port}.log").open("w")
     process = subprocess.Popen(args, stdout=log, stderr=log, env=env, cwd=OUT)
@@ -131,6 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--code", action="append", help="a source tree (repeat to compare)")
     parser.add_argument("--case", action="append", choices=["stub", "update_did", "hello"])
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "mariadb", "myisam"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
     args = parser.parse_args()
@@ -144,7 +151,7 @@ def main() -> None:
         for n in range(args.rounds):
             for code in codes:
                 load = os.getloadavg()[0]
-                r = one_run(code, case, args.seconds)
+                r = one_run(code, case, args.seconds, args.backend)
                 results.setdefault((case, code), []).append(r)
                 print(
                     f"| {case} | {code} | {n + 1} | {load:.1f} | {r['rate']:,.0f} | "
