@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from urllib.parse import parse_qsl
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +15,15 @@ from vicidid.cli import demo
 from vicidid.core.call import POLICIES
 from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.store import faults, reflect
-from vicidid.store.db import WriterTurns, make_engine, safe_url, writer_turns
+from vicidid.store.db import (
+    READ_FIRST,
+    Kept,
+    WriterTurns,
+    make_engine,
+    reading_first,
+    safe_url,
+    writer_turns,
+)
 from vicidid.store.schema import init_db
 from vicidid.store.statements import logins, queries
 
@@ -186,3 +195,83 @@ def test_a_value_is_written_as_the_connection_can_carry_it():
     assert wide.fit("Main\U0001f600Line 中") == "Main?Line 中"
     assert Room(50, codec="cp1252", widest=1, link="gbk").fit("é中😀") == "é??"
     assert Room(50).fit("Main\U0001f600Line") == "Main\U0001f600Line"  # utf8mb4 carries all
+
+
+def test_a_thread_keeps_its_connection_from_one_block_to_the_next(db_url):
+    engine = make_engine(db_url, pool_size=2)
+    kept = Kept(engine)
+    checkouts: list[object] = []
+    sa.event.listen(engine, "checkout", lambda *args: checkouts.append(args))
+    seen: list[sa.Connection] = []
+    for _ in range(3):
+        with kept.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+            seen.append(conn)
+    assert seen[0] is seen[1] is seen[2]
+    assert len(checkouts) == 1  # taken from the pool once, not once a block
+
+    other: list[sa.Connection] = []
+
+    def elsewhere() -> None:
+        with kept.connect() as conn:
+            other.append(conn)
+
+    worker = threading.Thread(target=elsewhere)
+    worker.start()
+    worker.join()
+    assert other[0] is not seen[0]  # another thread keeps one of its own
+    engine.dispose()
+
+
+def test_a_kept_connection_never_stays_in_a_transaction(db_url):
+    engine = make_engine(db_url)
+    kept = Kept(engine)
+    with kept.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE kept_t (n INTEGER)"))
+    with kept.connect() as conn:
+        conn.begin()
+        conn.execute(sa.text("INSERT INTO kept_t VALUES (1)"))  # neither committed ...
+    with pytest.raises(RuntimeError), kept.begin() as conn:
+        conn.execute(sa.text("INSERT INTO kept_t VALUES (2)"))
+        raise RuntimeError  # ... nor kept when the block raises
+    with kept.connect() as conn:
+        assert not conn.in_transaction()
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM kept_t")).scalar() == 0
+    with kept.begin() as conn:
+        conn.execute(sa.text("INSERT INTO kept_t VALUES (3)"))
+    with engine.connect() as conn:  # committed, as a transaction on any connection is
+        assert conn.execute(sa.text("SELECT n FROM kept_t")).scalars().all() == [3]
+    engine.dispose()
+
+
+def test_a_lost_kept_connection_is_let_go_and_the_next_block_opens_another(db_url):
+    engine = make_engine(db_url)
+    kept = Kept(engine)
+    with kept.connect() as lost:
+        lost.execute(sa.text("SELECT 1"))
+        lost.invalidate()  # as SQLAlchemy marks a connection the server dropped
+    with kept.connect() as conn:
+        assert conn is not lost
+        assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+    engine.dispose()
+
+
+def test_sqlites_read_first_mark_ends_with_the_block(sqlite_url):
+    engine = make_engine(sqlite_url)
+    kept = Kept(engine)
+    with kept.connect() as conn:
+        reading_first(conn)  # a request that stopped before its write transaction
+    with kept.connect() as conn:
+        assert not conn.get_execution_options().get(READ_FIRST)
+    engine.dispose()
+
+
+def test_a_pipeline_thread_takes_its_connection_from_the_pool_once(demo_engine):
+    checkouts: list[object] = []
+    pipeline = Pipeline(demo_engine, POLICIES["simple"])
+    pipeline.handle(Incoming(query=[("function", "version")]))  # its connection taken
+    sa.event.listen(demo_engine, "checkout", lambda *args: checkouts.append(args))
+    for n in range(5):
+        reply = pipeline.handle(Incoming(query=list(parse_qsl(Q.format(n=n)))))
+        assert reply.kinds[-1].value == "updated", reply.kinds
+    assert checkouts == []  # each request used the connection the thread kept

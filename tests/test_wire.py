@@ -20,7 +20,7 @@ from vicidid.core.outcomes import Kind
 from vicidid.core.pipeline import Incoming, Pipeline
 from vicidid.store import faults, wire
 from vicidid.store import tables as t
-from vicidid.store.db import WRITTEN_TABLES, make_engine
+from vicidid.store.db import WRITTEN_TABLES, Kept, make_engine
 from vicidid.store.schema import init_db
 from vicidid.store.statements import changes
 
@@ -57,8 +57,9 @@ def count(db: sa.engine.Engine, table: str) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar_one()
 
 
-def session(db: sa.engine.Engine) -> tuple[int, int]:
-    """(@@in_transaction, @@autocommit) of the (only) pooled connection, read as they are."""
+def session(db: sa.engine.Engine | Kept) -> tuple[int, int]:
+    """(@@in_transaction, @@autocommit) of the (only) pooled connection, or of the one this
+    thread keeps, read as they are."""
     with db.connect() as conn:
         dbapi = conn.connection.dbapi_connection
         cursor = dbapi.cursor()
@@ -100,24 +101,28 @@ def test_an_update_takes_three_round_trips_on_innodb_and_two_on_myisam(mariadb_u
 @pytest.mark.parametrize("engine", ["innodb", "myisam"])
 def test_no_connection_waits_in_the_pool_inside_a_transaction(mariadb_url, engine):
     # An idle connection inside a transaction would hold its tables' metadata locks and
-    # stall a shop's ALTER TABLE: after any request, the pooled connection holds none.
+    # stall a shop's ALTER TABLE: after any request, the connection the request thread
+    # keeps holds none.
     db = demo_engine(mariadb_url, engine)
     one = make_engine(mariadb_url, pool_size=1)
     pipeline = Pipeline(one, POLICIES["simple"])
     update(pipeline, "Warm line")
     idle = (0, 1 if engine == "myisam" else 0)  # MyISAM: autocommit, nothing to COMMIT
-    assert session(one) == idle
+    assert session(pipeline.kept) == idle
     assert update(pipeline, "Other line", did_route="NOWHERE").kinds[-1] is not Kind.UPDATED
-    assert session(one) == idle
+    assert session(pipeline.kept) == idle
     reply = pipeline.handle(Incoming([("function", "did_info"), ("user", "6666")]))
     assert reply.kinds == [Kind.BAD_LOGIN]
-    assert session(one) == idle
+    assert session(pipeline.kept) == idle
     # a connection the server dropped is replaced, and the new one is set up the same way
     killer = Killer(MYSQL_ROOT, sa.engine.make_url(mariadb_url).database)
-    with one.connect() as conn:
-        killer.kill(int(conn.connection.dbapi_connection.thread_id()))
+    with pipeline.kept.connect() as conn:
+        killed = int(conn.connection.dbapi_connection.thread_id())
+    killer.kill(killed)
     assert update(pipeline, "After the kill").kinds == [Kind.UPDATED]
-    assert session(one) == idle
+    with pipeline.kept.connect() as conn:
+        assert int(conn.connection.dbapi_connection.thread_id()) != killed
+    assert session(pipeline.kept) == idle
     killer.close()
     db.dispose()
     one.dispose()

@@ -46,7 +46,13 @@ from vicidid.core.params import Given, Params, merge
 from vicidid.fields import DID_PATTERN, FUNCTION, IDEMPOTENCY_KEY, SOURCE, SOURCE_DID, USER
 from vicidid.store import faults, reflect, sizes, wire
 from vicidid.store import tables as t
-from vicidid.store.db import reading_first, transactional, write_transaction, writer_turns
+from vicidid.store.db import (
+    Kept,
+    reading_first,
+    transactional,
+    write_transaction,
+    writer_turns,
+)
 from vicidid.store.replica import Replica
 from vicidid.store.statements import queries
 from vicidid.store.statements import throttle as windows
@@ -131,6 +137,7 @@ class Paused:
 class Pipeline:
     def __init__(self, engine: Engine, policy: Policy, throttle: Limit | None = None) -> None:
         self.engine = engine
+        self.kept = Kept(engine)  # each request thread's connection
         self.replica: Replica | None = None  # --read-url: reads of did_info and did_list
         self.policy = policy
         self.gate = Gate(policy, throttle)
@@ -147,7 +154,7 @@ class Pipeline:
         """The DID table with the columns the database really has, read once."""
         if self._dids is None:
             dids = reflect.did_table(self.engine)
-            with self.engine.connect() as conn:
+            with self.kept.connect() as conn:
                 self.bulk_ids = queries.consecutive_ids(conn)
                 self.transactional = transactional(conn)
             sizes.load(self.engine)  # every column's size, for the values written
@@ -157,7 +164,7 @@ class Pipeline:
     def healthy(self) -> bool:
         for _ in range(2):  # the first try may meet a pooled connection the server dropped
             try:
-                with self.engine.connect() as conn:
+                with self.kept.connect() as conn:
                     queries.ping(conn)
                 return True
             except sa_exc.DBAPIError as error:
@@ -245,7 +252,7 @@ class Pipeline:
         """One run: the login, then the function and its log rows in one transaction."""
         function, params = request.function, request.params
         replica_reads = self.replica is not None and reads.reads_only(function)
-        with self.engine.connect() as conn:
+        with self.kept.connect() as conn:
             if not self.transactional:  # MyISAM: nothing to commit
                 wire.use_autocommit(conn)
             # what its api_log rows share, built before anything is written
@@ -310,7 +317,7 @@ class Pipeline:
             limit = self.gate.limit if self.gate.shared else None
             if not self.has_idempotency_table() and limit is None:
                 return
-            with self._turns, self.engine.begin() as conn:
+            with self._turns, self.kept.begin() as conn:
                 if self.has_idempotency_table():
                     idempotency.purge(conn, now)
                 if limit is not None:
@@ -470,7 +477,7 @@ class Pipeline:
         self.throttle_table()
         if not self.gate.shared:  # off, or counted in this process: no database work
             return self.gate.claim_address(None, address_key(ip))
-        with self._turns, self.engine.begin() as conn:
+        with self._turns, self.kept.begin() as conn:
             return self.gate.claim_address(conn, address_key(ip))
 
     def give_back_passed_on(self, ip: str, claims: Claims) -> None:
@@ -480,7 +487,7 @@ class Pipeline:
         if not self.gate.shared:
             self.gate.give_back(None, address_key(ip), claims)
             return
-        with self._turns, self.engine.begin() as conn:
+        with self._turns, self.kept.begin() as conn:
             self.gate.give_back(conn, address_key(ip), claims)
 
     def throttle_table(self) -> None:

@@ -200,6 +200,55 @@ def write_transaction(conn: Connection) -> Iterator[Connection]:
     transaction.commit()
 
 
+class Kept:
+    """One connection per thread, kept by that thread from one request to the next.
+
+    A request thread only ever uses one connection at a time, so taking it from the pool
+    and giving it back for every request (about 90 Python calls in SQLAlchemy's pool and
+    its events, a tenth of an update_did) buys nothing. A connection is never kept inside
+    a transaction: what a block leaves open is rolled back when it ends. One that was
+    lost (invalidated) or closed is let go, and the thread's next block opens another, as
+    the pool would have given it. Each thread keeps one, so a pool sized for the request
+    threads has them all kept; anything else (a management command, a fresh connection
+    for a rescue) takes one from the pool's overflow.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._sqlite = is_sqlite(engine)
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._local.conn = self.engine.connect()
+        try:
+            yield conn
+        finally:
+            self._settle(conn)
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction on the thread's connection, committed unless the block raises."""
+        with self.connect() as conn, conn.begin():
+            yield conn
+
+    def _settle(self, conn: Connection) -> None:
+        """Leave the connection as the next block expects it, or let it go."""
+        try:
+            if not conn.invalidated and conn.in_transaction():
+                conn.rollback()
+            if self._sqlite and conn.get_execution_options().get(READ_FIRST):
+                conn.execution_options(**{READ_FIRST: False})
+        except sa.exc.SQLAlchemyError:
+            pass  # lost while rolling back: let go below
+        if conn.invalidated or conn.closed or conn.in_transaction():
+            self._local.conn = None
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                conn.close()
+
+
 AUTOCOMMIT = "vicidid_autocommit"  # set in a pooled connection's info (wire.use_autocommit)
 
 
