@@ -162,7 +162,10 @@ READ_FIRST = "vicidid_read_first"
 
 def reading_first(conn: Connection) -> Connection:
     """Mark a fresh connection's first transaction as a read: on SQLite it then takes no
-    write lock (a login's password is checked before anyone waits for it)."""
+    write lock (a login's password is checked before anyone waits for it). Elsewhere a
+    transaction takes no lock by beginning, and the mark would change nothing."""
+    if not is_sqlite(conn.engine):
+        return conn
     return conn.execution_options(**{READ_FIRST: True})
 
 

@@ -155,10 +155,11 @@ def _seen(
     context: ExecutionContext | None,
     executemany: bool,
 ) -> None:
+    if context is None:
+        return  # a message store/wire.py sends: `send` noted its writes already
     table = written_table(statement)
     if table is not None:
-        repeatable = context is not None and context.execution_options.get("repeatable", False)
-        note_write(table, repeatable)
+        note_write(table, context.execution_options.get("repeatable", False))
 
 
 def note_write(table: str, repeatable: bool = False) -> None:
