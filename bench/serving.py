@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.serving                    # about 12 minutes
     .venv/bin/python -m bench.serving --quick            # about 5 minutes
     .venv/bin/python -m bench.serving --workers 2,4 --inline 4 --plain-cursor 2
+    .venv/bin/python -m bench.serving --workers 2 --inline "" --commits 3797611
 
 Every model serves the same database (VICIdial's MyISAM schema, then vicidid's InnoDB
 tables; `--backends`) from a process of its own, all started at once; then, round after
@@ -16,6 +17,7 @@ what else runs on the machine falls on all of them alike. The models:
 - `inline, N workers`: the commit that ran the pipeline on each worker's event loop
   (`--inline-commit`, `--inline`), a socket per worker too; SQLite and copies of more than
   16 DIDs stayed on threads there;
+- `threads (COMMIT)`: an earlier commit of this tree's model, 2 workers (`--commits`);
 - `plain cursor`: this tree with store/mysqldb.py's quicker path off (mysqlclient's
   cursor sends each message; `--plain-cursor`).
 
@@ -226,6 +228,7 @@ def main() -> None:
     parser.add_argument("--plain-cursor", default="", help="worker counts to run without mysqldb")
     parser.add_argument("--switch", default="", help="inline worker counts with a 1 ms switch")
     parser.add_argument("--base", default=BASE, help="the commit whose model is today's")
+    parser.add_argument("--commits", default="", help="earlier commits of this model, 2 workers")
     parser.add_argument("--backends", default="myisam,mariadb")
     parser.add_argument("--rounds", type=int, default=0)
     args = parser.parse_args()
@@ -235,6 +238,11 @@ def main() -> None:
     print(bench.machine(), flush=True)
     for backend in args.backends.split(","):
         models = [Model(f"base ({args.base}), 2 workers, threads", 2, base_tree(args.base))]
+        models += [
+            Model(f"threads ({c}), 2 workers", 2, base_tree(c))
+            for c in args.commits.split(",")
+            if c
+        ]
         models += [
             Model(f"threads, {n} workers, a socket each", int(n))
             for n in args.workers.split(",")
