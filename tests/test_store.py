@@ -256,6 +256,19 @@ def test_a_lost_kept_connection_is_let_go_and_the_next_block_opens_another(db_ur
     engine.dispose()
 
 
+def test_a_kept_connection_goes_back_to_the_pool_now_and_then(db_url):
+    # so that the pool renews it once it is older than pool_recycle, as before
+    engine = make_engine(db_url)
+    kept = Kept(engine, hand_back=0.0)
+    checkins: list[object] = []
+    sa.event.listen(engine, "checkin", lambda *args: checkins.append(args))
+    for _ in range(3):
+        with kept.connect() as conn:
+            assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+    assert len(checkins) == 2  # given back before the second and the third block
+    engine.dispose()
+
+
 def test_sqlites_read_first_mark_ends_with_the_block(sqlite_url):
     engine = make_engine(sqlite_url)
     kept = Kept(engine)

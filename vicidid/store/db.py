@@ -7,6 +7,7 @@ import importlib.util
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
@@ -211,21 +212,29 @@ class Kept:
     its events, a tenth of an update_did) buys nothing. A connection is never kept inside
     a transaction: what a block leaves open is rolled back when it ends. One that was
     lost (invalidated) or closed is let go, and the thread's next block opens another, as
-    the pool would have given it. Each thread keeps one, so a pool sized for the request
+    the pool would have given it. Every `hand_back` seconds it goes back to the pool and
+    is taken again, so that the pool's own care still applies (it renews a connection
+    older than its `pool_recycle`). Each thread keeps one, so a pool sized for the request
     threads has them all kept; anything else (a management command, a fresh connection
     for a rescue) takes one from the pool's overflow.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, hand_back: float = 60.0) -> None:
         self.engine = engine
+        self.hand_back = hand_back
         self._local = threading.local()
         self._sqlite = is_sqlite(engine)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
-        conn: Connection | None = getattr(self._local, "conn", None)
+        local = self._local
+        conn: Connection | None = getattr(local, "conn", None)
+        if conn is not None and time.monotonic() > local.until:
+            self._let_go(conn)
+            conn = None
         if conn is None or conn.closed or conn.invalidated:
-            conn = self._local.conn = self.engine.connect()
+            conn = local.conn = self.engine.connect()
+            local.until = time.monotonic() + self.hand_back
         try:
             yield conn
         finally:
@@ -247,9 +256,12 @@ class Kept:
         except sa.exc.SQLAlchemyError:
             pass  # lost while rolling back: let go below
         if conn.invalidated or conn.closed or conn.in_transaction():
-            self._local.conn = None
-            with contextlib.suppress(sa.exc.SQLAlchemyError):
-                conn.close()
+            self._let_go(conn)
+
+    def _let_go(self, conn: Connection) -> None:
+        self._local.conn = None
+        with contextlib.suppress(sa.exc.SQLAlchemyError):
+            conn.close()
 
 
 AUTOCOMMIT = "vicidid_autocommit"  # set in a pooled connection's info (wire.use_autocommit)
