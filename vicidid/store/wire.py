@@ -273,7 +273,10 @@ def _cost(part: Compiled, write: Write) -> int:
 
 
 def _size(parts: list[Compiled], writes: Sequence[Write]) -> int:
-    return sum([_cost(p, w) for p, w in zip(parts, writes, strict=True)])
+    """What all the writes add up to, as _cost counts each (in two passes, not a call a
+    write: every request's writes are sized)."""
+    texts = [len(v) for w in writes for v in w.params.values() if v.__class__ is str]
+    return sum([len(p.sql) for p in parts]) + sum(texts)
 
 
 def _statements(
