@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from vicidid.auth.hash_slots import Follow
 from vicidid.cli import admin, demo
+from vicidid.core import audit
 from vicidid.core.call import POLICIES
 from vicidid.core.outcomes import Kind
 from vicidid.core.pipeline import Incoming, Paused, Pending, Pipeline, Reply
@@ -129,3 +130,13 @@ def test_handle_hashes_on_its_own_thread_and_never_pauses(db):
     reply = Pipeline(db, POLICIES["simple"]).handle(update())
     assert reply.kinds == [Kind.UPDATED]
     assert description(db) == "Paused line"
+
+
+def test_the_reply_carries_the_url_the_api_urls_row_was_built_from(db):
+    # the access log takes it from the reply rather than building it again on the event loop
+    pipeline = Pipeline(db, POLICIES["simple"])
+    reply = pipeline.handle(update(description="Logged line"))
+    assert reply.kinds == [Kind.UPDATED]
+    assert reply.url == audit.logged_url(update().path, reply.params)
+    assert "did_description=Logged+line" in reply.url and "pass=" not in reply.url
+    assert reply.url == scalar(db, "SELECT url FROM vicidial_api_urls ORDER BY api_id DESC")

@@ -130,11 +130,13 @@ class Request:
     function: str
     source: str  # the source parameter, as shown
     url: str  # the request as vicidial_api_urls keeps it, password left out
+    whole_url: str  # the same before its column had a say: the access log's (logged_url)
 
     @classmethod
     def of(cls, conn: Connection, function: str, params: Params, path: str) -> Request:
-        url = sizes.of(conn).fit_value(t.api_urls.name, "url", logged_url(path, params))
-        return cls(function, params.shown(SOURCE), url)
+        whole = logged_url(path, params)
+        url = sizes.of(conn).fit_value(t.api_urls.name, "url", whole)
+        return cls(function, params.shown(SOURCE), url, whole)
 
 
 def finish(

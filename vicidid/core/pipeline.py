@@ -102,6 +102,7 @@ class Reply:
     params: Params
     dids: list[str] = field(default_factory=list)
     read_from: str = ""  # a read-only function: "replica", or "primary" (core/reads.py)
+    url: str = ""  # the request's logged URL (core/audit.py), when the pipeline built it
 
     @property
     def kinds(self) -> list[Kind]:
@@ -285,7 +286,7 @@ class Pipeline:
                     changes.clear()
                     self._finish(conn, (), outcomes, logged, request)
                 attempt.committing = True
-        return Reply(outcomes, function, params, changes, read_from=read_from)
+        return Reply(outcomes, function, params, changes, read_from, logged.whole_url)
 
     def _finish(
         self,

@@ -360,7 +360,7 @@ class Api:
                 rid,
                 ip,
                 scope["method"],
-                audit.logged_url(scope["path"], reply.params),
+                reply.url or audit.logged_url(scope["path"], reply.params),
                 reply.function,
                 final.user,
                 status,
