@@ -163,7 +163,7 @@ class Pipeline:
         return self._dids
 
     def healthy(self) -> bool:
-        for _ in range(2):  # the first try may meet a pooled connection the server dropped
+        for _ in range(2):  # the first try may meet a connection the server dropped
             try:
                 with self.kept.connect() as conn:
                     queries.ping(conn)

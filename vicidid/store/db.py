@@ -208,7 +208,7 @@ class Kept:
     """One connection per thread, kept by that thread from one request to the next.
 
     A request thread only ever uses one connection at a time, so taking it from the pool
-    and giving it back for every request (about 90 Python calls in SQLAlchemy's pool and
+    and giving it back for every request (about 80 Python calls in SQLAlchemy's pool and
     its events, a tenth of an update_did) buys nothing. A connection is never kept inside
     a transaction: what a block leaves open is rolled back when it ends. One that was
     lost (invalidated) or closed is let go, and the thread's next block opens another, as
