@@ -3,6 +3,7 @@
     python -m bench.inprocess                        # each backend, 2,000 requests
     python -m bench.inprocess --backends mariadb --profile   # and where the time goes
     python -m bench.inprocess --backends mariadb,myisam --cursors 3  # store/mysqldb.py's gain
+    python -m bench.inprocess --code OLD --code . --rounds 5  # two trees, alternated
 
 It runs `Pipeline.handle` in a loop on one thread, as a request thread of the server does,
 rendering each answer as the HTTP edge would, and prints a table: CPU per request
@@ -17,8 +18,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import importlib
+import os
 import pstats
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -152,6 +156,30 @@ def compare_cursors(backends: list[str], requests: int, pairs: int) -> None:
             )
 
 
+def compare_trees(codes: list[str], backends: list[str], requests: int, rounds: int) -> None:
+    """This bench run from each source tree in turn (A B A B …), so that what else the
+    machine does falls on each alike; each run on a fresh database."""
+    found: dict[tuple[str, str], list[float]] = {}
+    print("| backend | round | tree | CPU ms/request | wall ms/request |")
+    print("|---|---|---|---|---|")
+    for backend in backends:
+        for n in range(rounds):
+            for code in codes:
+                path = os.path.abspath(code)
+                out = subprocess.run(
+                    [sys.executable, "-m", "bench.inprocess", "--backends", backend,
+                     "--requests", str(requests)],
+                    capture_output=True, text=True, check=True, cwd=path,
+                    env={**os.environ, "PYTHONPATH": path},
+                ).stdout  # fmt: skip
+                cpu, wall = (float(v) for v in out.strip().splitlines()[-1].split("|")[2:4])
+                found.setdefault((backend, code), []).append(cpu)
+                print(f"| {backend} | {n + 1} | {code} | {cpu:.3f} | {wall:.3f} |", flush=True)
+    print("\nmedians:")
+    for (backend, code), cpus in found.items():
+        print(f"  {backend:8} {code}: {statistics.median(cpus):.3f} ms CPU per request")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,mariadb,myisam")
@@ -163,7 +191,11 @@ def main() -> None:
         default=0,
         help="N pairs alternated: store/mysqldb.py's path, then mysqlclient's cursor",
     )
+    parser.add_argument("--code", action="append", help="a source tree (repeat to compare)")
+    parser.add_argument("--rounds", type=int, default=5, help="with --code: runs of each")
     args = parser.parse_args()
+    if args.code:
+        return compare_trees(args.code, args.backends.split(","), args.requests, args.rounds)
     rows = []
     run.OUT.mkdir(exist_ok=True)
     if args.cursors:
