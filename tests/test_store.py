@@ -244,6 +244,22 @@ def test_a_kept_connection_never_stays_in_a_transaction(db_url):
     engine.dispose()
 
 
+def test_a_block_within_a_block_has_a_connection_of_its_own(db_url):
+    engine = make_engine(db_url)
+    kept = Kept(engine)
+    with kept.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE kept_n (n INTEGER)"))
+    with kept.begin() as outer:
+        outer.execute(sa.text("INSERT INTO kept_n VALUES (1)"))
+        with kept.connect() as inner:
+            assert inner is not outer
+        assert outer.in_transaction()  # the inner block's end left it alone
+    with kept.connect() as conn:
+        assert conn is outer  # and the thread still keeps the outer one
+        assert conn.execute(sa.text("SELECT n FROM kept_n")).scalars().all() == [1]
+    engine.dispose()
+
+
 def test_a_lost_kept_connection_is_let_go_and_the_next_block_opens_another(db_url):
     engine = make_engine(db_url)
     kept = Kept(engine)

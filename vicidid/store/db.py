@@ -216,7 +216,8 @@ class Kept:
     is taken again, so that the pool's own care still applies (it renews a connection
     older than its `pool_recycle`). Each thread keeps one, so a pool sized for the request
     threads has them all kept; anything else (a management command, a fresh connection
-    for a rescue) takes one from the pool's overflow.
+    for a rescue, a block opened within a block on the same thread) takes one from the
+    pool's overflow.
     """
 
     def __init__(self, engine: Engine, hand_back: float = 60.0) -> None:
@@ -228,6 +229,12 @@ class Kept:
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
         local = self._local
+        if getattr(local, "busy", False):
+            # a block within the thread's block: one of its own, which cannot end the
+            # outer block's transaction
+            with self.engine.connect() as own:
+                yield own
+            return
         conn: Connection | None = getattr(local, "conn", None)
         if conn is not None and time.monotonic() > local.until:
             self._let_go(conn)
@@ -235,9 +242,11 @@ class Kept:
         if conn is None or conn.closed or conn.invalidated:
             conn = local.conn = self.engine.connect()
             local.until = time.monotonic() + self.hand_back
+        local.busy = True
         try:
             yield conn
         finally:
+            local.busy = False
             self._settle(conn)
 
     @contextlib.contextmanager
