@@ -1,9 +1,11 @@
-"""The store under stress: lost connections, a database that is gone."""
+"""The store under stress: lost connections, a database that is gone; the connections
+each thread keeps (store/db.py Kept)."""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterator
 from urllib.parse import parse_qsl
 
 import pytest
@@ -223,11 +225,18 @@ def test_a_thread_keeps_its_connection_from_one_block_to_the_next(db_url):
     engine.dispose()
 
 
-def test_a_kept_connection_never_stays_in_a_transaction(db_url):
+@pytest.fixture
+def kept(db_url) -> Iterator[Kept]:
+    """Connections kept on an empty database of each backend, with a table kept_t."""
     engine = make_engine(db_url)
     kept = Kept(engine)
     with kept.begin() as conn:
         conn.execute(sa.text("CREATE TABLE kept_t (n INTEGER)"))
+    yield kept
+    engine.dispose()
+
+
+def test_a_kept_connection_never_stays_in_a_transaction(kept):
     with kept.connect() as conn:
         conn.begin()
         conn.execute(sa.text("INSERT INTO kept_t VALUES (1)"))  # neither committed ...
@@ -239,37 +248,28 @@ def test_a_kept_connection_never_stays_in_a_transaction(db_url):
         assert conn.execute(sa.text("SELECT COUNT(*) FROM kept_t")).scalar() == 0
     with kept.begin() as conn:
         conn.execute(sa.text("INSERT INTO kept_t VALUES (3)"))
-    with engine.connect() as conn:  # committed, as a transaction on any connection is
+    with kept.engine.connect() as conn:  # committed, as a transaction on any connection is
         assert conn.execute(sa.text("SELECT n FROM kept_t")).scalars().all() == [3]
-    engine.dispose()
 
 
-def test_a_block_within_a_block_has_a_connection_of_its_own(db_url):
-    engine = make_engine(db_url)
-    kept = Kept(engine)
-    with kept.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE kept_n (n INTEGER)"))
+def test_a_block_within_a_block_has_a_connection_of_its_own(kept):
     with kept.begin() as outer:
-        outer.execute(sa.text("INSERT INTO kept_n VALUES (1)"))
+        outer.execute(sa.text("INSERT INTO kept_t VALUES (1)"))
         with kept.connect() as inner:
             assert inner is not outer
         assert outer.in_transaction()  # the inner block's end left it alone
     with kept.connect() as conn:
         assert conn is outer  # and the thread still keeps the outer one
-        assert conn.execute(sa.text("SELECT n FROM kept_n")).scalars().all() == [1]
-    engine.dispose()
+        assert conn.execute(sa.text("SELECT n FROM kept_t")).scalars().all() == [1]
 
 
-def test_a_lost_kept_connection_is_let_go_and_the_next_block_opens_another(db_url):
-    engine = make_engine(db_url)
-    kept = Kept(engine)
+def test_a_lost_kept_connection_is_let_go_and_the_next_block_opens_another(kept):
     with kept.connect() as lost:
         lost.execute(sa.text("SELECT 1"))
         lost.invalidate()  # as SQLAlchemy marks a connection the server dropped
     with kept.connect() as conn:
         assert conn is not lost
         assert conn.execute(sa.text("SELECT 1")).scalar() == 1
-    engine.dispose()
 
 
 def test_a_kept_connection_goes_back_to_the_pool_now_and_then(db_url):
