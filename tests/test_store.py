@@ -304,3 +304,38 @@ def test_a_pipeline_thread_takes_its_connection_from_the_pool_once(demo_engine):
         reply = pipeline.handle(Incoming(query=list(parse_qsl(Q.format(n=n)))))
         assert reply.kinds[-1].value == "updated", reply.kinds
     assert checkouts == []  # each request used the connection the thread kept
+
+
+def test_request_threads_at_once_each_keep_one_and_the_rest_uses_the_overflow(db_url):
+    # As the server runs them: as many request threads as pooled connections, all busy
+    # at once; a health check or a management command still gets a connection.
+    threads = 4
+    engine = make_engine(db_url, pool_size=threads)
+    init_db(engine)
+    demo.load(engine)
+    pipeline = Pipeline(engine, POLICIES["simple"])
+    pipeline.handle(Incoming(query=[("function", "version")]))  # the tables read once
+    start = threading.Barrier(threads)
+    kinds: list[str] = []
+    held: list[sa.Connection] = []
+
+    def requests(k: int) -> None:
+        start.wait()
+        for n in range(5):
+            query = parse_qsl(Q.format(n=f"{k}-{n}"))
+            kinds.append(pipeline.handle(Incoming(query=list(query))).kinds[-1].value)
+        with pipeline.kept.connect() as conn:
+            held.append(conn)
+            assert not conn.in_transaction()
+
+    workers = [threading.Thread(target=requests, args=(k,)) for k in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert kinds == ["updated"] * threads * 5
+    assert len({id(conn) for conn in held}) == threads  # one each, none shared
+    with engine.connect() as other:  # the pool's overflow, past the kept ones
+        assert other.execute(sa.text("SELECT 1")).scalar() == 1
+    assert pipeline.healthy()
+    engine.dispose()
