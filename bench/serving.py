@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -62,6 +63,26 @@ SWITCH = "import sys\nsys.setswitchinterval(0.001)\n"
 
 
 @dataclass
+class Point:
+    """One model's turn under wrk: its rate and latencies, and the CPU each party spent
+    per request (ms): the server's process tree, MariaDB, and wrk itself."""
+
+    rate: float
+    p50: float
+    p99: float
+    server: float
+    mariadb: float
+    wrk: float
+    errors: int
+
+    @property
+    def ceiling(self) -> float:
+        """Requests/s the machine's cores allow if the server cost nothing: what MariaDB
+        and wrk spend per request bounds the rate whatever the server does."""
+        return (os.cpu_count() or 1) * 1000 / (self.mariadb + self.wrk)
+
+
+@dataclass
 class Model:
     name: str
     workers: int
@@ -70,7 +91,7 @@ class Model:
     url: str = ""
     process: subprocess.Popen | None = None
     log: object = None
-    points: dict[int, list[tuple[float, float, float, float, int]]] = field(default_factory=dict)
+    points: dict[int, list[Point]] = field(default_factory=dict)
 
 
 def base_tree(commit: str) -> Path:
@@ -209,10 +230,23 @@ def rss_mb(pid: int) -> float:
 
 def measure(model: Model, connections: int, seconds: int) -> None:
     assert model.process is not None
-    before = bench.cpu_seconds(model.process.pid)
+
+    def spent() -> tuple[float, float, float]:
+        # wrk is the only child that ends (and is waited for) during the measure
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (
+            bench.cpu_seconds(model.process.pid if model.process else None),
+            bench.cpu_seconds(bench.mariadb_pid()),
+            children.ru_utime + children.ru_stime,
+        )
+
+    before = spent()
     rate, p50, p99, errors = bench.wrk(model.url, "update_did", connections, seconds)
-    cpu = (bench.cpu_seconds(model.process.pid) - before) * 1000 / (rate * seconds)
-    model.points.setdefault(connections, []).append((rate, p50, p99, cpu, errors))
+    server, mariadb, wrk = (
+        (b - a) * 1000 / (rate * seconds) for a, b in zip(before, spent(), strict=True)
+    )
+    point = Point(rate, p50, p99, server, mariadb, wrk, errors)
+    model.points.setdefault(connections, []).append(point)
 
 
 def load() -> str:
@@ -306,27 +340,31 @@ def main() -> None:
 
 
 def table(models: list[Model], backend: str) -> str:
-    base = models[0]
-    base_rate = statistics.median(p[0] for p in base.points[64])
+    base_rate = statistics.median(p.rate for p in models[0].points[64])
     lines = [
-        f"update_did on {backend}, median of the rounds (min–max of CPU)",
+        f"update_did on {backend}, median of the rounds (min–max of the server's CPU); "
+        "CPU ms per request of each party; the ceiling is the requests/s the cores allow "
+        "if the server cost nothing",
         "",
         "| model | conns | req/s | × base | p50 ms | p99 ms | p99 ÷ PHP's | "
-        "server CPU ms/req | errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "server CPU | MariaDB CPU | wrk CPU | ceiling req/s | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for model in models:
         for connections, points in sorted(model.points.items()):
-            rate = statistics.median(p[0] for p in points)
-            cpus = [p[3] for p in points]
+            rate = statistics.median(p.rate for p in points)
+            p99 = statistics.median(p.p99 for p in points)
+            cpus = [p.server for p in points]
             versus = f"{rate / base_rate:.2f}" if connections == 64 else ""
             lines.append(
                 f"| {model.name} | {connections} | {rate:,.0f} | {versus} | "
-                f"{statistics.median(p[1] for p in points):.1f} | "
-                f"{statistics.median(p[2] for p in points):.1f} | "
-                f"{statistics.median(p[2] for p in points) / PHP_P99[connections]:.2f} | "
+                f"{statistics.median(p.p50 for p in points):.1f} | {p99:.1f} | "
+                f"{p99 / PHP_P99[connections]:.2f} | "
                 f"{statistics.median(cpus):.3f} ({min(cpus):.3f}–{max(cpus):.3f}) | "
-                f"{sum(p[4] for p in points)} |"
+                f"{statistics.median(p.mariadb for p in points):.3f} | "
+                f"{statistics.median(p.wrk for p in points):.3f} | "
+                f"{statistics.median(p.ceiling for p in points):,.0f} | "
+                f"{sum(p.errors for p in points)} |"
             )
     return "\n".join(lines)
 
