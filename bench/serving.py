@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.serving --quick            # about 5 minutes
     .venv/bin/python -m bench.serving --workers 2,4 --inline 4 --plain-cursor 2
     .venv/bin/python -m bench.serving --workers 2 --inline "" --commits 3797611
+    .venv/bin/python -m bench.serving --workers 2 --inline "" --pools 2,4
 
 Every model serves the same database (VICIdial's MyISAM schema, then vicidid's InnoDB
 tables; `--backends`) from a process of its own, all started at once; then, round after
@@ -17,7 +18,11 @@ what else runs on the machine falls on all of them alike. The models:
 - `inline, N workers`: the commit that ran the pipeline on each worker's event loop
   (`--inline-commit`, `--inline`), a socket per worker too; SQLite and copies of more than
   16 DIDs stayed on threads there;
+- `threads, 2 workers, N threads each`: this tree with N request threads (and database
+  connections) per worker rather than the default (`--pools`);
 - `threads (COMMIT)`: an earlier commit of this tree's model, 2 workers (`--commits`);
+- `threads, N workers, 1 ms switch`: this tree, each process handing the interpreter
+  between its threads every millisecond rather than every 5 (`--switch-threads`);
 - `plain cursor`: this tree with store/mysqldb.py's quicker path off (mysqlclient's
   cursor sends each message; `--plain-cursor`).
 
@@ -88,6 +93,7 @@ class Model:
     workers: int
     tree: Path | None = None  # serve from this source tree
     shim: str = ""  # Python run first in each of its processes (sitecustomize)
+    pool: int = 0  # request threads (and connections) per worker; 0: the default
     url: str = ""
     process: subprocess.Popen | None = None
     log: object = None
@@ -116,6 +122,8 @@ def start(model: Model, db: str) -> None:
         (shim / "sitecustomize.py").write_text(model.shim)
         paths.append(str(shim))
     env = {"PYTHONPATH": os.pathsep.join(paths)} if paths else {}
+    if model.pool:
+        env["VICIDID_POOL_SIZE"] = str(model.pool)
     args = [sys.executable, "-m", "vicidid", "--db", db, "serve", "--workers", str(model.workers)]
     model.url, model.process, model.log = bench.start(
         [*args, "--no-login-throttle"], "/healthz", env=env
@@ -259,8 +267,14 @@ def main() -> None:
     parser.add_argument("--workers", default="2,4", help="worker counts of this tree")
     parser.add_argument("--inline", default="4", help="worker counts of the inline commit")
     parser.add_argument("--inline-commit", default=INLINE)
+    parser.add_argument(
+        "--pools", default="", help="request threads per worker to try, this tree, 2 workers"
+    )
     parser.add_argument("--plain-cursor", default="", help="worker counts to run without mysqldb")
     parser.add_argument("--switch", default="", help="inline worker counts with a 1 ms switch")
+    parser.add_argument(
+        "--switch-threads", default="", help="worker counts of this tree with a 1 ms switch"
+    )
     parser.add_argument("--base", default=BASE, help="the commit whose model is today's")
     parser.add_argument("--commits", default="", help="earlier commits of this model, 2 workers")
     parser.add_argument("--backends", default="myisam,mariadb")
@@ -280,6 +294,16 @@ def main() -> None:
         models += [
             Model(f"threads, {n} workers, a socket each", int(n))
             for n in args.workers.split(",")
+            if n
+        ]
+        models += [
+            Model(f"threads, 2 workers, {n} threads each", 2, pool=int(n))
+            for n in args.pools.split(",")
+            if n
+        ]
+        models += [
+            Model(f"threads, {n} workers, 1 ms switch", int(n), shim=SWITCH)
+            for n in args.switch_threads.split(",")
             if n
         ]
         inline = base_tree(args.inline_commit)
