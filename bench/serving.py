@@ -363,6 +363,12 @@ def main() -> None:
                     bench.stop(model.process, model.log)
 
 
+def ceiling(points: list[Point]) -> str:
+    if not any(p.mariadb for p in points):  # SQLite: no database server to bound the rate
+        return "—"
+    return f"{statistics.median(p.ceiling for p in points):,.0f}"
+
+
 def table(models: list[Model], backend: str) -> str:
     base_rate = statistics.median(p.rate for p in models[0].points[64])
     lines = [
@@ -387,7 +393,7 @@ def table(models: list[Model], backend: str) -> str:
                 f"{statistics.median(cpus):.3f} ({min(cpus):.3f}–{max(cpus):.3f}) | "
                 f"{statistics.median(p.mariadb for p in points):.3f} | "
                 f"{statistics.median(p.wrk for p in points):.3f} | "
-                f"{statistics.median(p.ceiling for p in points):,.0f} | "
+                f"{ceiling(points)} | "
                 f"{sum(p.errors for p in points)} |"
             )
     return "\n".join(lines)
