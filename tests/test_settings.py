@@ -13,10 +13,13 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import serve
+from tests.test_existing_vicidial import vicidial_url  # noqa: F401  (a fixture)
+from tests.test_faults import innodb_url  # noqa: F401  (a fixture)
 from vicidid.auth.throttle import Limit
 from vicidid.cli import main
 from vicidid.web import server
 from vicidid.web import settings as s
+from vicidid.web.app import create_app
 from vicidid.web.settings import Settings
 
 ROOT = Path(__file__).parent.parent
@@ -118,6 +121,7 @@ CHANGED = Settings(
     access_log_queue=20,
     max_body=4096,
     pool_size=2,
+    request_threads=1,
     read_url="mysql://u:secret@127.0.0.2/asterisk",
     read_max_lag=2.5,
     drain_grace=4.0,
@@ -142,6 +146,26 @@ def test_the_workers_receive_the_settings_whole(monkeypatch):
     app = server.app_from_env()
     assert app.state.settings == handed
     assert logs == [("json", 20)]
+
+
+def test_request_threads_are_chosen_for_the_database_unless_given():
+    assert Settings().threads(row_locks=True) == 4  # InnoDB
+    assert Settings().threads(row_locks=False) == 8  # MyISAM, SQLite: the whole pool
+    assert Settings(pool_size=3).threads(row_locks=True) == 3  # never past the pool
+    assert Settings(pool_size=12).threads(row_locks=False) == 12
+    assert Settings(request_threads=6).threads(row_locks=True) == 6
+    assert Settings(request_threads=2).threads(row_locks=False) == 2
+    with pytest.raises(ValueError, match=r"request threads \(9\) must be 0 .* pool size \(8\)"):
+        Settings(request_threads=9)
+    with pytest.raises(ValueError, match="VICIDID_REQUEST_THREADS"):
+        Settings.from_env({"VICIDID_REQUEST_THREADS": "-1"})
+
+
+def test_a_worker_runs_the_request_threads_it_was_handed():
+    app = create_app(Settings(db_url="sqlite://", request_threads=3))
+    assert app.api.threads.size == 3
+    # a Settings no `vicidid serve` chose for: a thread per pooled connection
+    assert create_app(Settings(db_url="sqlite://", pool_size=5)).api.threads.size == 5
 
 
 def test_the_environment_is_read_through_the_same_declaration():
@@ -173,7 +197,8 @@ def given_to_serve(url: str, monkeypatch, *args: str, env: dict[str, str] | None
 
 def test_a_flag_wins_over_its_variable_which_wins_over_the_default(sqlite_url, monkeypatch):
     assert CliRunner().invoke(main, ["--db", sqlite_url, "init-db"]).exit_code == 0
-    assert given_to_serve(sqlite_url, monkeypatch) == Settings(db_url=sqlite_url)
+    # SQLite: serve chose the whole pool for the request threads
+    assert given_to_serve(sqlite_url, monkeypatch) == Settings(db_url=sqlite_url, request_threads=8)
     env = {"VICIDID_TRUSTED_PROXY": "10.0.0.1 10.0.0.2", "VICIDID_POOL_SIZE": "3"}
     from_env = given_to_serve(sqlite_url, monkeypatch, env=env)
     # serve keeps the trusted proxies of the environment (it once set them empty)
@@ -208,3 +233,37 @@ def test_the_body_limit_is_settable_and_said_in_words(demo_engine):
         assert r.text == "ERROR: REQUEST TOO LARGE | at most 1000 bytes\n"
     assert Settings(max_body=64 * 1024).body_words() == "64 KiB"
     assert Settings().body_words() == "1 MiB"
+
+
+def threads_chosen(url: str, monkeypatch, *args: str, env: dict[str, str] | None = None) -> int:
+    return given_to_serve(url, monkeypatch, *args, env=env).request_threads
+
+
+def test_on_innodb_serve_runs_a_few_request_threads(request, monkeypatch):
+    # a write locks only its rows: past a few threads, more only contend for the interpreter
+    url = request.getfixturevalue("innodb_url")
+    assert threads_chosen(url, monkeypatch) == 4
+    assert threads_chosen(url, monkeypatch, "--pool-size", "2") == 2
+    assert threads_chosen(url, monkeypatch, "--request-threads", "8") == 8
+    assert threads_chosen(url, monkeypatch, env={"VICIDID_REQUEST_THREADS": "3"}) == 3
+
+
+def test_on_myisam_and_sqlite_serve_runs_the_whole_pool(request, sqlite_url, monkeypatch):
+    # a write locks the whole table (the whole file): requests wait on each other's locks
+    url = request.getfixturevalue("vicidial_url")
+    assert threads_chosen(url, monkeypatch) == 8
+    assert threads_chosen(url, monkeypatch, "--pool-size", "12") == 12
+    assert threads_chosen(url, monkeypatch, env={"VICIDID_REQUEST_THREADS": "3"}) == 3
+    assert CliRunner().invoke(main, ["--db", sqlite_url, "init-db"]).exit_code == 0
+    assert threads_chosen(sqlite_url, monkeypatch, "--pool-size", "6") == 6
+
+
+def test_serve_refuses_more_request_threads_than_connections(sqlite_url):
+    assert CliRunner().invoke(main, ["--db", sqlite_url, "init-db"]).exit_code == 0
+    args = ["--db", sqlite_url, "serve", "--request-threads", "9", "--pool-size", "8"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "serving" not in result.stdout
+    assert "request threads (9) must be 0 (chosen for the database) to the pool size (8)" in (
+        result.stderr
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import Any
 
@@ -15,7 +16,7 @@ from vicidid.cli.db_commands import load_demo
 from vicidid.errors import PortTaken
 from vicidid.store import reflect
 from vicidid.store import tables as t
-from vicidid.store.db import safe_url
+from vicidid.store.db import row_locks, safe_url
 from vicidid.store.schema import check_db, created_by_vicidid, init_db
 from vicidid.web import settings
 from vicidid.web.fallback import shown_url
@@ -74,6 +75,10 @@ def serve(
         configured = settings.from_options(ctx, **given)
     except ValueError as error:
         raise click.ClickException(str(error)) from error
+    if not configured.request_threads:  # chosen for the database, once, for every worker
+        with obj.engine.connect() as conn:
+            chosen = configured.threads(row_locks(conn))
+        configured = dataclasses.replace(configured, request_threads=chosen)
     files = server.raise_file_limit(configured.max_connections)
     if files:
         click.echo(f"warning: {files}", err=True)

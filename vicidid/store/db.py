@@ -367,6 +367,12 @@ def transactional(conn: sa.Connection) -> bool:
     return all_transactional(conn.dialect.name, table_engines(conn))
 
 
+def row_locks(conn: sa.Connection) -> bool:
+    """Whether a request's writes lock only the rows they change: MariaDB/MySQL with every
+    table a request writes InnoDB (MyISAM locks the whole table, SQLite the whole file)."""
+    return conn.dialect.name in ("mysql", "mariadb") and transactional(conn)
+
+
 T = TypeVar("T")
 
 

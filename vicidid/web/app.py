@@ -45,7 +45,8 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Starlett
         pipeline.replica = replica.of(
             settings.read_url, engine, settings.db_url, settings.read_max_lag, settings.pool_size
         )
-    api = Api(settings, pipeline, settings.pool_size)
+    # `vicidid serve` has chosen the request threads for the database; else one per connection
+    api = Api(settings, pipeline, settings.request_threads or settings.pool_size)
 
     async def healthz(request: Request) -> Response:
         if drain.STATE.draining:  # the balancer stops sending here (web/drain.py)

@@ -195,9 +195,8 @@ class Api:
         # Whether the user name column has a name's characters, read from the database on
         # first use: MariaDB refuses to compare a latin1 column with text latin1 lacks.
         self.held: dict[str, Callable[[str], bool]] | None = None
-        # The pipeline blocks on the database, so it runs on threads: as many as there are
-        # pooled connections (more would only queue for a connection while contending for
-        # the interpreter lock).
+        # The pipeline blocks on the database, so it runs on threads: each keeps a pooled
+        # connection, so there are no more of them than connections (Settings.threads).
         self.threads = Threads(threads, "vicidid-request")
         # Passwords not yet verified are hashed here, not on the request threads: a flood
         # of wrong passwords then queues for these (half the cores) while requests whose
