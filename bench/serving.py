@@ -19,7 +19,7 @@ what else runs on the machine falls on all of them alike. The models:
   (`--inline-commit`, `--inline`), a socket per worker too; SQLite and copies of more than
   16 DIDs stayed on threads there;
 - `threads, 2 workers, N threads each`: this tree with N request threads (and database
-  connections) per worker rather than the default (`--pools`);
+  connections) per worker rather than those it chooses for the database (`--pools`);
 - `threads (COMMIT)`: an earlier commit of this tree's model, 2 workers (`--commits`);
 - `threads, N workers, 1 ms switch`: this tree, each process handing the interpreter
   between its threads every millisecond rather than every 5 (`--switch-threads`);
@@ -123,7 +123,7 @@ def start(model: Model, db: str) -> None:
         paths.append(str(shim))
     env = {"PYTHONPATH": os.pathsep.join(paths)} if paths else {}
     if model.pool:
-        env["VICIDID_POOL_SIZE"] = str(model.pool)
+        env["VICIDID_POOL_SIZE"] = env["VICIDID_REQUEST_THREADS"] = str(model.pool)
     args = [sys.executable, "-m", "vicidid", "--db", db, "serve", "--workers", str(model.workers)]
     model.url, model.process, model.log = bench.start(
         [*args, "--no-login-throttle"], "/healthz", env=env
