@@ -47,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,6 +262,38 @@ def load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def models_of(args: argparse.Namespace) -> list[Model]:
+    """The base, then each model the options list (each a comma-separated list)."""
+    inline = args.inline_commit
+    kinds: list[tuple[str, Callable[[str], Model]]] = [
+        (args.commits, lambda c: Model(f"threads ({c}), 2 workers", 2, base_tree(c))),
+        (args.workers, lambda n: Model(f"threads, {n} workers, a socket each", int(n))),
+        (args.pools, lambda n: Model(f"threads, 2 workers, {n} threads each", 2, pool=int(n))),
+        (
+            args.switch_threads,
+            lambda n: Model(f"threads, {n} workers, 1 ms switch", int(n), shim=SWITCH),
+        ),
+        (
+            args.inline,
+            lambda n: Model(f"inline ({inline}), {n} workers", int(n), base_tree(inline)),
+        ),
+        (
+            args.plain_cursor,
+            lambda n: Model(f"threads, {n} workers, plain cursor", int(n), shim=PLAIN_CURSOR),
+        ),
+        (
+            args.switch,
+            lambda n: Model(
+                f"inline ({inline}), {n} workers, 1 ms switch", int(n), base_tree(inline), SWITCH
+            ),
+        ),
+    ]
+    models = [Model(f"base ({args.base}), 2 workers, threads", 2, base_tree(args.base))]
+    for listed, make in kinds:
+        models += [make(item) for item in listed.split(",") if item]
+    return models
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer rounds")
@@ -285,45 +318,7 @@ def main() -> None:
     bench.OUT.mkdir(exist_ok=True)
     print(bench.machine(), flush=True)
     for backend in args.backends.split(","):
-        models = [Model(f"base ({args.base}), 2 workers, threads", 2, base_tree(args.base))]
-        models += [
-            Model(f"threads ({c}), 2 workers", 2, base_tree(c))
-            for c in args.commits.split(",")
-            if c
-        ]
-        models += [
-            Model(f"threads, {n} workers, a socket each", int(n))
-            for n in args.workers.split(",")
-            if n
-        ]
-        models += [
-            Model(f"threads, 2 workers, {n} threads each", 2, pool=int(n))
-            for n in args.pools.split(",")
-            if n
-        ]
-        models += [
-            Model(f"threads, {n} workers, 1 ms switch", int(n), shim=SWITCH)
-            for n in args.switch_threads.split(",")
-            if n
-        ]
-        inline = base_tree(args.inline_commit)
-        models += [
-            Model(f"inline ({args.inline_commit}), {n} workers", int(n), inline)
-            for n in args.inline.split(",")
-            if n
-        ]
-        models += [
-            Model(f"threads, {n} workers, plain cursor", int(n), shim=PLAIN_CURSOR)
-            for n in args.plain_cursor.split(",")
-            if n
-        ]
-        models += [
-            Model(
-                f"inline ({args.inline_commit}), {n} workers, 1 ms switch", int(n), inline, SWITCH
-            )
-            for n in args.switch.split(",")
-            if n
-        ]
+        models = models_of(args)
         db = bench.prepare(backend)
         print(f"\n## {backend}\n", flush=True)
         try:
