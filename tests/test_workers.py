@@ -80,8 +80,15 @@ def listening_inodes(pid: int, port: int) -> set[int]:
         if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
             listening.add(int(parts[9]))
     held = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        target = os.readlink(fd)
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:  # the process has ended
+        return held
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:  # closed since it was listed: a starting worker opens and
+            continue  # closes files as it imports
         if target.startswith("socket:[") and int(target[8:-1]) in listening:
             held.add(int(target[8:-1]))
     return held
