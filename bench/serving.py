@@ -15,20 +15,21 @@ what else runs on the machine falls on all of them alike. The models:
   tree: 2 workers sharing one listening socket, the pipeline on 8 request threads each;
 - `threads, N workers, a socket each`: this tree (`--workers`): a listening socket per
   worker (SO_REUSEPORT), the pipeline on the request threads;
+- `threads (COMMIT)`: an earlier commit of this tree's model, 2 workers (`--commits`);
+- `threads, 2 workers, N threads each`: this tree with N request threads (and database
+  connections) per worker rather than those it chooses for the database (`--pools`);
+- `threads, N workers, 1 ms switch`: this tree, each process handing the interpreter
+  between its threads every millisecond rather than every 5 (`--switch-threads`);
 - `inline, N workers`: the commit that ran the pipeline on each worker's event loop
   (`--inline-commit`, `--inline`), a socket per worker too; SQLite and copies of more than
   16 DIDs stayed on threads there;
-- `threads, 2 workers, N threads each`: this tree with N request threads (and database
-  connections) per worker rather than those it chooses for the database (`--pools`);
-- `threads (COMMIT)`: an earlier commit of this tree's model, 2 workers (`--commits`);
-- `threads, N workers, 1 ms switch`: this tree, each process handing the interpreter
-  between its threads every millisecond rather than every 5 (`--switch-threads`);
 - `plain cursor`: this tree with store/mysqldb.py's quicker path off (mysqlclient's
   cursor sends each message; `--plain-cursor`).
 
-Per model and point: requests/s, p50 and p99 (wrk), and the CPU of the server's whole
-process tree over the run divided by the requests served; per model, the median over the
-rounds. Then, per model: the connections each worker holds after each of 5 bursts of 64
+Per model and point: requests/s, p50 and p99 (wrk); the CPU of the server's whole
+process tree, of MariaDB and of wrk over the run, each divided by the requests served; and
+the requests/s the cores would allow if the server cost nothing. Per model, the median
+over the rounds. Then, per model: the connections each worker holds after each of 5 bursts of 64
 new connections; while one copy_did of 10,000 new DIDs runs, the update_did latency of 8
 other clients; and each worker's resident memory. The load average is printed with every
 round. PHP's figures are the reference measured on this machine with VICIdial's PHP on
@@ -94,7 +95,7 @@ class Model:
     workers: int
     tree: Path | None = None  # serve from this source tree
     shim: str = ""  # Python run first in each of its processes (sitecustomize)
-    pool: int = 0  # request threads (and connections) per worker; 0: the default
+    pool: int = 0  # request threads (and connections) per worker; 0: as serve chooses
     url: str = ""
     process: subprocess.Popen | None = None
     log: object = None

@@ -307,8 +307,9 @@ def test_a_pipeline_thread_takes_its_connection_from_the_pool_once(demo_engine):
 
 
 def test_request_threads_at_once_each_keep_one_and_the_rest_uses_the_overflow(db_url):
-    # As the server runs them: as many request threads as pooled connections, all busy
-    # at once; a health check or a management command still gets a connection.
+    # The most the server runs: as many request threads as pooled connections (it runs
+    # fewer on InnoDB), all busy at once; a health check or a management command still
+    # gets a connection.
     threads = 4
     engine = make_engine(db_url, pool_size=threads)
     init_db(engine)
